@@ -1,0 +1,99 @@
+"""Email addresses and phone numbers, checked by libraries that know the rules."""
+
+from __future__ import annotations
+
+import email.utils
+
+import email_validator
+import phonenumbers
+from attrs import frozen
+
+
+def check_header_text(value: str, what: str) -> str:
+    """Refuse CR and LF: a line break in a header is how header injection works."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(
+            f"{what} contains a line break (CR/LF); header values must be one line, "
+            "and postroom refuses them because a line break would let text add headers"
+        )
+    return value
+
+
+def email_address(value: str) -> str:
+    """Check an address's syntax and return its normalised form.
+
+    Deliverability (DNS) is not checked: that needs the network and belongs
+    to ``test``. Internal domains (``mail.internal``) are accepted, as office
+    mail servers use them; reserved names (``localhost``) are not.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"expected an email address as text, got {value!r}")
+    check_header_text(value, "the address")
+    try:
+        checked = email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    return checked.normalized
+
+
+@frozen
+class Address:
+    """An email address with an optional display name (``Ann Lee <ann@example.org>``)."""
+
+    email: str
+    name: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "email", email_address(self.email))
+        check_header_text(self.name, "the display name")
+
+    @classmethod
+    def parse(cls, value: str | Address) -> Address:
+        """Read ``ann@example.org`` or ``Ann Lee <ann@example.org>``."""
+        if isinstance(value, Address):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"expected an email address as text, got {value!r}")
+        check_header_text(value, "the address")
+        name, addr = email.utils.parseaddr(value)
+        if not addr or ("<" in value) != ("<" in value and ">" in value):
+            raise ValueError(f"{value!r} is not a valid email address; write it as "
+                             "ann@example.org or Ann Lee <ann@example.org>")
+        return cls(addr, name)
+
+    def __str__(self) -> str:
+        return email.utils.formataddr((self.name, self.email)) if self.name else self.email
+
+
+def phone_number(value: str, region: str | None = None) -> str:
+    """Normalise a phone number to E.164 (``+447700900123``).
+
+    ``region`` (ISO 3166 code, ``GB``) reads numbers written without a country
+    code, as people type them locally.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"expected a phone number as text, got {value!r}")
+    check_header_text(value, "the phone number")
+    try:
+        parsed = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise ValueError(
+                f"{value!r} has no country code; write it as +<country code><number> "
+                "or set a default region (region = \"GB\") for local numbers"
+            ) from None
+        raise ValueError(f"{value!r} is not a phone number: {exc._msg}") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{value!r} has the wrong number of digits for "
+                         f"{phonenumbers.region_code_for_number(parsed) or 'its country'}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def region_code(value: str) -> str:
+    """Check an ISO 3166 region code that phone numbers can be read with."""
+    code = value.upper() if isinstance(value, str) else value
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"expected a two-letter region code such as \"GB\" or \"US\", got {value!r}")
+    return code

@@ -1,0 +1,53 @@
+"""Exceptions postroom raises, each worded for the person who has to act on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class PostroomError(Exception):
+    """Base class for every error postroom raises on purpose."""
+
+
+class ConfigError(PostroomError):
+    """The configuration cannot be used.
+
+    ``issues`` holds ``(path, message)`` pairs, the path naming the setting
+    (``accounts.office.port``) so the admin knows exactly what to edit.
+    """
+
+    def __init__(self, issues: Iterable[tuple[str, str]]) -> None:
+        self.issues = list(issues)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        lines = [f"{path}: {message}" if path else message for path, message in self.issues]
+        if len(lines) == 1:
+            return lines[0]
+        return "the configuration has {} problems:\n  {}".format(len(lines), "\n  ".join(lines))
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same issues with their paths placed under ``prefix``."""
+        return ConfigError((join_path(prefix, path), message) for path, message in self.issues)
+
+
+class MessageError(PostroomError, ValueError):
+    """A message cannot be sent as given; ``field`` names the part to fix."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+class PluginError(PostroomError):
+    """A plugin broke the hook contract, or no plugin can handle a request."""
+
+
+def join_path(prefix: str, path: str) -> str:
+    """Join setting paths, so ``accounts.office`` + ``port`` reads ``accounts.office.port``."""
+    if not prefix:
+        return path
+    if not path:
+        return prefix
+    return prefix + (path if path.startswith("[") else "." + path)

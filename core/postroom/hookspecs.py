@@ -1,0 +1,150 @@
+"""The postroom plugin contract: five hooks a provider plugin implements.
+
+A provider plugin is a module (or object) with functions marked
+``@postroom.hookimpl`` and named as below. It is found through the entry-point
+group ``postroom``, one entry per provider name it serves::
+
+    [project.entry-points.postroom]
+    acme_sms = "postroom_acme_sms"
+
+**Routing.** Every account names a provider. ``postroom_configure`` is asked
+with that name and only the plugin that serves it answers (every other plugin
+returns ``None``); it returns the plugin's own config object, an attrs class
+deriving from ``postroom.ProviderConfig``. From then on each hook receives that
+config object, and a plugin answers only for configs of its own class
+(``if not isinstance(config, AcmeConfig): return None``), as pytest's collection
+hooks do. ``postroom_validate`` is the exception: every plugin is asked and all
+answers are joined, so a plugin may add checks across providers.
+
+**Errors.** Hooks report what went wrong in their return values (problems,
+diagnoses, per-message results); they raise only for bugs. A hook must never
+put a secret (``Secret.reveal()``) into anything it returns, raises or logs.
+
+**Arguments.** An implementation may accept fewer arguments than the spec
+names (pluggy passes only the ones it asks for); later versions of postroom
+may add arguments, never remove them.
+
+``postroom.testing`` holds a contract kit: a test class a plugin author points
+at their provider to check all of the above.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from postroom.messages import Message
+    from postroom.results import Credits, Diagnosis, Problem, SendResult
+    from postroom.settings import ConfigContext, ProviderConfig
+
+PROJECT = "postroom"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def postroom_configure(
+    provider: str, settings: Mapping[str, object], context: ConfigContext
+) -> ProviderConfig | None:
+    """Turn an account's raw settings into the plugin's typed config.
+
+    :param provider: the provider name the account chose (``"smtp"``). Return
+        ``None`` unless it is a name your plugin serves.
+    :param settings: the account's table from ``postroom.toml`` (or the dict an
+        app passed), without the keys postroom itself reads (``provider``,
+        ``region``, and the scheduling keys).
+    :param context: ``ConfigContext`` with the account name, the config
+        file's folder, the default phone region and ``context.structure``.
+
+    Build the config with ``context.structure(settings, MyConfig)``: it applies
+    postroom's strict types (``Port``, ``Secret``, ``EmailAddress``, ...) and
+    raises ``postroom.ConfigError`` naming each bad setting; let that error
+    propagate. Secrets given as ``{ env = "VAR" }`` or ``{ file = "path" }``
+    arrive as ``postroom.Secret`` objects. Do no I/O here beyond what
+    structuring needs: ``configure`` runs for every command, even offline ones.
+
+    :returns: an instance of your ``ProviderConfig`` subclass whose
+        ``provider`` class variable equals ``provider``, or ``None``.
+    """
+
+
+@hookspec
+def postroom_validate(config: ProviderConfig) -> Sequence[Problem] | None:
+    """Find mistakes in a config without going online.
+
+    Called for every account, on every plugin; answer for your own config
+    class (and for others only to add checks that span providers). Return a
+    list of ``postroom.Problem`` (``Problem.error(field, message, hint)`` or
+    ``Problem.warning(...)``), empty when all is well, or ``None`` when the
+    config is not yours. ``field`` is the setting's path within the account
+    (``port``). Never raise for a bad config: report it.
+
+    Typical checks: settings that contradict each other (SSL on the STARTTLS
+    port), credentials half given, a plaintext password over an unencrypted
+    connection, certificate checks switched off.
+    """
+
+
+@hookspec(firstresult=True)
+def postroom_test(config: ProviderConfig, target: str | None) -> Diagnosis | None:
+    """Check live that the account works, as an admin's "Test" button does.
+
+    Go through the same steps a real send takes (resolve, connect, TLS,
+    authenticate, ask the API) and stop at the first that fails. When
+    ``target`` (an address or phone number) is given, also send a short test
+    message to it; a provider may choose a sensible default target (the
+    sender's own address) when ``target`` is ``None``.
+
+    :returns: ``postroom.Diagnosis`` — ``Diagnosis.passed(stage, detail,
+        facts)`` or ``Diagnosis.failed(stage, category, detail, hint)``. The
+        ``hint`` is the point of this hook: say what to change, in the admin's
+        words ("the server wants SSL on port 465: set security = \\"ssl\\""). Put
+        what the check learned (server name, TLS version, balance, message id)
+        in ``facts``. ``None`` when the config is not yours. Never raise for a
+        failed check; bound every network wait by the config's timeout.
+    """
+
+
+@hookspec(firstresult=True)
+def postroom_send(config: ProviderConfig, messages: Sequence[Message]) -> Sequence[SendResult] | None:
+    """Send a batch of messages through one connection or session.
+
+    ``messages`` are ``postroom.EmailMessage`` for an email provider or
+    ``postroom.SmsMessage`` for an SMS provider (the config's ``channel``),
+    already checked. Open one connection for the batch and reuse it; if it
+    drops mid-batch, reconnect and go on.
+
+    :returns: exactly one ``postroom.SendResult`` per message, in the same
+        order, with ``message_id=message.id``:
+
+        - ``SendResult.accepted(id, provider_id, cost=..., currency=...)``
+          when the provider took it (recipients it refused while taking the
+          rest go in ``refused``);
+        - ``SendResult.transient(id, code, text)`` for what may work later
+          (4xx, connection lost, timeout, HTTP 5xx): the engine retries with
+          backoff;
+        - ``SendResult.throttled(id, code, text, retry_after=...)`` when the
+          provider asks to slow down: retried without counting as a failure;
+        - ``SendResult.account_stopped(id, code, text)`` when the account can
+          send nothing more for now (out of credit, daily quota): the message
+          stays queued and the account is paused;
+        - ``SendResult.permanent(id, code, text)`` when it can never go as it
+          is (bad recipient, 5xx, rejected content): not retried.
+
+        ``None`` when the config is not yours. Exceptions are for bugs: a
+        network error is a ``transient`` result, not an exception.
+    """
+
+
+@hookspec(firstresult=True)
+def postroom_credits(config: ProviderConfig) -> Credits | None:
+    """Report the account's balance, for providers that sell credit.
+
+    :returns: ``postroom.Credits(balance, unit, low_threshold, auto_reload,
+        detail)`` for your own config, or ``None`` (also when the provider has
+        no notion of credit, such as SMTP). Raise ``postroom.PluginError``
+        with a readable message if the balance cannot be read.
+    """

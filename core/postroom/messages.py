@@ -1,0 +1,162 @@
+"""The messages an application sends: ``EmailMessage`` and ``SmsMessage``.
+
+Both are checked when they are made, so a bad address, a local phone number
+without a region or a line break in a header fails in the caller's code, with
+the field named, rather than later in a worker.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Literal
+
+from attrs import field, frozen
+
+from postroom.addresses import Address, check_header_text, phone_number
+from postroom.errors import MessageError
+
+Channel = Literal["email", "sms"]
+
+
+def new_message_id() -> str:
+    """A fresh, unguessable message id."""
+    return uuid.uuid4().hex
+
+
+def _checked(field_name: str, check, value):
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise MessageError(field_name, str(exc)) from None
+
+
+def _addresses(field_name: str, value: str | Address | Iterable[str | Address] | None):
+    if value is None:
+        return ()
+    if isinstance(value, str | Address):
+        value = [value]
+    return tuple(_checked(field_name, Address.parse, item) for item in value)
+
+
+@frozen
+class Attachment:
+    """A file to attach: its name, bytes and MIME type."""
+
+    filename: str
+    content: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
+    content_type: str = "application/octet-stream"
+
+    def __attrs_post_init__(self) -> None:
+        _checked("attachments.filename", lambda v: check_header_text(v, "the file name"),
+                 self.filename)
+        if "/" not in self.content_type:
+            raise MessageError("attachments.content_type",
+                               f"expected a MIME type such as 'application/pdf', "
+                               f"got {self.content_type!r}")
+
+    @classmethod
+    def from_path(cls, path: str | Path, content_type: str | None = None) -> Attachment:
+        """Read a file to attach, guessing its type from the name when not given."""
+        path = Path(path)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise MessageError("attachments", f"cannot read {path}: {exc.strerror}") from None
+        guessed = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return cls(path.name, content, guessed)
+
+
+def _attachment(item: Attachment | str | Path) -> Attachment:
+    return item if isinstance(item, Attachment) else Attachment.from_path(item)
+
+
+@frozen(kw_only=True)
+class EmailMessage:
+    """One email: recipients, subject, a text and/or html body, attachments.
+
+    ``sender`` overrides the account's configured sender when given.
+    ``headers`` adds extra header lines (``{"X-Ref": "A-12"}``).
+    """
+
+    to: tuple[Address, ...] = field(converter=lambda v: _addresses("to", v))
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    cc: tuple[Address, ...] = field(default=(), converter=lambda v: _addresses("cc", v))
+    bcc: tuple[Address, ...] = field(default=(), converter=lambda v: _addresses("bcc", v))
+    reply_to: tuple[Address, ...] = field(default=(),
+                                          converter=lambda v: _addresses("reply_to", v))
+    sender: Address | None = field(
+        default=None,
+        converter=lambda v: None if v is None else _addresses("sender", v)[0],
+    )
+    attachments: tuple[Attachment, ...] = field(
+        default=(), converter=lambda v: tuple(_attachment(a) for a in v)
+    )
+    headers: Mapping[str, str] = field(factory=dict, converter=dict)
+    id: str = field(factory=new_message_id)
+
+    channel = "email"
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.to or self.cc or self.bcc):
+            raise MessageError("to", "an email needs at least one recipient in to, cc or bcc")
+        _checked("subject", lambda v: check_header_text(v, "the subject"), self.subject)
+        if self.text is None and self.html is None:
+            raise MessageError("text", "an email needs a text or an html body (or both)")
+        for name, value in self.headers.items():
+            if not name.isascii() or not name.replace("-", "").isalnum():
+                raise MessageError("headers", f"{name!r} is not a valid header name; "
+                                              "use letters, digits and '-' only")
+            _checked(f"headers.{name}", lambda v: check_header_text(v, "the header value"), value)
+
+    @property
+    def recipients(self) -> list[str]:
+        """Every envelope recipient: to, cc and bcc."""
+        return [a.email for a in (*self.to, *self.cc, *self.bcc)]
+
+    @property
+    def summary(self) -> str:
+        """What a log shows of this message: its subject."""
+        return self.subject
+
+
+@frozen(kw_only=True)
+class SmsMessage:
+    """One text message to one phone number.
+
+    ``to`` is normalised to E.164; a number written without its country code
+    is read with ``region`` (``"GB"``). ``sender`` overrides the account's
+    sender id or number.
+    """
+
+    to: str
+    text: str
+    sender: str | None = None
+    region: str | None = field(default=None, repr=False, eq=False)
+    id: str = field(factory=new_message_id)
+
+    channel = "sms"
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "to", _checked("to", lambda v: phone_number(v, self.region),
+                                                self.to))
+        if not isinstance(self.text, str) or not self.text:
+            raise MessageError("text", "a text message needs some text")
+        if self.sender is not None:
+            _checked("sender", lambda v: check_header_text(v, "the sender"), self.sender)
+
+    @property
+    def recipients(self) -> list[str]:
+        return [self.to]
+
+    @property
+    def summary(self) -> str:
+        """What a log shows of this message: its first characters."""
+        return self.text if len(self.text) <= 40 else self.text[:39] + "…"
+
+
+Message = EmailMessage | SmsMessage

@@ -1,0 +1,216 @@
+"""Typed settings: what a plugin's config class is built from, and how.
+
+A provider plugin describes its settings as an attrs class deriving from
+``ProviderConfig`` and turns the raw table from ``postroom.toml`` into it with
+``context.structure(settings, MyConfig)``. The converter is strict (a string
+is not an integer, an unknown key is an error) and every error names the
+setting's path and what was expected, so the admin can fix it at once.
+
+Field types with checks built in: ``Port``, ``Seconds``, ``PositiveInt``,
+``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path`` (relative to the
+config file), ``Literal[...]`` choices and enums.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar, NewType, TypeVar
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+
+from postroom.addresses import email_address, region_code
+from postroom.errors import ConfigError, join_path
+from postroom.messages import Channel
+from postroom.secrets import Secret, resolve_secret
+
+Port = NewType("Port", int)
+Seconds = NewType("Seconds", float)
+PositiveInt = NewType("PositiveInt", int)
+EmailAddress = NewType("EmailAddress", str)
+Region = NewType("Region", str)
+
+T = TypeVar("T")
+
+
+class ProviderConfig:
+    """Base class of every provider's typed config.
+
+    Subclasses are attrs classes and set two class variables: ``provider``,
+    the provider name accounts choose it by (``"smtp"``), and ``channel``,
+    ``"email"`` or ``"sms"``: the kind of message its ``send`` takes.
+    """
+
+    provider: ClassVar[str]
+    channel: ClassVar[Channel]
+
+
+class InvalidSetting(ValueError):
+    """Raised by a check that knows which setting is wrong (``name``)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name = name
+        self.message = message
+        super().__init__(f"{name}: {message}")
+
+
+def shown(value: object) -> str:
+    """A value as an error message quotes it: ``"abc"``, ``70000``."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except ValueError:
+        return repr(value)
+
+
+def _type_name(cls: object) -> str:
+    names = {str: "text", int: "an integer", float: "a number", bool: "true or false",
+             Port: "an integer 1-65535", Seconds: "a number of seconds above 0",
+             PositiveInt: "a whole number above 0", Path: "a file or folder path"}
+    return names.get(cls, getattr(cls, "__name__", str(cls)))
+
+
+def _strict(cls: type, accepts: tuple[type, ...], check=None):
+    def structure(value, _):
+        if isinstance(value, bool) and bool not in accepts:
+            raise ValueError(f"expected {_type_name(cls)}, got {shown(value)}")
+        if not isinstance(value, accepts):
+            raise ValueError(f"expected {_type_name(cls)}, got {shown(value)}")
+        return check(value) if check else value
+    return structure
+
+
+def _in_range(cls, low, high=None):
+    def check(value):
+        if value < low or (high is not None and value > high):
+            raise ValueError(f"expected {_type_name(cls)}, got {shown(value)}")
+        return value
+    return check
+
+
+def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Converter:
+    """The strict converter settings are structured with."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    conv.register_structure_hook(str, _strict(str, (str,)))
+    conv.register_structure_hook(int, _strict(int, (int,)))
+    conv.register_structure_hook(float, _strict(float, (int, float), float))
+    conv.register_structure_hook(bool, _strict(bool, (bool,)))
+    conv.register_structure_hook(Port, _strict(Port, (int,), _in_range(Port, 1, 65535)))
+    conv.register_structure_hook(
+        Seconds, _strict(Seconds, (int, float), lambda v: _in_range(Seconds, 1e-9)(float(v)))
+    )
+    conv.register_structure_hook(PositiveInt,
+                                 _strict(PositiveInt, (int,), _in_range(PositiveInt, 1)))
+    conv.register_structure_hook(EmailAddress, _strict(str, (str,), email_address))
+    conv.register_structure_hook(Region, _strict(str, (str,), region_code))
+    conv.register_structure_hook(
+        Path, _strict(Path, (str, Path), lambda v: (base_dir / Path(v).expanduser()))
+    )
+    conv.register_structure_hook(Secret, lambda v, _: resolve_secret(v, base_dir, environ))
+
+    def is_literal(t) -> bool:
+        return typing.get_origin(t) is typing.Literal
+
+    def structure_literal(value, t):
+        choices = typing.get_args(t)
+        if value not in choices or isinstance(value, bool):
+            raise ValueError("expected one of {}, got {}".format(
+                ", ".join(shown(c) for c in choices), shown(value)))
+        return value
+
+    conv.register_structure_hook_func(is_literal, structure_literal)
+
+    def is_enum(t) -> bool:
+        return isinstance(t, type) and issubclass(t, enum.Enum)
+
+    def structure_enum(value, t):
+        try:
+            return t(value)
+        except ValueError:
+            raise ValueError("expected one of {}, got {}".format(
+                ", ".join(shown(m.value) for m in t), shown(value))) from None
+
+    conv.register_structure_hook_func(is_enum, structure_enum)
+    return conv
+
+
+def _issues(exc: BaseException, path: str):
+    """Walk cattrs' nested errors into ``(path, message)`` pairs."""
+    if isinstance(exc, ClassValidationError | IterableValidationError):
+        with_notes, without = exc.group_exceptions()
+        for inner, note in with_notes:
+            name = getattr(note, "name", None)
+            where = join_path(path, name) if name is not None else f"{path}[{note.index!r}]"
+            yield from _issues(inner, where)
+        for inner in without:
+            yield from _issues(inner, path)
+    elif isinstance(exc, ForbiddenExtraKeysError):
+        known = [a.name for a in attrs.fields(exc.cl)]
+        for key in sorted(exc.extra_fields):
+            close = difflib.get_close_matches(key, known, n=1)
+            more = f"; did you mean {close[0]!r}?" if close else (
+                "; known settings: " + ", ".join(known))
+            yield join_path(path, key), "unknown setting" + more
+    elif isinstance(exc, KeyError):
+        yield path, "required setting is missing"
+    elif isinstance(exc, InvalidSetting):
+        yield join_path(path, exc.name), exc.message
+    elif isinstance(exc, ConfigError):
+        for inner_path, message in exc.issues:
+            yield join_path(path, inner_path), message
+    elif isinstance(exc, ValueError | TypeError | AttributeError):
+        text = str(exc)
+        if isinstance(exc, AttributeError) and "items" in text:
+            text = "expected a table of settings"
+        yield path, text
+    else:
+        raise exc
+
+
+def structure(settings: object, cls: type[T], converter: cattrs.Converter) -> T:
+    """Build ``cls`` from raw settings, raising ``ConfigError`` with relative paths."""
+    if not isinstance(settings, Mapping):
+        raise ConfigError([("", f"expected a table of settings, got {shown(settings)}")])
+    try:
+        return converter.structure(dict(settings), cls)
+    except Exception as exc:
+        issues = list(_issues(exc, ""))
+        raise ConfigError(issues) from None
+
+
+@attrs.define
+class ConfigContext:
+    """What ``postroom_configure`` gets besides the raw settings.
+
+    ``account`` is the account's name, ``base_dir`` the config file's folder
+    (relative paths are read from there), ``region`` the default region for
+    phone numbers. Call ``structure(settings, MyConfig)`` to build the typed
+    config with postroom's checks and error paths.
+    """
+
+    account: str
+    base_dir: Path
+    region: str | None = None
+    environ: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+    _converter: cattrs.Converter | None = attrs.field(default=None, repr=False, alias="converter")
+
+    @property
+    def converter(self) -> cattrs.Converter:
+        if self._converter is None:
+            self._converter = make_converter(self.base_dir, self.environ)
+        return self._converter
+
+    def structure(self, settings: Mapping[str, object], cls: type[T]) -> T:
+        """Turn ``settings`` into ``cls``; a ``ConfigError`` names each bad setting."""
+        return structure(settings, cls, self.converter)
+
+
+def check(name: str, ok: bool, message: str) -> None:
+    """Raise ``InvalidSetting`` for ``name`` unless ``ok``: for checks across fields."""
+    if not ok:
+        raise InvalidSetting(name, message)
