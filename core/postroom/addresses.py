@@ -8,6 +8,8 @@ import email_validator
 import phonenumbers
 from attrs import frozen
 
+from postroom.errors import MessageError
+
 
 def check_header_text(value: str, what: str) -> str:
     """Refuse CR and LF: a line break in a header is how header injection works."""
@@ -46,8 +48,14 @@ class Address:
     name: str = ""
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "email", email_address(self.email))
-        check_header_text(self.name, "the display name")
+        # Raised as MessageError (a ValueError) so code that builds one sees the field.
+        try:
+            object.__setattr__(self, "email", email_address(self.email))
+            check_header_text(self.name, "the display name")
+        except MessageError:
+            raise
+        except ValueError as exc:
+            raise MessageError("address", str(exc)) from None
 
     @classmethod
     def parse(cls, value: str | Address) -> Address:
@@ -95,5 +103,6 @@ def region_code(value: str) -> str:
     """Check an ISO 3166 region code that phone numbers can be read with."""
     code = value.upper() if isinstance(value, str) else value
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"expected a two-letter region code such as \"GB\" or \"US\", got {value!r}")
+        raise ValueError('expected a two-letter region code such as "GB" or "US", '
+                         f"got {value!r}")
     return code

@@ -91,7 +91,8 @@ def plugins(as_json: bool) -> None:
         if info.error:
             lines.append(f"{'':<14} {info.error}")
         elif info.hooks:
-            lines.append(f"{'':<14} hooks: {', '.join(h.removeprefix('postroom_') for h in info.hooks)}")
+            hooks = ", ".join(h.removeprefix("postroom_") for h in info.hooks)
+            lines.append(f"{'':<14} hooks: {hooks}")
     emit(as_json, infos, "\n".join(lines))
     if any(info.status in ("broken", "conflict") for info in infos):
         sys.exit(EXIT_FAILED)

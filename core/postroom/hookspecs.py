@@ -75,6 +75,8 @@ def postroom_configure(
 def postroom_validate(config: ProviderConfig) -> Sequence[Problem] | None:
     """Find mistakes in a config without going online.
 
+    :param config: an account's config, as some plugin's ``configure`` built it.
+
     Called for every account, on every plugin; answer for your own config
     class (and for others only to add checks that span providers). Return a
     list of ``postroom.Problem`` (``Problem.error(field, message, hint)`` or
@@ -91,6 +93,10 @@ def postroom_validate(config: ProviderConfig) -> Sequence[Problem] | None:
 @hookspec(firstresult=True)
 def postroom_test(config: ProviderConfig, target: str | None) -> Diagnosis | None:
     """Check live that the account works, as an admin's "Test" button does.
+
+    :param config: the account's config; answer only if it is your class.
+    :param target: where to send a test message (an email address, or a
+        phone number already in E.164), or ``None`` to only check the account.
 
     Go through the same steps a real send takes (resolve, connect, TLS,
     authenticate, ask the API) and stop at the first that fails. When
@@ -109,8 +115,13 @@ def postroom_test(config: ProviderConfig, target: str | None) -> Diagnosis | Non
 
 
 @hookspec(firstresult=True)
-def postroom_send(config: ProviderConfig, messages: Sequence[Message]) -> Sequence[SendResult] | None:
+def postroom_send(
+    config: ProviderConfig, messages: Sequence[Message]
+) -> Sequence[SendResult] | None:
     """Send a batch of messages through one connection or session.
+
+    :param config: the account's config; answer only if it is your class.
+    :param messages: the batch, in the order results must come back.
 
     ``messages`` are ``postroom.EmailMessage`` for an email provider or
     ``postroom.SmsMessage`` for an SMS provider (the config's ``channel``),
@@ -142,6 +153,8 @@ def postroom_send(config: ProviderConfig, messages: Sequence[Message]) -> Sequen
 @hookspec(firstresult=True)
 def postroom_credits(config: ProviderConfig) -> Credits | None:
     """Report the account's balance, for providers that sell credit.
+
+    :param config: the account's config; answer only if it is your class.
 
     :returns: ``postroom.Credits(balance, unit, low_threshold, auto_reload,
         detail)`` for your own config, or ``None`` (also when the provider has

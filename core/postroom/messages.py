@@ -29,6 +29,8 @@ def new_message_id() -> str:
 def _checked(field_name: str, check, value):
     try:
         return check(value)
+    except MessageError as exc:
+        raise MessageError(field_name, exc.message) from None
     except ValueError as exc:
         raise MessageError(field_name, str(exc)) from None
 

@@ -77,6 +77,7 @@ def resolve_secret(raw: object, base_dir: Path, environ: Mapping[str, str]) -> S
             try:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
-                raise ConfigError([("", f"cannot read secret file {path}: {exc.strerror}")]) from None
+                message = f"cannot read secret file {path}: {exc.strerror}"
+                raise ConfigError([("", message)]) from None
             return Secret(text.rstrip("\r\n"), f"file {path}")
     raise ConfigError([("", 'expected a string, { env = "VAR" } or { file = "path" }')])

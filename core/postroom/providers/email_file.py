@@ -34,7 +34,7 @@ class EmailFileConfig(ProviderConfig):
     channel: ClassVar[str] = "email"
 
     directory: Path
-    sender: EmailAddress = EmailAddress("postroom@example.org")
+    sender: EmailAddress = "postroom@example.org"  # type: ignore[assignment]
     sender_name: str = ""
 
     @property

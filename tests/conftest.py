@@ -1,0 +1,61 @@
+"""Fixtures for core tests: the echo test provider and fake installed distributions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from postroom.plugins import PluginRegistry
+
+ECHO_PROJECT = Path(__file__).parent / "fixtures" / "postroom-echo"
+
+# The echo provider's package is imported by path, as a plugin under test would be.
+if str(ECHO_PROJECT) not in sys.path:
+    sys.path.insert(0, str(ECHO_PROJECT))
+
+
+@pytest.fixture
+def echo():
+    import postroom_echo
+
+    postroom_echo.SENT.clear()
+    return postroom_echo
+
+
+@pytest.fixture
+def registry(echo) -> PluginRegistry:
+    """Built-ins plus the echo plugin registered in code; no entry points."""
+    reg = PluginRegistry(entry_points=False, environ={})
+    reg.register(echo, ["echo"], distribution="postroom-echo", version="1.0")
+    return reg
+
+
+@pytest.fixture
+def echo_settings() -> dict:
+    return {"provider": "echo", "host": "echo.example.org", "sender": "desk@example.org",
+            "api_secret": {"env": "ECHO_SECRET"}}
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch):
+    """Make fake installed distributions whose entry points importlib.metadata finds.
+
+    ``installed("acme-sms", {"acme": "acme_module"}, modules={"acme_module": "code"})``
+    """
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+
+    def install(dist: str, entry_points: dict[str, str], modules: dict[str, str] | None = None,
+                version: str = "1.0") -> None:
+        info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+        (info / "entry_points.txt").write_text(f"[postroom]\n{lines}")
+        for module, code in (modules or {}).items():
+            (site / f"{module}.py").write_text(code)
+
+    return install

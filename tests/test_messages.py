@@ -1,0 +1,105 @@
+"""Messages are checked when made: addresses, numbers, header injection."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+
+from postroom import Address, Attachment, EmailMessage, MessageError, SmsMessage
+from postroom.mime import build_mime
+
+
+@pytest.mark.parametrize("field", ["subject", "to", "cc", "bcc", "reply_to", "sender"])
+@pytest.mark.parametrize("breaker", ["\r\n", "\n", "\r"])
+def test_line_breaks_in_any_header_field_are_refused(field, breaker):
+    fields = {"to": "ann@example.org", "subject": "Hi", "text": "."}
+    value = "x@example.org" if field != "subject" else "Hi"
+    fields[field] = value + breaker + "Bcc: victim@example.org"
+    with pytest.raises(MessageError) as caught:
+        EmailMessage(**fields)
+    assert caught.value.field == field
+    assert "line break" in str(caught.value)
+
+
+def test_line_breaks_in_display_names_extra_headers_and_file_names_are_refused():
+    with pytest.raises(MessageError, match="display name"):
+        EmailMessage(to=Address("ann@example.org", "Ann\nBcc: x@example.org"), text=".")
+    with pytest.raises(MessageError, match=r"headers\.X-Ref"):
+        EmailMessage(to="ann@example.org", text=".", headers={"X-Ref": "1\r\nBcc: x@y.org"})
+    with pytest.raises(MessageError, match="not a valid header name"):
+        EmailMessage(to="ann@example.org", text=".", headers={"X Ref: 1\r\nBcc": "x"})
+    with pytest.raises(MessageError, match="file name"):
+        Attachment("a\r\n.pdf", b"", "application/pdf")
+
+
+@pytest.mark.parametrize("bad", ["ann", "ann@", "@example.org", "ann example@x.org",
+                                 "ann@@example.org", "Ann <ann@example.org"])
+def test_invalid_addresses_name_the_field(bad):
+    with pytest.raises(MessageError) as caught:
+        EmailMessage(to=["ok@example.org", bad], text=".")
+    assert caught.value.field == "to"
+
+
+def test_addresses_are_parsed_with_display_names_and_normalised():
+    message = EmailMessage(to="Ann Lee <ann@EXAMPLE.org>", cc=["bo@example.org"],
+                           bcc="Hidden <h@example.org>", text=".")
+    assert message.to == (Address("ann@example.org", "Ann Lee"),)
+    assert message.recipients == ["ann@example.org", "bo@example.org", "h@example.org"]
+
+
+def test_an_email_needs_a_recipient_and_a_body():
+    with pytest.raises(MessageError, match="at least one recipient"):
+        EmailMessage(to=[], text=".")
+    with pytest.raises(MessageError, match="text or an html body"):
+        EmailMessage(to="ann@example.org", subject="empty")
+
+
+@pytest.mark.parametrize(("raw", "region", "e164"), [
+    ("+44 7700 900123", None, "+447700900123"),
+    ("07700 900123", "GB", "+447700900123"),
+    ("(201) 555-0123", "US", "+12015550123"),
+    ("0049 30 901820", "DE", "+4930901820"),
+    ("+33 6 12 34 56 78", "GB", "+33612345678"),
+])
+def test_phone_numbers_are_normalised_to_e164(raw, region, e164):
+    assert SmsMessage(to=raw, text="hi", region=region).to == e164
+
+
+def test_a_local_number_without_a_region_says_how_to_fix_it():
+    with pytest.raises(MessageError, match=r"no country code.*default region"):
+        SmsMessage(to="07700 900123", text="hi")
+
+
+@pytest.mark.parametrize("bad", ["12", "not a number", "+44 12", "07700\n900123"])
+def test_impossible_numbers_are_refused(bad):
+    with pytest.raises(MessageError) as caught:
+        SmsMessage(to=bad, text="hi", region="GB")
+    assert caught.value.field == "to"
+
+
+def test_mime_has_alternative_attachments_and_encoded_headers(tmp_path):
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 report")
+    message = EmailMessage(to="Jörg Müller <jorg@example.org>", subject="Übersicht für März",
+                           text="plain", html="<p>rich</p>", reply_to="desk@example.org",
+                           attachments=[report, Attachment("data.csv", b"a,b\n", "text/csv")])
+    raw = bytes(build_mime(message, Address("office@example.org", "Büro")))
+    assert raw.isascii()
+    assert b"\r\n" in raw
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == "Übersicht für März"
+    assert str(parsed["From"]) == "Büro <office@example.org>"
+    assert str(parsed["To"]) == "Jörg Müller <jorg@example.org>"
+    assert parsed["Reply-To"] == "desk@example.org"
+    assert parsed["Message-ID"] == f"<{message.id}@example.org>"
+    assert parsed["Date"]
+    assert "Bcc" not in parsed
+    body = parsed.get_body(("plain",))
+    assert body.get_content().strip() == "plain"
+    assert parsed.get_body(("html",)).get_content().strip() == "<p>rich</p>"
+    files = {part.get_filename(): part for part in parsed.iter_attachments()}
+    assert files["report.pdf"].get_content_type() == "application/pdf"
+    assert files["report.pdf"].get_content() == b"%PDF-1.4 report"
+    assert files["data.csv"].get_content_type() == "text/csv"

@@ -1,0 +1,175 @@
+"""Plugin discovery and the five hooks, through the registry and the engine."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+import postroom
+from postroom import ConfigError, EmailMessage, Engine, Outcome, hookspecs
+from postroom.plugins import PluginRegistry
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+         if name.startswith("postroom_")]
+
+
+def drive_all_five_hooks(engine: Engine, echo) -> None:
+    """Configure happened in the engine; now validate, test, send and credits."""
+    assert engine.validate() == []
+    assert engine.test("desk").ok
+    results = engine.send("desk", to="ann@example.org", subject="Hi", text="Hello")
+    assert results[0].outcome is Outcome.ACCEPTED
+    assert echo.SENT[-1].subject == "Hi"
+    assert engine.credits("desk").balance == Decimal("10.0")
+
+
+def test_builtin_providers_are_always_there():
+    providers = PluginRegistry(entry_points=False, environ={}).providers()
+    assert list(providers) == ["email_file", "sms_file"]
+    assert all(info.builtin and info.distribution == "postroom" for info in providers.values())
+
+
+def test_plugin_registered_in_code_is_driven_through_all_five_hooks(registry, echo,
+                                                                    echo_settings):
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "right"})
+    assert isinstance(engine.account("desk").config, echo.EchoConfig)
+    drive_all_five_hooks(engine, echo)
+
+
+def test_entry_point_plugin_is_discovered_and_driven(installed, echo, echo_settings):
+    installed("postroom-echo", {"echo": "postroom_echo"})
+    registry = PluginRegistry(environ={})
+    info = registry.providers()["echo"]
+    assert (info.distribution, info.version, info.status) == ("postroom-echo", "1.0", "loaded")
+    assert info.hooks == sorted(HOOKS)
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "right"})
+    drive_all_five_hooks(engine, echo)
+
+
+def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_load(installed):
+    installed("postroom-echo", {"echo": "postroom_echo"})
+    installed("acme-sms", {"acme": "acme_sms_broken"},
+              modules={"acme_sms_broken": "import no_such_module_for_postroom\n"})
+    registry = PluginRegistry(environ={})
+    assert "echo" in registry.providers()
+    assert "acme" not in registry.providers()
+    (broken,) = [i for i in registry.plugins() if i.distribution == "acme-sms"]
+    assert broken.status == "broken"
+    assert "ModuleNotFoundError" in broken.error and "no_such_module_for_postroom" in broken.error
+    with pytest.raises(ConfigError, match=r"accounts\.x\.provider: .*'acme'.*acme-sms: broken"):
+        Engine.from_dict({"accounts": {"x": {"provider": "acme"}}}, registry=registry)
+
+
+def test_a_plugin_whose_hooks_do_not_match_the_spec_is_broken_not_fatal(installed):
+    code = ("import postroom\n@postroom.hookimpl\n"
+            "def postroom_send(config, messages, no_such_argument):\n    return None\n")
+    installed("acme-sms", {"acme": "acme_sms_wrong"}, modules={"acme_sms_wrong": code})
+    registry = PluginRegistry(environ={})
+    (info,) = [i for i in registry.plugins() if i.distribution == "acme-sms"]
+    assert info.status == "broken"
+    assert "no_such_argument" in info.error
+
+
+def test_two_plugins_claiming_one_provider_are_both_refused(installed, echo_settings):
+    installed("postroom-echo", {"echo": "postroom_echo"})
+    installed("echo-clone", {"echo": "postroom_echo"}, version="2.0")
+    registry = PluginRegistry(environ={})
+    assert "echo" not in registry.providers()
+    rows = [i for i in registry.plugins() if "echo" in i.providers]
+    assert {r.status for r in rows} == {"conflict"}
+    assert "postroom-echo 1.0" in rows[0].error and "echo-clone 2.0" in rows[0].error
+    with pytest.raises(ConfigError, match="claimed by 2 plugins"):
+        Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                         environ={"ECHO_SECRET": "right"})
+
+
+def test_a_plugin_cannot_take_over_a_builtin_provider_name(installed):
+    installed("sneaky", {"email_file": "postroom_echo"})
+    registry = PluginRegistry(environ={})
+    assert registry.providers()["email_file"].builtin
+    (row,) = [i for i in registry.plugins() if i.distribution == "sneaky"]
+    assert row.status == "conflict"
+    assert "already served by postroom" in row.error
+
+
+@pytest.mark.parametrize("name", ["echo", "postroom-echo", "postroom_echo"])
+def test_an_environment_variable_disables_a_plugin(installed, name):
+    installed("postroom-echo", {"echo": "postroom_echo"})
+    registry = PluginRegistry(environ={"POSTROOM_DISABLE_PLUGINS": f"other, {name}"})
+    assert "echo" not in registry.providers()
+    (row,) = [i for i in registry.plugins() if i.distribution == "postroom-echo"]
+    assert row.status == "disabled"
+
+
+def test_configure_is_answered_only_by_the_named_providers_plugin(registry, echo_settings):
+    engine = Engine.from_dict({"accounts": {
+        "desk": echo_settings,
+        "files": {"provider": "email_file", "directory": "out"}}},
+        registry=registry, environ={"ECHO_SECRET": "x"}, base_dir="/srv")
+    assert engine.account("desk").config.provider == "echo"
+    assert engine.account("files").config.directory == Path("/srv/out")
+
+
+def test_validate_joins_the_answers_of_every_plugin(registry, echo_settings, echo):
+    class CrossCheck:
+        @postroom.hookimpl
+        def postroom_validate(self, config):
+            return [postroom.Problem.error("sender", "cross-provider rule")]
+
+    registry.register(CrossCheck(), [], name="cross")
+    engine = Engine.from_dict({"accounts": {"desk": {**echo_settings, "mode": "sandbox"}}},
+                              registry=registry, environ={"ECHO_SECRET": "x"})
+    messages = sorted(p.message for _, p in engine.validate())
+    assert messages == ["cross-provider rule", "sandbox mode sends nothing"]
+
+
+def test_send_reports_each_outcome_class(registry, echo_settings, echo):
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "x"})
+    batch = [EmailMessage(to=f"{who}@example.org", subject=who, text=".")
+             for who in ("ann", "transient", "throttled", "permanent")]
+    results = engine.send("desk", *batch)
+    assert [r.message_id for r in results] == [m.id for m in batch]
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.TRANSIENT,
+                                            Outcome.THROTTLED, Outcome.PERMANENT]
+    assert [m.subject for m in echo.SENT] == ["ann"]
+
+
+def test_a_plugin_answering_with_the_wrong_count_is_a_plugin_error(registry, echo_settings):
+    class Short:
+        @postroom.hookimpl(tryfirst=True)
+        def postroom_send(self, config, messages):
+            return []
+
+    registry.register(Short(), [], name="short")
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "x"})
+    with pytest.raises(postroom.PluginError, match="0 results for 1 messages"):
+        engine.send("desk", to="ann@example.org", text=".")
+
+
+def test_every_hook_is_documented_for_vendors_and_tested():
+    readme = (ROOT / "README.md").read_text()
+    tests = (Path(__file__)).read_text()
+    assert sorted(HOOKS) == ["postroom_configure", "postroom_credits", "postroom_send",
+                             "postroom_test", "postroom_validate"]
+    for name in HOOKS:
+        doc = inspect.getdoc(getattr(hookspecs, name)) or ""
+        assert len(doc.split()) > 40, f"{name} needs a docstring a vendor can build from"
+        assert name in readme, f"{name} is not described in README.md"
+        assert f"{name}" in tests or name.removeprefix("postroom_") in tests
+
+
+def test_every_hook_argument_is_named_in_its_docstring():
+    for name in HOOKS:
+        spec = getattr(hookspecs, name)
+        doc = inspect.getdoc(spec)
+        for arg in ast.parse(inspect.getsource(spec)).body[0].args.args:
+            assert f"``{arg.arg}``" in doc or f":param {arg.arg}:" in doc, (name, arg.arg)
