@@ -1,0 +1,64 @@
+"""Installing the core alone, then the core plus one plugin, in fresh virtual environments.
+
+This is what an integrator does; it proves each plugin package registers
+itself and that nothing else sneaks in. Slow (real pip installs), run in CI.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILTINS = {"email_file", "sms_file"}
+PACKAGES = sorted([*ROOT.glob("plugins/*/pyproject.toml"),
+                   ROOT / "tests/fixtures/postroom-echo/pyproject.toml"])
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+
+def run(*args: str | Path) -> str:
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=540)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def core_venv(tmp_path_factory) -> Path:
+    venv = tmp_path_factory.mktemp("core-only") / "venv"
+    run(sys.executable, "-m", "venv", venv)
+    run(venv / "bin/python", "-m", "pip", "install", "--quiet", ROOT)
+    return venv
+
+
+def providers(venv: Path) -> dict[str, dict]:
+    rows = json.loads(run(venv / "bin/postroom", "plugins", "--json"))
+    return {p: row for row in rows for p in row["providers"]}
+
+
+def test_the_core_alone_has_only_its_builtin_providers(core_venv):
+    found = providers(core_venv)
+    assert set(found) == BUILTINS
+    assert all(row["builtin"] for row in found.values())
+
+
+@pytest.mark.parametrize("pyproject", PACKAGES, ids=lambda p: p.parent.name)
+def test_the_core_plus_one_plugin_lists_exactly_that_plugin(core_venv, pyproject):
+    project = tomllib.loads(pyproject.read_text())["project"]
+    claimed = set(project["entry-points"]["postroom"])
+    run(core_venv / "bin/python", "-m", "pip", "install", "--quiet", pyproject.parent)
+    try:
+        found = providers(core_venv)
+        assert set(found) == BUILTINS | claimed
+        for name in claimed:
+            assert found[name]["distribution"] == project["name"]
+            assert found[name]["status"] == "loaded"
+            assert "postroom_send" in found[name]["hooks"]
+    finally:
+        run(core_venv / "bin/python", "-m", "pip", "uninstall", "--quiet", "-y", project["name"])
+    assert set(providers(core_venv)) == BUILTINS
