@@ -4,14 +4,20 @@
 
     region = "GB"                      # default region for local phone numbers
 
+    timezone = "Europe/London"         # for send windows, daily caps, recurring sends
+
     [accounts.office]
     provider = "smtp"                  # which plugin serves this account
     host = "mail.example.org"
     password = { env = "OFFICE_SMTP_PASSWORD" }
 
-The keys postroom reads itself (``provider``, ``region``) are taken out of each
-account's table; the rest goes to the provider's plugin through
-``postroom_configure``.
+    [accounts.office.schedule]
+    windows = [{ days = "mon-fri", start = "08:00", end = "17:00" }]
+    daily_cap = 500
+
+The keys postroom reads itself (``provider``, ``region``, ``schedule``) are
+taken out of each account's table; the rest goes to the provider's plugin
+through ``postroom_configure``.
 """
 
 from __future__ import annotations
@@ -20,28 +26,113 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import UTC, time, tzinfo
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
 
 from attrs import define, field
 
 from postroom.errors import ConfigError
 from postroom.plugins import PluginRegistry
-from postroom.settings import ConfigContext, ProviderConfig, Region, make_converter, shown
+from postroom.scheduling import Schedule, Window
+from postroom.settings import (
+    ConfigContext,
+    PositiveInt,
+    ProviderConfig,
+    Region,
+    Seconds,
+    Weekdays,
+    make_converter,
+    shown,
+    structure,
+)
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
-CORE_ACCOUNT_KEYS = ("provider", "region")
-TOP_LEVEL_KEYS = ("region", "accounts")
+CORE_ACCOUNT_KEYS = ("provider", "region", "schedule")
+
+
+@define
+class WindowSettings:
+    """``{ days = "mon-fri", start = "08:00", end = "17:00" }``"""
+
+    days: Weekdays
+    start: time
+    end: time
+
+
+@define
+class ScheduleSettings:
+    """``[accounts.NAME.schedule]``: when and how fast the account sends.
+
+    Durations are in seconds. ``timezone`` defaults to the top-level one.
+    """
+
+    timezone: ZoneInfo | None = None
+    windows: list[WindowSettings] = field(factory=list)
+    per_second: float | None = None
+    per_minute: PositiveInt | None = None
+    per_hour: PositiveInt | None = None
+    daily_cap: PositiveInt | None = None
+    min_gap: float = 0.0
+    stagger: float = 0.0
+
+    def build(self, default_tz: tzinfo) -> Schedule:
+        windows = tuple(Window(frozenset(w.days), w.start, w.end) for w in self.windows)
+        return Schedule(windows, self.timezone or default_tz, self.per_second, self.per_minute,
+                        self.per_hour, self.daily_cap, self.min_gap, self.stagger)
+
+
+@define
+class StoreSettings:
+    """``[store]``: where the outbox and delivery log live."""
+
+    path: Path
+    log: bool = True
+    durability: Literal["full", "normal"] = "full"
+
+
+@define
+class DeliverySettings:
+    """``[delivery]``: batches, retries and leases (seconds)."""
+
+    batch_size: PositiveInt = 100
+    max_attempts: PositiveInt = 5
+    backoff: Seconds = 30.0
+    backoff_max: Seconds = 3600.0
+    lease: Seconds = 300.0
+    poll: Seconds = 5.0
+    throttle_pause: Seconds = 60.0
+    stopped_pause: Seconds = 3600.0
+    once_wait: Seconds = 60.0
+    warn_after_days: float = 3.0
+
+
+@define
+class RecurringSettings:
+    """``[recurring.NAME]``: a message sent on ``days`` at ``at`` o'clock."""
+
+    account: str
+    days: Weekdays
+    at: time
+    to: list[str]
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    timezone: ZoneInfo | None = None
 
 
 @define
 class Account:
-    """A named account: the provider it uses and that provider's typed config."""
+    """A named account: the provider it uses, that provider's typed config,
+    and the schedule it sends on."""
 
     name: str
     provider: str
     config: ProviderConfig
     region: str | None = None
+    schedule: Schedule = field(factory=Schedule)
 
     @property
     def channel(self) -> str:
@@ -50,11 +141,28 @@ class Account:
 
 @define
 class Config:
-    """The whole configuration: accounts by name and the defaults they share."""
+    """The whole configuration: accounts by name and the settings they share."""
 
     accounts: dict[str, Account] = field(factory=dict)
+    store: StoreSettings = field(factory=lambda: StoreSettings(Path(CONFIG_FILE).with_suffix(
+        ".db")))
+    delivery: DeliverySettings = field(factory=DeliverySettings)
+    recurring: dict[str, RecurringSettings] = field(factory=dict)
     region: str | None = None
+    timezone: tzinfo = UTC
     path: Path | None = None
+
+
+@define
+class TopLevel:
+    """The file's top-level settings other than the accounts."""
+
+    region: Region | None = None
+    timezone: ZoneInfo | None = None
+    store: StoreSettings | None = None
+    delivery: DeliverySettings = field(factory=DeliverySettings)
+    recurring: dict[str, RecurringSettings] = field(factory=dict)
+    accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
 def find_config_file(explicit: str | os.PathLike | None = None,
@@ -97,35 +205,39 @@ def load_config(
     converter = make_converter(base_dir, environ)
     issues: list[tuple[str, str]] = []
 
-    for key in data:
-        if key not in TOP_LEVEL_KEYS:
-            close = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1)
-            issues.append((key, "unknown setting" + (f"; did you mean {close[0]!r}?" if close
-                                                     else "")))
-    region = None
-    if "region" in data:
-        try:
-            region = converter.structure(data["region"], Region)
-        except ValueError as exc:
-            issues.append(("region", str(exc)))
+    top = {**data, "accounts": {}}
+    top["store"] = {"path": "postroom.db", **(top.get("store") or {})}
+    try:
+        settings = structure(top, TopLevel, converter)
+    except ConfigError as exc:
+        issues.extend(exc.issues)
+        settings = TopLevel()
+    region = settings.region
 
     accounts: dict[str, Account] = {}
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, Mapping):
         issues.append(("accounts", "expected a table of accounts ([accounts.NAME])"))
         raw_accounts = {}
-    for name, settings in raw_accounts.items():
+    for name, raw in raw_accounts.items():
         try:
-            accounts[name] = _load_account(name, settings, registry, base_dir, environ,
-                                           region, converter)
+            accounts[name] = _load_account(name, raw, registry, base_dir, environ,
+                                           region, settings.timezone or UTC, converter)
         except ConfigError as exc:
             issues.extend(exc.under(f"accounts.{name}").issues)
+    for name, recurring in settings.recurring.items():
+        if recurring.account not in accounts and not any(
+                p.startswith(f"accounts.{recurring.account}") for p, _ in issues):
+            issues.append((f"recurring.{name}.account",
+                           f"no account named {recurring.account!r}"))
     if issues:
         raise ConfigError(issues)
-    return Config(accounts, region, path)
+    return Config(accounts, settings.store or Config().store, settings.delivery,
+                  settings.recurring, region, settings.timezone or UTC, path)
 
 
-def _load_account(name, settings, registry, base_dir, environ, default_region, converter):
+def _load_account(name, settings, registry, base_dir, environ, default_region, timezone,
+                  converter):
     if not isinstance(settings, Mapping):
         raise ConfigError([("", f"expected a table of settings, got {shown(settings)}")])
     provider = settings.get("provider")
@@ -156,7 +268,15 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, c
     if not isinstance(config, ProviderConfig) or config.provider != provider:
         raise ConfigError([("provider", f"the plugin for {provider!r} returned "
                             f"{type(config).__name__}, not a ProviderConfig for {provider!r}")])
-    return Account(name, provider, config, region)
+    raw_schedule = settings.get("schedule") or {}
+    if not isinstance(raw_schedule, Mapping):
+        raise ConfigError([("schedule", "expected a table ([accounts.NAME.schedule])")])
+    try:
+        schedule = structure({**config.schedule_defaults(), **raw_schedule}, ScheduleSettings,
+                             converter)
+    except ConfigError as exc:
+        raise exc.under("schedule") from None
+    return Account(name, provider, config, region, schedule.build(timezone))
 
 
 def _installed(registry: PluginRegistry) -> str:

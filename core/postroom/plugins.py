@@ -116,7 +116,8 @@ class PluginRegistry:
                 self._infos.append(PluginInfo(ep.module, dist, version, [name], status="disabled",
                                               error=f"disabled by {DISABLE_VARIABLE}"))
                 continue
-            if ep.value in loaded:  # one module serving several provider names
+            if ep.value in loaded and name not in self._providers:
+                # One module serving several provider names is registered once.
                 loaded[ep.value].providers.append(name)
                 self._providers[name] = loaded[ep.value]
                 continue

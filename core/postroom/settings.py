@@ -18,8 +18,10 @@ import enum
 import json
 import typing
 from collections.abc import Mapping
+from datetime import time
 from pathlib import Path
 from typing import ClassVar, NewType, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 import cattrs
@@ -28,6 +30,7 @@ from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, Iterabl
 from postroom.addresses import email_address, region_code
 from postroom.errors import ConfigError, join_path
 from postroom.messages import Channel
+from postroom.scheduling import parse_days
 from postroom.secrets import Secret, resolve_secret
 
 Port = NewType("Port", int)
@@ -49,6 +52,19 @@ class ProviderConfig:
 
     provider: ClassVar[str]
     channel: ClassVar[Channel]
+
+    def schedule_defaults(self) -> Mapping[str, object]:
+        """Limits the provider imposes on this account, as schedule settings.
+
+        For example ``{"daily_cap": 500}`` for a Gmail account or
+        ``{"per_second": 30}`` for an SMS API. The account's own
+        ``[accounts.NAME.schedule]`` settings override them.
+        """
+        return {}
+
+
+class Weekdays(frozenset):
+    """Days of the week (Monday is 0), written ``"mon-fri"`` or ``"sat,sun"``."""
 
 
 class InvalidSetting(ValueError):
@@ -93,6 +109,21 @@ def _in_range(cls, low, high=None):
     return check
 
 
+def _clock_time(value: str) -> time:
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f'expected a time of day such as "08:00", got {shown(value)}') from None
+
+
+def _zone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f'expected a time zone such as "Europe/London", got {shown(value)}'
+                         ) from None
+
+
 def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Converter:
     """The strict converter settings are structured with."""
     conv = cattrs.Converter(forbid_extra_keys=True)
@@ -112,6 +143,9 @@ def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Convert
         Path, _strict(Path, (str, Path), lambda v: (base_dir / Path(v).expanduser()))
     )
     conv.register_structure_hook(Secret, lambda v, _: resolve_secret(v, base_dir, environ))
+    conv.register_structure_hook(time, _strict(str, (str,), _clock_time))
+    conv.register_structure_hook(ZoneInfo, _strict(str, (str,), _zone))
+    conv.register_structure_hook(Weekdays, _strict(str, (str,), lambda v: Weekdays(parse_days(v))))
 
     def is_literal(t) -> bool:
         return typing.get_origin(t) is typing.Literal

@@ -1,0 +1,20 @@
+"""The outbox and the delivery log, behind one narrow interface.
+
+``Store`` is what the engine needs from storage; ``SQLiteStore`` is the
+embedded default. A server database can implement the same methods for
+several workers on several hosts.
+"""
+
+from postroom.store.interface import (
+    AccountPause,
+    Claimed,
+    Disposition,
+    LogEntry,
+    NewMessage,
+    QueueRow,
+    Store,
+)
+from postroom.store.sqlite import SQLiteStore
+
+__all__ = ["AccountPause", "Claimed", "Disposition", "LogEntry", "NewMessage", "QueueRow",
+           "SQLiteStore", "Store"]

@@ -1,0 +1,167 @@
+"""What the engine asks of a store, and the records that pass in and out.
+
+Times are seconds since the epoch (UTC) as floats: every backend stores them
+the same way and the scheduling code turns them into datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from attrs import field, frozen
+
+from postroom.messages import Message
+
+
+@frozen
+class NewMessage:
+    """A message to enqueue: for ``account``, not before ``not_before``.
+
+    ``manual`` marks an operator's "send now" (skips stagger and windows).
+    ``idempotency_key``: enqueuing the same key again is a no-op.
+    """
+
+    account: str
+    message: Message
+    not_before: float
+    manual: bool = False
+    idempotency_key: str | None = None
+
+
+@frozen
+class Claimed:
+    """A message a worker holds under lease, with how many tries it has had."""
+
+    account: str
+    message: Message
+    attempts: int
+    manual: bool
+
+
+@frozen
+class Disposition:
+    """What becomes of a claimed message after a try.
+
+    ``state``: ``sent``, ``dead`` (failed for good) or ``queued`` (try again
+    at ``not_before``). ``counted`` says whether the try counts against the
+    retry limit (throttling and a stopped account do not). ``log`` is the
+    delivery-log entry for this try, or None when logging is off.
+    """
+
+    message_id: str
+    state: str
+    not_before: float = 0.0
+    counted: bool = True
+    provider_id: str | None = None
+    error: str | None = None
+    log: LogEntry | None = None
+
+
+@frozen
+class LogEntry:
+    """One attempt to deliver one message, as ``postroom log`` shows it."""
+
+    message_id: str
+    at: float
+    account: str
+    provider: str
+    recipient: str
+    summary: str
+    outcome: str
+    attempt: int = 1
+    provider_id: str | None = None
+    code: str | None = None
+    text: str = ""
+    cost: str | None = None
+    currency: str | None = None
+    info: dict[str, str] = field(factory=dict)
+
+
+@frozen
+class QueueRow:
+    """Counts for ``postroom queue``: per account, how many are in each state.
+
+    ``waiting`` are due now, ``scheduled`` due later, ``in_flight`` claimed by
+    a worker, ``dead`` failed for good, ``sent_today`` sent since ``since``.
+    """
+
+    account: str
+    waiting: int
+    scheduled: int
+    in_flight: int
+    dead: int
+    sent: int
+    next_due: float | None
+
+
+@frozen
+class AccountPause:
+    """An account that must not send until ``until``, and why."""
+
+    account: str
+    until: float
+    reason: str
+
+
+class Store(Protocol):
+    """Storage for the outbox and the delivery log.
+
+    Every method is atomic. A message is durable once ``enqueue`` returns; a
+    claim lasts ``lease`` seconds, after which another worker may take the
+    message again, so a worker that dies loses nothing.
+    """
+
+    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
+        """Store messages; return their ids (the earlier id for a repeated idempotency key)."""
+
+    def due_accounts(self, now: float) -> list[str]:
+        """Accounts with messages due at ``now`` (queued and due, or with an expired lease)."""
+
+    def next_due(self) -> float | None:
+        """When the next queued message falls due, if any."""
+
+    def claim(self, account: str, now: float, limit: int, lease: float, worker: str,
+              manual_only: bool = False) -> list[Claimed]:
+        """Take up to ``limit`` due messages of ``account`` under lease, manual ones first."""
+
+    def finish(self, worker: str, dispositions: Sequence[Disposition]) -> None:
+        """Record the outcome of a batch, and its log entries, in one transaction."""
+
+    def release(self, worker: str, message_ids: Sequence[str]) -> None:
+        """Give claimed messages back unsent (a worker stopping before sending them)."""
+
+    def sent_times(self, account: str, since: float) -> list[float]:
+        """When the account's messages were sent since ``since``, oldest first."""
+
+    def sent_count(self, account: str, since: float) -> int:
+        """How many of the account's messages were sent since ``since``."""
+
+    def pause(self, account: str, until: float, reason: str) -> None:
+        """Stop an account from sending until ``until``."""
+
+    def pauses(self, now: float) -> dict[str, AccountPause]:
+        """Accounts paused at ``now``."""
+
+    def queue(self, now: float, since: float) -> list[QueueRow]:
+        """Per-account counts of the outbox."""
+
+    def dead(self, account: str | None = None) -> list[tuple[str, str, str | None]]:
+        """Messages that failed for good: ``(id, account, last error)``."""
+
+    def log(self, *, account: str | None = None, outcome: str | None = None,
+            since: float | None = None, recipient: str | None = None,
+            message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
+        """Delivery-log entries, newest first, filtered."""
+
+    def clear_log(self, before: float | None = None) -> int:
+        """Delete log entries (all, or older than ``before``); return how many."""
+
+    def recurring_last(self, name: str) -> float | None:
+        """When the recurring send ``name`` last fired (or was first seen)."""
+
+    def set_recurring_last(self, name: str, at: float) -> None:
+        """Remember when the recurring send ``name`` fired."""
+
+    def close(self) -> None:
+        """Release the store's resources."""

@@ -1,0 +1,52 @@
+"""Messages to JSON text and back, as the outbox keeps them."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+from postroom.addresses import Address
+from postroom.messages import Attachment, EmailMessage, Message, SmsMessage
+
+
+def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:
+    return [[a.name, a.email] for a in addresses]
+
+
+def _addresses(pairs: list[list[str]]) -> list[Address]:
+    return [Address(email, name) for name, email in pairs]
+
+
+def dump(message: Message) -> str:
+    """The message as JSON text; attachments are base64."""
+    if isinstance(message, SmsMessage):
+        data = {"channel": "sms", "id": message.id, "to": message.to, "text": message.text,
+                "sender": message.sender}
+    else:
+        data = {
+            "channel": "email", "id": message.id, "subject": message.subject,
+            "text": message.text, "html": message.html, "to": _pairs(message.to),
+            "cc": _pairs(message.cc), "bcc": _pairs(message.bcc),
+            "reply_to": _pairs(message.reply_to),
+            "sender": _pairs((message.sender,)) if message.sender else None,
+            "headers": dict(message.headers),
+            "attachments": [[a.filename, a.content_type, base64.b64encode(a.content).decode()]
+                            for a in message.attachments],
+        }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def load(text: str) -> Message:
+    """Rebuild a message from ``dump``'s text (checked again on the way)."""
+    data = json.loads(text)
+    if data["channel"] == "sms":
+        return SmsMessage(id=data["id"], to=data["to"], text=data["text"], sender=data["sender"])
+    return EmailMessage(
+        id=data["id"], subject=data["subject"], text=data["text"], html=data["html"],
+        to=_addresses(data["to"]), cc=_addresses(data["cc"]), bcc=_addresses(data["bcc"]),
+        reply_to=_addresses(data["reply_to"]),
+        sender=_addresses(data["sender"])[0] if data["sender"] else None,
+        headers=data["headers"],
+        attachments=[Attachment(name, base64.b64decode(content), kind)
+                     for name, kind, content in data["attachments"]],
+    )
