@@ -30,19 +30,26 @@ def main() -> None:
     patient = {"name": "Ann Lee", "doctor": "Dr Okafor", "when": "Tuesday 4 March at 09:30"}
     text = reminder.render(patient)
 
-    (mail,) = engine.send("office", to="Ann Lee <ann.lee@example.org>",
-                          subject="Your appointment on Tuesday", text=text)
-    (sms,) = engine.send("texts", to="07700 900123", text=text)
+    # send() puts each message in the outbox (durably); the worker delivers them.
+    (mail_id,) = engine.send("office", to="Ann Lee <ann.lee@example.org>",
+                             subject="Your appointment on Tuesday", text=text)
+    (sms_id,) = engine.send("texts", to="07700 900123", text=text)
+    report = engine.run_worker(once=True)
+    print(f"worker: {report.sent} sent, {report.failed} failed")
+    (mail,) = engine.log(message_id=mail_id)
+    (sms,) = engine.log(message_id=sms_id)
 
     eml = Path(mail.info["path"])
     parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-    print(f"email {mail.outcome.value}: {parsed['To']} - {parsed['Subject']!r}")
+    print(f"email {mail.outcome}: {parsed['To']} - {parsed['Subject']!r}")
     print(f"  landed in {eml}")
     line = Path(sms.info["path"]).read_text().splitlines()[-1]
     record = json.loads(line)
-    print(f"sms {sms.outcome.value}: {record['to']} from {record['from']!r}")
+    print(f"sms {sms.outcome}: {record['to']} from {record['from']!r}")
     print(f"  appended to {sms.info['path']}")
     print(f"  text: {record['text']}")
+    print(f"delivery log: {engine.config.store.path} (try: postroom --config "
+          f"{HERE / 'postroom.toml'} log)")
 
 
 if __name__ == "__main__":

@@ -58,4 +58,5 @@ def installed(tmp_path, monkeypatch):
         for module, code in (modules or {}).items():
             (site / f"{module}.py").write_text(code)
 
+    install.site = site
     return install

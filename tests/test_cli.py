@@ -103,7 +103,8 @@ def test_send_email_and_sms(run, tmp_path):
 def test_send_failures_and_usage_errors_have_their_exit_codes(run):
     failed = run("send", "-a", "desk", "--to", "permanent@example.org", "--text", "x")
     assert failed.exit_code == 1
-    assert "permanent: permanent@example.org: 550 no such user" in failed.output
+    assert "permanent: permanent@example.org (id " in failed.output
+    assert ") 550 no such user" in failed.output
     bad = run("send", "-a", "desk", "--to", "ann@example.org", "--subject", "a\nBcc: x@y.org",
               "--text", "x")
     assert bad.exit_code == 2 and "subject" in bad.output and "line break" in bad.output

@@ -18,7 +18,7 @@ def engine_for(tmp_path) -> Engine:
 def test_each_email_is_a_complete_eml_file(tmp_path):
     engine = engine_for(tmp_path)
     batch = [EmailMessage(to=f"p{i}@example.org", subject=f"n{i}", text="t") for i in range(3)]
-    results = engine.send("mail", *batch)
+    results = engine.deliver("mail", batch)
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
     files = sorted((tmp_path / "outbox" / "email").iterdir())
     assert len(files) == 3 and not any(f.name.startswith(".") for f in files)
@@ -31,7 +31,8 @@ def test_each_email_is_a_complete_eml_file(tmp_path):
 
 def test_sms_lines_hold_sender_number_and_text(tmp_path):
     engine = engine_for(tmp_path)
-    (result,) = engine.send("texts", to="07700 900123", text="Grüße €")
+    (result,) = engine.deliver("texts", [engine.message("texts", to="07700 900123",
+                                                        text="Grüße €")])
     (line,) = (tmp_path / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
     record = json.loads(line)
     assert record["id"] == result.message_id
@@ -52,7 +53,7 @@ def test_unwritable_places_fail_test_and_validate(tmp_path):
     engine = engine_for(tmp_path)
     diagnosis = engine.test("mail")
     assert not diagnosis.ok and diagnosis.category == "not-writable"
-    results = engine.send("mail", to="a@example.org", text="x")
+    results = engine.deliver("mail", [engine.message("mail", to="a@example.org", text="x")])
     assert results[0].outcome is Outcome.TRANSIENT
     (tmp_path / "outbox").unlink()
     (tmp_path / "outbox" / "email").mkdir(parents=True)

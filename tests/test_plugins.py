@@ -22,7 +22,8 @@ def drive_all_five_hooks(engine: Engine, echo) -> None:
     """Configure happened in the engine; now validate, test, send and credits."""
     assert engine.validate() == []
     assert engine.test("desk").ok
-    results = engine.send("desk", to="ann@example.org", subject="Hi", text="Hello")
+    message = engine.message("desk", to="ann@example.org", subject="Hi", text="Hello")
+    results = engine.deliver("desk", [message])
     assert results[0].outcome is Outcome.ACCEPTED
     assert echo.SENT[-1].subject == "Hi"
     assert engine.credits("desk").balance == Decimal("10.0")
@@ -135,7 +136,7 @@ def test_send_reports_each_outcome_class(registry, echo_settings, echo):
                               environ={"ECHO_SECRET": "x"})
     batch = [EmailMessage(to=f"{who}@example.org", subject=who, text=".")
              for who in ("ann", "transient", "throttled", "permanent")]
-    results = engine.send("desk", *batch)
+    results = engine.deliver("desk", batch)
     assert [r.message_id for r in results] == [m.id for m in batch]
     assert [r.outcome for r in results] == [Outcome.ACCEPTED, Outcome.TRANSIENT,
                                             Outcome.THROTTLED, Outcome.PERMANENT]
@@ -152,7 +153,7 @@ def test_a_plugin_answering_with_the_wrong_count_is_a_plugin_error(registry, ech
     engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
                               environ={"ECHO_SECRET": "x"})
     with pytest.raises(postroom.PluginError, match="0 results for 1 messages"):
-        engine.send("desk", to="ann@example.org", text=".")
+        engine.deliver("desk", [engine.message("desk", to="ann@example.org", text=".")])
 
 
 def test_every_hook_is_documented_for_vendors_and_tested():

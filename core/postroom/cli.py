@@ -9,6 +9,9 @@ from __future__ import annotations
 import enum
 import json
 import sys
+import threading
+from contextlib import nullcontext
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,6 +23,9 @@ from postroom.engine import Engine
 from postroom.errors import ConfigError, MessageError, PostroomError
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
+from postroom.results import Outcome
+from postroom.scheduling import Estimate
+from postroom.worker import WorkerReport, stop_on_signals
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -37,6 +43,8 @@ def _plain(value):
         return value.value
     if isinstance(value, Decimal | Path):
         return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     return value
 
 
@@ -151,15 +159,25 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
 @click.option("--reply-to", multiple=True, help="Reply-To address (email only).")
 @click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="File to attach (email only; repeat for several).")
+@click.option("--at", "send_at", metavar="TIME", help="Send later: an ISO date and time.")
+@click.option("--queue", "queue_only", is_flag=True,
+              help="Only queue, within the account's schedule; a worker sends it.")
+@click.option("--key", "idempotency_key", help="Idempotency key: a repeat with it is a no-op.")
 @json_option
 @pass_context
 def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: str | None,
-         html: str | None, cc, bcc, reply_to, attach, as_json: bool) -> None:
-    """Send a message through ACCOUNT now."""
+         html: str | None, cc, bcc, reply_to, attach, send_at, queue_only, idempotency_key,
+         as_json: bool) -> None:
+    """Send a message through ACCOUNT: queue it durably, then deliver it now.
+
+    Like a "Send" button it skips the stagger delay and send windows, but not
+    the provider's limits; with --queue or --at it waits for the schedule.
+    """
     engine = obj.engine(as_json)
     if text == "-":
         text = sys.stdin.read()
     try:
+        when = parse_time(send_at, "--at", engine) if send_at else None
         if engine.account(account).channel == "sms":
             if subject or html or cc or bcc or reply_to or attach:
                 raise MessageError("options", f"{account!r} is an SMS account: only --to and "
@@ -170,24 +188,182 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
                 account, to=list(to), subject=subject, text=text, html=html, cc=list(cc),
                 bcc=list(bcc), reply_to=list(reply_to),
                 attachments=[Attachment.from_path(p) for p in attach])]
-        results = engine.send(account, *messages)
+        manual = not (queue_only or when)
+        ids = engine.send(account, *messages, send_at=when, now=manual,
+                          idempotency_key=idempotency_key)
     except (ConfigError, MessageError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
-    except PostroomError as exc:
-        fail(str(exc), EXIT_FAILED, as_json)
-    lines = []
-    for message, result in zip(messages, results, strict=True):
-        who = ", ".join(message.recipients)
-        if result.ok:
-            lines.append(f"accepted: {who} (id {result.message_id}"
-                         + (f", provider id {result.provider_id}" if result.provider_id else "")
-                         + ")" + "".join(f"\n  {k}: {v}" for k, v in result.info.items()))
+    if manual:
+        engine.run_worker(once=True, accounts=[account], wait=0)
+    rows, lines = [], []
+    for message_id in ids:
+        entries = engine.log(message_id=message_id, limit=1)
+        if entries:
+            entry = entries[0]
+            rows.append({"id": message_id, **_plain(entry)})
+            lines.append(f"{entry.outcome}: {entry.recipient} (id {message_id})"
+                         + (f" {entry.code or ''} {entry.text}" if entry.outcome != "accepted"
+                            else f" provider id {entry.provider_id}" if entry.provider_id
+                            else "")
+                         + "".join(f"\n  {k}: {v}" for k, v in entry.info.items()))
         else:
-            lines.append(f"{result.outcome.value}: {who}: {result.code or ''} {result.text}")
-        lines.extend(f"  refused {rcpt}: {why}" for rcpt, why in result.refused.items())
-    emit(as_json, results, "\n".join(lines))
-    if not all(r.ok for r in results):
+            rows.append({"id": message_id, "outcome": "queued"})
+            lines.append(f"queued: id {message_id}")
+    if len(ids) > 1 or not manual:
+        found = engine.estimate(account, len(ids))
+        lines.append(describe_estimate(account, found, engine))
+    emit(as_json, rows, "\n".join(lines))
+    if any(row["outcome"] not in ("accepted", "queued") for row in rows):
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+@click.option("-a", "--account", "accounts", multiple=True, help="Only these accounts.")
+@json_option
+@pass_context
+def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -> None:
+    """Send queued messages within each account's schedule until stopped.
+
+    SIGTERM or Ctrl-C finishes the batch in hand, then stops.
+    """
+    engine = obj.engine(as_json)
+    stop = threading.Event()
+    stop_on_signals(stop)
+    try:
+        for name in accounts:
+            engine.account(name)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    waiting = sum(row.waiting + row.in_flight for row in engine.queue()
+                  if not accounts or row.account in accounts)
+    show_bar = once and not as_json and sys.stdout.isatty() and waiting > 0
+    with click.progressbar(length=waiting, label="sending", show_pos=True) if show_bar \
+            else nullcontext() as bar:
+        done = [0]
+
+        def progress(report: WorkerReport) -> None:
+            if bar is not None:
+                bar.update(report.handled - done[0])
+                done[0] = report.handled
+            elif not as_json:
+                click.echo(f"sent {report.sent}, failed {report.failed}, "
+                           f"retrying {report.retried}")
+
+        report = engine.run_worker(once=once, accounts=accounts or None, stop=stop,
+                                   progress=progress)
+    emit(as_json, report, f"sent {report.sent}, failed {report.failed}, "
+                          f"to retry {report.retried}, in {report.batches} batches")
+
+
+@cli.command()
+@json_option
+@pass_context
+def queue(obj: Context, as_json: bool) -> None:
+    """Show what is waiting, scheduled, in flight and dead, per account."""
+    engine = obj.engine(as_json)
+    rows = engine.queue()
+    pauses = engine.store.pauses(engine.clock())
+    lines = [f"{'account':<16}{'waiting':>9}{'later':>9}{'sending':>9}{'dead':>7}"
+             f"{'sent today':>12}  next"]
+    for row in rows:
+        nxt = _when(row.next_due, engine) if row.next_due else "-"
+        lines.append(f"{row.account:<16}{row.waiting:>9}{row.scheduled:>9}{row.in_flight:>9}"
+                     f"{row.dead:>7}{row.sent:>12}  {nxt}")
+        if row.account in pauses:
+            pause = pauses[row.account]
+            lines.append(f"  paused until {_when(pause.until, engine)}: {pause.reason}")
+    dead = engine.store.dead()
+    lines.extend(f"  dead {mid} ({account}): {error}" for mid, account, error in dead[-20:])
+    emit(as_json, {"accounts": rows, "paused": list(pauses.values()),
+                   "dead": [{"id": m, "account": a, "error": e} for m, a, e in dead]},
+         "\n".join(lines) if rows else "the outbox is empty")
+
+
+@cli.group(invoke_without_command=True)
+@click.option("-a", "--account", help="Only this account.")
+@click.option("--status", type=click.Choice([o.value for o in Outcome]),
+              help="Only attempts with this outcome.")
+@click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
+@click.option("--recipient", help="Recipient address or number (or part of it).")
+@click.option("--limit", type=int, default=50, show_default=True)
+@json_option
+@click.pass_context
+def log(ctx: click.Context, account, status, since, recipient, limit, as_json: bool) -> None:
+    """Show the delivery log: every attempt, newest first."""
+    if ctx.invoked_subcommand:
+        return
+    engine = ctx.find_object(Context).engine(as_json)
+    try:
+        start = parse_time(since, "--since", engine, past=True) if since else None
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    entries = engine.log(account=account, outcome=status, recipient=recipient,
+                         since=start.timestamp() if start else None, limit=limit)
+    lines = [f"{_when(e.at, engine)}  {e.account:<10} {e.outcome:<15} {e.recipient}  "
+             f"{e.summary!r}" + (f"  [{e.code or ''} {e.text}]" if e.outcome != "accepted"
+                                 else f"  id {e.provider_id}" if e.provider_id else "")
+             for e in entries]
+    emit(as_json, entries, "\n".join(lines) if lines else "no log entries")
+
+
+@log.command("clear")
+@click.option("--before", metavar="WHEN", help="Only entries older than this (ISO or 30d).")
+@json_option
+@pass_context
+def log_clear(obj: Context, before: str | None, as_json: bool) -> None:
+    """Delete the delivery log, or the part older than --before."""
+    engine = obj.engine(as_json)
+    try:
+        cutoff = parse_time(before, "--before", engine, past=True) if before else None
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    count = engine.clear_log(cutoff)
+    emit(as_json, {"deleted": count}, f"deleted {count} log entries")
+
+
+@cli.command()
+@click.argument("account")
+@click.option("--count", type=click.IntRange(min=1), required=True, help="How many messages.")
+@json_option
+@pass_context
+def estimate(obj: Context, account: str, count: int, as_json: bool) -> None:
+    """Estimate when COUNT messages sent now through ACCOUNT will all have gone."""
+    engine = obj.engine(as_json)
+    try:
+        found = engine.estimate(account, count)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    emit(as_json, found, describe_estimate(account, found, engine))
+
+
+def describe_estimate(account: str, found: Estimate, engine: Engine) -> str:
+    rate = "no rate limit" if found.per_minute is None else f"{found.per_minute:g} a minute"
+    per_day = "no daily limit" if found.per_day is None else f"{found.per_day} a day"
+    text = (f"{account}: {found.count} messages at {rate}, {per_day}; the last goes "
+            f"{_when(found.finish.timestamp(), engine)} ({found.days} day"
+            f"{'s' * (found.days != 1)})")
+    if found.warning:
+        text += f"\n  warning: {found.warning}"
+    return text
+
+
+def _when(epoch: float, engine: Engine) -> str:
+    return datetime.fromtimestamp(epoch, engine.config.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def parse_time(value: str, option: str, engine: Engine, past: bool = False) -> datetime:
+    """An ISO date/time (in the configured time zone unless it says), or an age: 2h, 7d."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if past and value[:-1].isdigit() and value[-1:] in units:
+        return datetime.fromtimestamp(engine.clock() - int(value[:-1]) * units[value[-1]], UTC)
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError([(option, f"expected an ISO date and time such as "
+                                    f"2026-03-04T09:30{' or an age such as 7d' if past else ''}"
+                                    f", got {value!r}")]) from None
+    return when if when.tzinfo else when.replace(tzinfo=engine.config.timezone)
 
 
 @cli.command()

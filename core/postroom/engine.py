@@ -5,12 +5,19 @@
     engine = Engine.from_file("postroom.toml")
     engine.send("office", to="ann@example.org", subject="Reminder", text="See you at 9.")
     engine.send("texts", to="07700 900123", text="See you at 9.")
+    engine.run_worker(once=True)        # or run `postroom worker` beside the app
+
+``send`` only puts messages in the outbox, durably; a worker sends them
+within each account's schedule and records every try in the delivery log.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
@@ -18,33 +25,62 @@ from postroom.errors import ConfigError, MessageError, PluginError
 from postroom.messages import EmailMessage, Message, SmsMessage
 from postroom.plugins import PluginRegistry
 from postroom.results import Credits, Diagnosis, Problem, SendResult
+from postroom.scheduling import Estimate, estimate
+from postroom.store import LogEntry, NewMessage, QueueRow, SQLiteStore, Store
+from postroom.worker import Worker, WorkerReport, history
 
 
 class Engine:
-    """Sends messages through configured accounts and the plugins that serve them."""
+    """Sends messages through configured accounts and the plugins that serve them.
 
-    def __init__(self, config: Config, registry: PluginRegistry) -> None:
+    ``store`` defaults to the SQLite file from ``[store] path``, opened on
+    first use; ``clock`` (seconds since the epoch) is there for tests.
+    """
+
+    def __init__(self, config: Config, registry: PluginRegistry, *, store: Store | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
         self.registry = registry
+        self.clock = clock
+        self._store = store
+        self._store_lock = threading.Lock()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike | None = None, *,
                   registry: PluginRegistry | None = None,
-                  environ: Mapping[str, str] | None = None) -> Engine:
+                  environ: Mapping[str, str] | None = None, **kw) -> Engine:
         """Load ``path``, or ``$POSTROOM_CONFIG``, or ``./postroom.toml``."""
         found = find_config_file(path, environ)
         registry = registry or PluginRegistry(environ=environ)
         config = load_config(read_config_file(found), registry, path=found, environ=environ)
-        return cls(config, registry)
+        return cls(config, registry, **kw)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, base_dir: str | os.PathLike | None = None,
                   registry: PluginRegistry | None = None,
-                  environ: Mapping[str, str] | None = None) -> Engine:
+                  environ: Mapping[str, str] | None = None, **kw) -> Engine:
         """Configure from a dict shaped like ``postroom.toml``."""
         registry = registry or PluginRegistry(environ=environ)
         base = Path(base_dir) if base_dir is not None else None
-        return cls(load_config(data, registry, base_dir=base, environ=environ), registry)
+        return cls(load_config(data, registry, base_dir=base, environ=environ), registry, **kw)
+
+    @property
+    def store(self) -> Store:
+        with self._store_lock:
+            if self._store is None:
+                settings = self.config.store
+                self._store = SQLiteStore(settings.path, settings.durability, self.clock)
+            return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def account(self, name: str) -> Account:
         """The account called ``name``; the error lists the ones there are."""
@@ -84,27 +120,89 @@ class Engine:
             return SmsMessage(**fields)
         return EmailMessage(**fields)
 
-    def send(self, account: str, *messages: Message, **fields: object) -> list[SendResult]:
-        """Send messages through ``account`` now, one batch, and return a result each.
+    def send(self, account: str, *messages: Message, send_at: datetime | None = None,
+             idempotency_key: str | None = None, now: bool = False,
+             **fields: object) -> list[str]:
+        """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
-        (``to=..., subject=..., text=...``).
+        (``to=..., subject=..., text=...``). Once this returns, the messages
+        are on disk and survive any crash. ``send_at`` delays them;
+        ``idempotency_key`` makes a repeated call with the same key a no-op
+        (the first call's ids come back); ``now=True`` is an operator's
+        "send now": it skips the stagger delay and send windows, never the
+        provider's rate limits or daily cap.
         """
         chosen = self.account(account)
         batch = list(messages) + ([self.message(account, **fields)] if fields else [])
-        if not batch:
-            raise MessageError("messages", "nothing to send: pass messages or message fields")
-        for message in batch:
-            if message.channel != chosen.channel:
-                raise MessageError("messages", f"account {account!r} sends {chosen.channel}, "
-                                               f"not {message.channel}; choose an "
-                                               f"{message.channel} account")
+        self._check_batch(chosen, batch)
+        not_before = send_at.timestamp() if send_at is not None else self.clock()
+        keys = [None] * len(batch) if idempotency_key is None else [
+            idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
+        return self.store.enqueue([NewMessage(account, message, not_before, now, key)
+                                   for message, key in zip(batch, keys, strict=True)])
+
+    def deliver(self, account: str, messages: Sequence[Message]) -> list[SendResult]:
+        """Send a batch through the provider now, bypassing the outbox.
+
+        The worker calls this; apps want ``send``, which is durable and
+        honours the account's schedule.
+        """
+        chosen = self.account(account)
+        batch = list(messages)
+        self._check_batch(chosen, batch)
         results = self.registry.hook.postroom_send(config=chosen.config, messages=batch)
         results = self._answered("postroom_send", chosen, results, list)
         if [r.message_id for r in results] != [m.id for m in batch]:
             raise PluginError(f"the {chosen.provider} plugin answered postroom_send with "
                               f"{len(results)} results for {len(batch)} messages, or out of order")
         return results
+
+    def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
+                   stop: threading.Event | None = None, wait: float | None = None,
+                   progress: Callable[[WorkerReport], None] | None = None) -> WorkerReport:
+        """Send what is due, account by account, within each account's schedule.
+
+        Runs until ``stop`` is set; with ``once``, until nothing due can go
+        within ``wait`` seconds (default ``[delivery] once_wait``).
+        """
+        for name in accounts or ():
+            self.account(name)
+        worker = Worker(self, accounts=accounts, stop=stop, progress=progress)
+        return worker.run(once=once, wait=wait)
+
+    def estimate(self, account: str, count: int, at: datetime | None = None) -> Estimate:
+        """When ``count`` messages sent now through ``account`` would all have gone."""
+        chosen = self.account(account)
+        now = at or datetime.fromtimestamp(self.clock(), UTC)
+        seen = history(self, chosen, now.timestamp())
+        return estimate(chosen.schedule, count, now, seen,
+                        self.config.delivery.warn_after_days)
+
+    def queue(self) -> list[QueueRow]:
+        """Per-account counts: waiting, scheduled, in flight, dead, sent today (UTC)."""
+        now = self.clock()
+        midnight = datetime.fromtimestamp(now, self.config.timezone).replace(
+            hour=0, minute=0, second=0, microsecond=0)
+        return self.store.queue(now, midnight.timestamp())
+
+    def log(self, **filters: object) -> list[LogEntry]:
+        """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
+        (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
+        return self.store.log(**filters)
+
+    def clear_log(self, before: datetime | None = None) -> int:
+        """Delete the delivery log, or the part older than ``before``."""
+        return self.store.clear_log(None if before is None else before.timestamp())
+
+    def _check_batch(self, account: Account, batch: list[Message]) -> None:
+        if not batch:
+            raise MessageError("messages", "nothing to send: pass messages or message fields")
+        for message in batch:
+            if message.channel != account.channel:
+                raise MessageError("messages", f"account {account.name!r} sends "
+                                               f"{account.channel}, not {message.channel}; "
+                                               f"choose an {message.channel} account")
 
     def _answered(self, hook: str, account: Account, answer, kind):
         if answer is None:

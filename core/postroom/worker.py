@@ -1,0 +1,249 @@
+"""The worker: takes due messages from the outbox and sends them, account by account.
+
+Each pass, for every account with due messages, it asks the schedule how many
+may go now, claims that many (at most a batch) under a lease, sends them as
+one batch through ``postroom_send`` and records every result in one
+transaction. Transient failures come back later with exponential backoff;
+throttling and a stopped account pause the account instead of burning tries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from attrs import define
+
+from postroom.messages import EmailMessage, SmsMessage
+from postroom.results import Outcome, SendResult
+from postroom.scheduling import History, allowance, backoff, earliest_send, next_occurrence
+from postroom.store import Claimed, Disposition, LogEntry, NewMessage
+
+if TYPE_CHECKING:
+    from postroom.config import Account, DeliverySettings
+    from postroom.engine import Engine
+
+log = logging.getLogger("postroom.worker")
+
+
+@define
+class WorkerReport:
+    """What a worker run did: messages sent, failed for good, put back for later."""
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    batches: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.failed + self.retried
+
+
+def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
+            delivery: DeliverySettings, jitter: float, keep_log: bool) -> Disposition:
+    """Decide what becomes of one message after a try, with its log entry."""
+    attempt = claimed.attempts + 1
+    outcome = result.outcome
+    text = result.text
+    if outcome is Outcome.ACCEPTED:
+        state, when, error = "sent", now, None
+    elif outcome is Outcome.PERMANENT:
+        state, when, error = "dead", now, text
+    elif outcome is Outcome.TRANSIENT and attempt >= delivery.max_attempts:
+        state, when = "dead", now
+        error = text = f"gave up after {attempt} tries: {text}"
+    elif outcome is Outcome.TRANSIENT:
+        wait = backoff(attempt, delivery.backoff, delivery.backoff_max, jitter)
+        state, when, error = "queued", now + wait, text
+    else:  # throttled or account stopped: the account waits, the try is not counted
+        state, when, error = "queued", now + pause_for(result, delivery), text
+    entry = None
+    if keep_log:
+        message = claimed.message
+        info = dict(result.info)
+        info.update({f"refused {rcpt}": why for rcpt, why in result.refused.items()})
+        entry = LogEntry(message.id, now, account.name, account.provider,
+                         ", ".join(message.recipients), message.summary, outcome.value,
+                         attempt, result.provider_id, result.code, text,
+                         None if result.cost is None else str(result.cost), result.currency,
+                         info)
+    counted = outcome in (Outcome.ACCEPTED, Outcome.PERMANENT, Outcome.TRANSIENT)
+    return Disposition(message_id=claimed.message.id, state=state, not_before=when,
+                       counted=counted, provider_id=result.provider_id, error=error, log=entry)
+
+
+def pause_for(result: SendResult, delivery: DeliverySettings) -> float:
+    """How long an account waits after being throttled or stopped."""
+    if result.retry_after is not None:
+        return result.retry_after
+    if result.outcome is Outcome.THROTTLED:
+        return delivery.throttle_pause
+    return delivery.stopped_pause
+
+
+def history(engine: Engine, account: Account, now: float) -> History:
+    """The account's recent sends, as the scheduling rules read them."""
+    store = engine.store
+    schedule = account.schedule
+    recent = [datetime.fromtimestamp(t, UTC) for t in store.sent_times(account.name, now - 3600)]
+    local_midnight = schedule.local(datetime.fromtimestamp(now, UTC)).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    return History(recent, store.sent_count(account.name, local_midnight.timestamp()))
+
+
+class Worker:
+    """Drains the outbox through the engine's accounts; see ``Engine.run_worker``."""
+
+    def __init__(self, engine: Engine, *, accounts: Sequence[str] | None = None,
+                 stop: threading.Event | None = None,
+                 progress: Callable[[WorkerReport], None] | None = None,
+                 worker_id: str | None = None) -> None:
+        self.engine = engine
+        self.accounts = set(accounts) if accounts else None
+        self.stop = stop or threading.Event()
+        self.progress = progress
+        self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.report = WorkerReport()
+        self._random = random.Random()
+
+    def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
+        """Send until stopped; with ``once``, until nothing due can go within ``wait`` seconds."""
+        delivery = self.engine.config.delivery
+        wait = delivery.once_wait if wait is None else wait
+        while not self.stop.is_set():
+            handled, wake = self.run_pass()
+            if handled:
+                continue
+            now = self.engine.clock()
+            if once and (wake is None or wake - now > wait):
+                break
+            pause = delivery.poll if wake is None else min(max(wake - now, 0.05), delivery.poll)
+            self.stop.wait(pause)
+        return self.report
+
+    def run_pass(self) -> tuple[int, float | None]:
+        """One round over the accounts with due messages; returns (handled, next wake-up)."""
+        engine = self.engine
+        now = engine.clock()
+        self._fire_recurring(now)
+        pauses = engine.store.pauses(now)
+        handled = 0
+        wakes = []
+        for name in engine.store.due_accounts(now):
+            if self.stop.is_set():
+                break
+            if self.accounts is not None and name not in self.accounts:
+                continue
+            if name in pauses:
+                wakes.append(pauses[name].until)
+                continue
+            account = engine.config.accounts.get(name)
+            if account is None:
+                log.warning("messages queued for account %r, which is not configured", name)
+                continue
+            count, wake = self._serve(account, now)
+            handled += count
+            if wake is not None:
+                wakes.append(wake)
+        if not handled:
+            next_due = engine.store.next_due()
+            if next_due is not None and next_due > now:
+                wakes.append(next_due)
+        return handled, min(wakes) if wakes else None
+
+    def _serve(self, account: Account, now: float) -> tuple[int, float | None]:
+        engine = self.engine
+        delivery = engine.config.delivery
+        seen = history(engine, account, now)
+        moment = datetime.fromtimestamp(now, UTC)
+        scheduled = allowance(account.schedule, seen, moment)
+        manual = allowance(account.schedule, seen, moment, manual=True)
+        limit = min(delivery.batch_size, scheduled or manual)
+        claimed = engine.store.claim(account.name, now, limit, delivery.lease, self.id,
+                                     manual_only=not scheduled)
+        if not claimed:
+            return 0, earliest_send(account.schedule, seen, moment).timestamp()
+        self._send(account, claimed)
+        return len(claimed), None
+
+    def _send(self, account: Account, claimed: list[Claimed]) -> None:
+        engine = self.engine
+        delivery = engine.config.delivery
+        messages = [c.message for c in claimed]
+        try:
+            results = engine.deliver(account.name, messages)
+        except Exception as exc:  # a plugin bug must not lose the batch: retry it later
+            log.exception("the %s plugin failed while sending", account.provider)
+            text = f"the {account.provider} plugin failed: {type(exc).__name__}: {exc}"
+            results = [SendResult.transient(m.id, None, text) for m in messages]
+        now = engine.clock()
+        decided = [dispose(account, c, r, now, delivery, self._random.random(),
+                           engine.config.store.log) for c, r in zip(claimed, results, strict=True)]
+        engine.store.finish(self.id, decided)
+        for result in results:
+            if result.outcome in (Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED):
+                until = now + pause_for(result, delivery)
+                engine.store.pause(account.name, until, f"{result.outcome.value}: {result.text}")
+                log.warning("account %s paused until %s: %s %s", account.name,
+                            datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds"),
+                            result.code or "", result.text)
+                break
+        for d in decided:
+            if d.state == "sent":
+                self.report.sent += 1
+            elif d.state == "dead":
+                self.report.failed += 1
+                log.error("message %s to account %s failed for good: %s", d.message_id,
+                          account.name, d.error)
+            else:
+                self.report.retried += 1
+        self.report.batches += 1
+        if self.progress:
+            self.progress(self.report)
+
+    def _fire_recurring(self, now: float) -> None:
+        engine = self.engine
+        for name, spec in engine.config.recurring.items():
+            last = engine.store.recurring_last(name)
+            if last is None:  # first seen: start counting from now, send nothing retroactively
+                engine.store.set_recurring_last(name, now)
+                continue
+            tz = spec.timezone or engine.config.timezone
+            due = next_occurrence(frozenset(spec.days), spec.at, tz,
+                                  datetime.fromtimestamp(last, UTC))
+            if due.timestamp() > now:
+                continue
+            # Occurrences missed while no worker ran collapse into one: a stale
+            # report sent three times over helps nobody.
+            while (later := next_occurrence(frozenset(spec.days), spec.at, tz, due)).timestamp() \
+                    <= now:
+                due = later
+            account = engine.account(spec.account)
+            if account.channel == "sms":
+                messages = [SmsMessage(to=to, text=spec.text or "", region=account.region)
+                            for to in spec.to]
+            else:
+                messages = [EmailMessage(to=spec.to, subject=spec.subject, text=spec.text,
+                                         html=spec.html)]
+            key = f"recurring:{name}:{due.isoformat()}"
+            engine.store.enqueue([NewMessage(spec.account, m, now, idempotency_key=f"{key}#{i}")
+                                  for i, m in enumerate(messages)])
+            engine.store.set_recurring_last(name, due.timestamp())
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Make SIGTERM and SIGINT finish the batch in hand, then stop."""
+
+    def handler(signum, frame):
+        log.info("signal %s: finishing the batch in hand, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
