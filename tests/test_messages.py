@@ -34,7 +34,7 @@ def test_line_breaks_in_display_names_extra_headers_and_file_names_are_refused()
         Attachment("a\r\n.pdf", b"", "application/pdf")
 
 
-@pytest.mark.parametrize("bad", ["ann", "ann@", "@example.org", "ann example@x.org",
+@pytest.mark.parametrize("bad", ["ann", "ann@", "@example.org", "ann example@x.org", "jörg@x.org",
                                  "ann@@example.org", "Ann <ann@example.org"])
 def test_invalid_addresses_name_the_field(bad):
     with pytest.raises(MessageError) as caught:
@@ -103,3 +103,19 @@ def test_mime_has_alternative_attachments_and_encoded_headers(tmp_path):
     assert files["report.pdf"].get_content_type() == "application/pdf"
     assert files["report.pdf"].get_content() == b"%PDF-1.4 report"
     assert files["data.csv"].get_content_type() == "text/csv"
+
+
+def test_mime_encodes_idn_domains_long_subjects_and_non_ascii_file_names():
+    subject = "Erinnerung: Ihr Termin am Dienstag, den 4. März, um 09:30 Uhr " * 3
+    message = EmailMessage(to="Zoë <zoe@bücher.example>", subject=subject.strip(),
+                           text="Grüße " * 300,
+                           attachments=[Attachment("Übersicht.pdf", b"%PDF", "application/pdf")])
+    raw = bytes(build_mime(message, Address("buero@example.org", "Büro")))
+    assert raw.isascii()
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject.strip()
+    assert str(parsed["To"]) == "Zoë <zoe@xn--bcher-kva.example>"
+    assert parsed.get_body(("plain",)).get_content().strip() == ("Grüße " * 300).strip()
+    (part,) = parsed.iter_attachments()
+    assert part.get_filename() == "Übersicht.pdf"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+from functools import lru_cache
 
 import email_validator
 import phonenumbers
@@ -21,6 +22,19 @@ def check_header_text(value: str, what: str) -> str:
     return value
 
 
+@lru_cache(maxsize=8192)  # the same senders and recipients come back again and again
+def _validated(value: str) -> str:
+    try:
+        # Non-ASCII local parts need SMTPUTF8 end to end; refusing them here is
+        # clearer than a failure at the mail server. IDN domains are fine.
+        checked = email_validator.validate_email(
+            value, check_deliverability=False, globally_deliverable=False, allow_smtputf8=False
+        )
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    return checked.normalized
+
+
 def email_address(value: str) -> str:
     """Check an address's syntax and return its normalised form.
 
@@ -31,13 +45,7 @@ def email_address(value: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"expected an email address as text, got {value!r}")
     check_header_text(value, "the address")
-    try:
-        checked = email_validator.validate_email(
-            value, check_deliverability=False, globally_deliverable=False
-        )
-    except email_validator.EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
-    return checked.normalized
+    return _validated(value)
 
 
 @frozen
@@ -65,6 +73,13 @@ class Address:
         if not isinstance(value, str):
             raise ValueError(f"expected an email address as text, got {value!r}")
         check_header_text(value, "the address")
+        if "," not in value and '"' not in value:
+            # The common shapes, read without the full RFC 5322 parser.
+            if "<" not in value:
+                return cls(value.strip())
+            name, _, rest = value.partition("<")
+            if rest.endswith(">") and "<" not in rest and ">" not in rest[:-1]:
+                return cls(rest[:-1].strip(), name.strip())
         name, addr = email.utils.parseaddr(value)
         if not addr or ("<" in value) != ("<" in value and ">" in value):
             raise ValueError(f"{value!r} is not a valid email address; write it as "
