@@ -1,0 +1,135 @@
+"""Outbox benchmark: enqueue N messages, then drain them through a file sink.
+
+    python bench/outbox.py [--count 100000] [--sink email|sms]
+
+Reports, each phase in a fresh process so one phase's memory does not colour
+the other's:
+- building the messages (address and number checks), per second;
+- the outbox's enqueue of the built messages (durable commits of 1,000), per second;
+- the worker's drain through the sink, per second, and its resident memory
+  sampled every 50 ms (at start, peak, and the peaks of the first and last tenth).
+
+The ``email`` sink writes and fsyncs one ``.eml`` file per message; the ``sms``
+sink appends a batch to one file with one fsync, so it shows the worker's own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+CONFIG = """
+region = "GB"
+[store]
+path = "outbox.db"
+[delivery]
+batch_size = 500
+[accounts.email]
+provider = "email_file"
+sender = "bench@example.org"
+[accounts.sms]
+provider = "sms_file"
+"""
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * 4096 / 2**20
+
+
+def build(sink: str, count: int) -> list:
+    from postroom import EmailMessage, SmsMessage
+
+    if sink == "sms":
+        return [SmsMessage(to=f"07700 9{i % 100000:05d}", region="GB",
+                           text=f"Member {i}: your membership renews on 1 March.")
+                for i in range(count)]
+    return [EmailMessage(to=f"Member {i} <member{i}@example.org>", subject=f"Renewal {i}",
+                         text=f"Dear member {i}, your membership renews on 1 March.")
+            for i in range(count)]
+
+
+def enqueue(folder: Path, count: int, sink: str, chunk: int = 1000) -> dict:
+    from postroom import Engine
+
+    engine = Engine.from_file(folder / "postroom.toml")
+    started = time.perf_counter()
+    messages = build(sink, count)
+    built = time.perf_counter()
+    for first in range(0, count, chunk):
+        engine.send(sink, *messages[first:first + chunk])
+    done = time.perf_counter()
+    return {"phase": "enqueue", "count": count, "build_per_second": count / (built - started),
+            "seconds": done - built, "per_second": count / (done - built),
+            "end_to_end_per_second": count / (done - started)}
+
+
+def drain(folder: Path, count: int, sink: str) -> dict:
+    from postroom import Engine
+
+    engine = Engine.from_file(folder / "postroom.toml")
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            samples.append(rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    start_rss = rss_mb()
+    sampler.start()
+    started = time.perf_counter()
+    report = engine.run_worker(once=True, wait=0, accounts=[sink])
+    seconds = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    assert report.sent == count, report
+    tenth = max(1, len(samples) // 10)
+    return {"phase": "drain", "count": count, "seconds": seconds, "per_second": count / seconds,
+            "rss_start_mb": start_rss, "rss_peak_mb": max(samples, default=start_rss),
+            "rss_first_tenth_mb": max(samples[:tenth], default=start_rss),
+            "rss_last_tenth_mb": max(samples[-tenth:], default=start_rss)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--sink", choices=["email", "sms"], default="email")
+    parser.add_argument("--phase", choices=["enqueue", "drain"])
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        run = enqueue if args.phase == "enqueue" else drain
+        print(json.dumps(run(args.folder, args.count, args.sink)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "postroom.toml").write_text(CONFIG)
+        results = []
+        for phase in ("enqueue", "drain"):
+            out = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
+                                  str(folder), "--count", str(args.count), "--sink", args.sink],
+                                 capture_output=True, text=True, check=True).stdout
+            results.append(json.loads(out))
+    print(f"{args.sink} sink, {args.count} messages")
+    for r in results:
+        line = (f"  {r['phase']:<8} {r['seconds']:6.1f} s = {r['per_second']:8.0f}/s")
+        if "build_per_second" in r:
+            line += (f" (building them: {r['build_per_second']:.0f}/s; both together "
+                     f"{r['end_to_end_per_second']:.0f}/s)")
+        if "rss_peak_mb" in r:
+            line += (f"; worker memory {r['rss_start_mb']:.0f} MB at start, peak "
+                     f"{r['rss_peak_mb']:.0f} MB (first tenth {r['rss_first_tenth_mb']:.0f}, "
+                     f"last tenth {r['rss_last_tenth_mb']:.0f})")
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
