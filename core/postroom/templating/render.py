@@ -1,0 +1,135 @@
+"""Rendering one template version for one recipient, and the signature.
+
+Each part is tidied the same way for sending and for previews: surrounding
+blank space is dropped, and the subject is made one line (line breaks and
+runs of spaces become one space, so a value with a line break cannot add an
+email header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from attrs import frozen
+
+from postroom.addresses import Address
+from postroom.errors import MessageError
+from postroom.messages import Channel, EmailMessage, Message, SmsMessage
+from postroom.templating.errors import explain
+from postroom.templating.folder import SIGNATURE, Part, TemplateFolder, Variant
+from postroom.templating.recipients import Recipient
+from postroom.templating.sandbox import Sandbox, render_capped
+
+SIGNATURE_SEPARATOR = "\n\n-- \n"
+"""Between a text body and its signature: the "dash dash space" line mail readers know."""
+
+
+@frozen
+class Rendered:
+    """A template rendered for one recipient and channel, ready to become a message.
+
+    ``template`` is the template's name, ``locale`` the version used (None
+    for the base one). Email fills ``subject`` and ``text`` and/or ``html``;
+    SMS fills ``text``.
+    """
+
+    template: str
+    channel: Channel
+    locale: str | None
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    recipient: Recipient | None = None
+
+    def to_message(self, **fields: object) -> Message:
+        """The ``EmailMessage`` or ``SmsMessage`` to send.
+
+        It goes to the recipient unless ``to`` is given; other ``fields`` are
+        passed on (``cc``, ``attachments``, ``sender``; ``region`` for SMS).
+        """
+        to = fields.pop("to", None)
+        if to is None and self.recipient is not None and self.recipient.to is not None:
+            to = self.recipient.to
+            if self.channel == "email" and self.recipient.name:
+                address = Address.parse(to)
+                to = address if address.name else Address(address.email, self.recipient.name)
+        if to is None:
+            raise MessageError("to", f"the {self.template} message has no recipient; "
+                                     "give the recipient's address or number")
+        if self.channel == "sms":
+            return SmsMessage(to=to, text=self.text, **fields)
+        return EmailMessage(to=to, subject=self.subject, text=self.text, html=self.html,
+                            **fields)
+
+
+def sign(text: str | None, html: str | None, signature_text: str | None,
+         signature_html: str | None) -> tuple[str | None, str | None]:
+    """Append the signature: text under a ``-- `` line, html before ``</body>`` (or at the end).
+
+    A body the email lacks gets no signature; a signature the organisation
+    lacks for a body is simply not added.
+    """
+    if text is not None and signature_text:
+        text = text + SIGNATURE_SEPARATOR + signature_text
+    if html is not None and signature_html:
+        end = html.lower().rfind("</body>")
+        html = (html + "\n" + signature_html if end < 0
+                else html[:end] + signature_html + "\n" + html[end:])
+    return text, html
+
+
+def render_file(env: Sandbox, directory: Path, part: Part, file: str,
+                values: Mapping[str, object]) -> str:
+    """Render one part's file; any failure becomes a ``TemplateError`` naming folder, part, line."""
+    try:
+        return render_capped(env.get_template(file), values).strip()
+    except Exception as exc:
+        # A template can fail in any way Python code can; all of it is the template's to fix.
+        raise explain(exc, file.split("/", 1)[0], part, file, directory) from exc
+
+
+@frozen
+class Plan:
+    """What to render for one template, channel and locale: worked out once per send.
+
+    ``signature`` maps the email parts to the signature file that serves
+    them (the signature has locale versions too); empty when opted out.
+    """
+
+    variant: Variant
+    channel: Channel
+    signature: dict[Part, str]
+
+    @classmethod
+    def make(cls, folder: TemplateFolder, template: str, channel: Channel,
+             locale: str | None, with_signature: bool) -> Plan:
+        variant = folder.resolve(template, locale, channel)
+        signature: dict[Part, str] = {}
+        if channel == "email" and with_signature:
+            for part in ("text", "html"):
+                file = folder.find(SIGNATURE, locale, part)
+                if file is not None:
+                    signature[part] = file
+        return cls(variant, channel, signature)
+
+    def render(self, env: Sandbox, directory: Path, values: Mapping[str, object],
+               recipient: Recipient | None) -> Rendered:
+        variant = self.variant
+
+        def part(name: Part) -> str | None:
+            if name not in variant.parts:
+                return None
+            return render_file(env, directory, name, variant.file(name), values)
+
+        def signature(name: Part) -> str | None:
+            file = self.signature.get(name)
+            return None if file is None else render_file(env, directory, name, file, values)
+
+        if self.channel == "sms":
+            return Rendered(variant.template, "sms", variant.locale, text=part("sms"),
+                            recipient=recipient)
+        subject = " ".join((part("subject") or "").split())
+        text, html = sign(part("text"), part("html"), signature("text"), signature("html"))
+        return Rendered(variant.template, "email", variant.locale, subject=subject, text=text,
+                        html=html, recipient=recipient)
