@@ -23,8 +23,8 @@ REMINDER = ("Dear {{ name }}, this is a reminder of your appointment with {{ doc
 def main() -> None:
     engine = Engine.from_file(HERE / "postroom.toml")
     problems = engine.validate()
-    for account, problem in problems:
-        print(f"{problem.severity}: accounts.{account}.{problem.field}: {problem.message}")
+    for where, problem in problems:
+        print(f"{problem.severity}: {where}.{problem.field}: {problem.message}")
 
     reminder = SandboxedEnvironment().from_string(REMINDER)
     patient = {"name": "Ann Lee", "doctor": "Dr Okafor", "when": "Tuesday 4 March at 09:30"}

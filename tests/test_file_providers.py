@@ -62,4 +62,4 @@ def test_unwritable_places_fail_test_and_validate(tmp_path):
                                                   "directory": "outbox/email/x"}}},
                            base_dir=tmp_path, environ={})
     ((account, problem),) = bad.validate()
-    assert (account, problem.field, problem.severity) == ("mail", "directory", "error")
+    assert (account, problem.field, problem.severity) == ("accounts.mail", "directory", "error")

@@ -25,6 +25,7 @@ from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.results import Outcome
 from postroom.scheduling import Estimate
+from postroom.templating import Recipient, TemplateError, parse_vars
 from postroom.worker import WorkerReport, stop_on_signals
 
 EXIT_FAILED = 1
@@ -113,9 +114,9 @@ def validate(obj: Context, as_json: bool) -> None:
     """Check the configuration offline and report every problem found."""
     engine = obj.engine(as_json)
     found = engine.validate()
-    rows = [{"account": name, **_plain(problem)} for name, problem in found]
-    lines = [f"{p.severity}: accounts.{name}.{p.field}: {p.message}" + (f"\n  hint: {p.hint}"
-             if p.hint else "") for name, p in found]
+    rows = [{"where": where, **_plain(problem)} for where, problem in found]
+    lines = [f"{p.severity}: {where}.{p.field}: {p.message}" + (f"\n  hint: {p.hint}"
+             if p.hint else "") for where, p in found]
     count = len(engine.config.accounts)
     lines.append(f"{count} account{'s' * (count != 1)} checked, "
                  f"{sum(p.severity == 'error' for _, p in found)} errors, "
@@ -159,6 +160,9 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
 @click.option("--reply-to", multiple=True, help="Reply-To address (email only).")
 @click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="File to attach (email only; repeat for several).")
+@click.option("--template", help="Render this template for each --to (with --var values).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A template value (repeat for several).")
 @click.option("--at", "send_at", metavar="TIME", help="Send later: an ISO date and time.")
 @click.option("--queue", "queue_only", is_flag=True,
               help="Only queue, within the account's schedule; a worker sends it.")
@@ -166,8 +170,8 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
 @json_option
 @pass_context
 def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: str | None,
-         html: str | None, cc, bcc, reply_to, attach, send_at, queue_only, idempotency_key,
-         as_json: bool) -> None:
+         html: str | None, cc, bcc, reply_to, attach, template, variables, send_at, queue_only,
+         idempotency_key, as_json: bool) -> None:
     """Send a message through ACCOUNT: queue it durably, then deliver it now.
 
     Like a "Send" button it skips the stagger delay and send windows, but not
@@ -178,20 +182,22 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         text = sys.stdin.read()
     try:
         when = parse_time(send_at, "--at", engine) if send_at else None
-        if engine.account(account).channel == "sms":
+        manual = not (queue_only or when)
+        options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key}
+        if template:
+            ids = engine.send(account, template=template, recipients=to,
+                              context=parse_vars(variables), **options)
+        elif engine.account(account).channel == "sms":
             if subject or html or cc or bcc or reply_to or attach:
                 raise MessageError("options", f"{account!r} is an SMS account: only --to and "
                                               "--text apply")
-            messages = [engine.message(account, to=number, text=text or "") for number in to]
+            ids = engine.send(account, *[engine.message(account, to=number, text=text or "")
+                                         for number in to], **options)
         else:
-            messages = [engine.message(
-                account, to=list(to), subject=subject, text=text, html=html, cc=list(cc),
-                bcc=list(bcc), reply_to=list(reply_to),
-                attachments=[Attachment.from_path(p) for p in attach])]
-        manual = not (queue_only or when)
-        ids = engine.send(account, *messages, send_at=when, now=manual,
-                          idempotency_key=idempotency_key)
-    except (ConfigError, MessageError) as exc:
+            ids = engine.send(account, to=list(to), subject=subject, text=text, html=html,
+                              cc=list(cc), bcc=list(bcc), reply_to=list(reply_to),
+                              attachments=[Attachment.from_path(p) for p in attach], **options)
+    except (ConfigError, MessageError, TemplateError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     if manual:
         engine.run_worker(once=True, accounts=[account], wait=0)
@@ -320,6 +326,34 @@ def log_clear(obj: Context, before: str | None, as_json: bool) -> None:
         fail(str(exc), EXIT_USAGE, as_json)
     count = engine.clear_log(cutoff)
     emit(as_json, {"deleted": count}, f"deleted {count} log entries")
+
+
+@cli.command()
+@click.argument("template")
+@click.option("--to", help="The recipient to render for (address or number).")
+@click.option("--name", help="The recipient's name.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A template value (repeat for several).")
+@click.option("--channel", "channels", multiple=True, type=click.Choice(["email", "sms"]),
+              help="Only these parts (default: every part the template has).")
+@click.option("-a", "--account", help="Preview for this account (its channel, SMS price).")
+@click.option("--locale", help="The recipient's locale, such as fr or pt-BR.")
+@click.option("--timezone", "zone", help="The recipient's time zone, such as Europe/Paris.")
+@click.option("--no-signature", is_flag=True, help="Leave the organisation's signature off.")
+@json_option
+@pass_context
+def render(obj: Context, template: str, to, name, variables, channels, account, locale, zone,
+           no_signature: bool, as_json: bool) -> None:
+    """Preview TEMPLATE exactly as it would be sent, with SMS segments and cost."""
+    engine = obj.engine(as_json)
+    try:
+        recipient = Recipient(to=to, name=name, locale=locale, timezone=zone)
+        found = engine.preview(template, account=account, channels=channels or None,
+                               context=parse_vars(variables), recipient=recipient,
+                               signature=not no_signature)
+    except (ConfigError, MessageError, TemplateError) as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    emit(as_json, found.as_dict(), found.as_text())
 
 
 @cli.command()

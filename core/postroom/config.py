@@ -27,6 +27,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from datetime import UTC, time, tzinfo
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -47,10 +48,11 @@ from postroom.settings import (
     shown,
     structure,
 )
+from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
-CORE_ACCOUNT_KEYS = ("provider", "region", "schedule")
+CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment")
 
 
 @define
@@ -133,6 +135,7 @@ class Account:
     config: ProviderConfig
     region: str | None = None
     schedule: Schedule = field(factory=Schedule)
+    price_per_segment: Decimal | None = None
 
     @property
     def channel(self) -> str:
@@ -151,6 +154,7 @@ class Config:
     region: str | None = None
     timezone: tzinfo = UTC
     path: Path | None = None
+    templates: TemplateSettings | None = None
 
 
 @define
@@ -162,6 +166,7 @@ class TopLevel:
     store: StoreSettings | None = None
     delivery: DeliverySettings = field(factory=DeliverySettings)
     recurring: dict[str, RecurringSettings] = field(factory=dict)
+    templates: TemplateSettings | None = None
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -233,7 +238,7 @@ def load_config(
     if issues:
         raise ConfigError(issues)
     return Config(accounts, settings.store or Config().store, settings.delivery,
-                  settings.recurring, region, settings.timezone or UTC, path)
+                  settings.recurring, region, settings.timezone or UTC, path, settings.templates)
 
 
 def _load_account(name, settings, registry, base_dir, environ, default_region, timezone,
@@ -276,7 +281,13 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
                              converter)
     except ConfigError as exc:
         raise exc.under("schedule") from None
-    return Account(name, provider, config, region, schedule.build(timezone))
+    price = None
+    if "price_per_segment" in settings:
+        try:
+            price = converter.structure(settings["price_per_segment"], Decimal)
+        except ValueError as exc:
+            raise ConfigError([("price_per_segment", str(exc))]) from None
+    return Account(name, provider, config, region, schedule.build(timezone), price)
 
 
 def _installed(registry: PluginRegistry) -> str:

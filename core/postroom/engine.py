@@ -16,8 +16,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
@@ -27,7 +28,10 @@ from postroom.plugins import PluginRegistry
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.scheduling import Estimate, estimate
 from postroom.store import LogEntry, NewMessage, QueueRow, SQLiteStore, Store
+from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
+
+RecipientLike = Recipient | str | Mapping[str, object]
 
 
 class Engine:
@@ -91,12 +95,24 @@ class Engine:
             raise ConfigError([("accounts", f"no account named {name!r}; "
                                             f"configured accounts: {known}")]) from None
 
+    @cached_property
+    def templates(self) -> Templates:
+        """The templates of ``[templates] directory``, compiled once and kept."""
+        if self.config.templates is None:
+            raise ConfigError([("templates", 'no [templates] section: add one with directory = '
+                                             '"templates" to send or preview templates')])
+        return Templates(self.config.templates, region=self.config.region)
+
     def validate(self) -> list[tuple[str, Problem]]:
-        """Offline checks of every account: ``(account name, problem)`` pairs."""
+        """Offline checks: ``(where, problem)`` pairs, ``where`` being the section
+        (``accounts.office``, ``templates``) the problem's ``field`` is under."""
         found = []
         for name, account in self.config.accounts.items():
             answers = self.registry.hook.postroom_validate(config=account.config)
-            found.extend((name, problem) for answer in answers for problem in answer or ())
+            found.extend((f"accounts.{name}", problem)
+                         for answer in answers for problem in answer or ())
+        if self.config.templates is not None:
+            found.extend(("templates", problem) for problem in self.templates.problems())
         return found
 
     def test(self, account: str, target: str | None = None) -> Diagnosis:
@@ -120,21 +136,38 @@ class Engine:
             return SmsMessage(**fields)
         return EmailMessage(**fields)
 
-    def send(self, account: str, *messages: Message, send_at: datetime | None = None,
+    def send(self, account: str, *messages: Message, template: str | None = None,
+             recipients: Iterable[RecipientLike] = (), context: Mapping[str, object] | None = None,
+             signature: bool = True, send_at: datetime | None = None,
              idempotency_key: str | None = None, now: bool = False,
              **fields: object) -> list[str]:
         """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
-        (``to=..., subject=..., text=...``). Once this returns, the messages
-        are on disk and survive any crash. ``send_at`` delays them;
-        ``idempotency_key`` makes a repeated call with the same key a no-op
-        (the first call's ids come back); ``now=True`` is an operator's
-        "send now": it skips the stagger delay and send windows, never the
-        provider's rate limits or daily cap.
+        (``to=..., subject=..., text=...``), or a ``template`` rendered for
+        each of ``recipients`` (addresses or numbers, ``Recipient`` objects
+        with their own name, locale, time zone and values) over the shared
+        ``context``; ``signature=False`` leaves the organisation's signature
+        off. Everything is rendered and checked first: an error leaves the
+        outbox as it was. Once this returns, the messages are on disk and
+        survive any crash. ``send_at`` delays them; ``idempotency_key`` makes
+        a repeated call with the same key a no-op (the first call's ids come
+        back); ``now=True`` is an operator's "send now": it skips the stagger
+        delay and send windows, never the provider's rate limits or daily cap.
         """
         chosen = self.account(account)
-        batch = list(messages) + ([self.message(account, **fields)] if fields else [])
+        batch = list(messages)
+        if template is not None:
+            people = list(recipients)
+            if "to" in fields:
+                to = fields.pop("to")
+                people.extend([to] if isinstance(to, str) else to)
+            extra = {"region": chosen.region} if chosen.channel == "sms" else {}
+            rendered = self.templates.render_many(template, chosen.channel, people, context,
+                                                  signature=signature)
+            batch.extend(r.to_message(**fields, **extra) for r in rendered)
+        elif fields:
+            batch.append(self.message(account, **fields))
         self._check_batch(chosen, batch)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
         keys = [None] * len(batch) if idempotency_key is None else [
@@ -170,6 +203,19 @@ class Engine:
             self.account(name)
         worker = Worker(self, accounts=accounts, stop=stop, progress=progress)
         return worker.run(once=once, wait=wait)
+
+    def preview(self, template: str, *, account: str | None = None,
+                channels: Sequence[str] | None = None, context: Mapping[str, object] | None = None,
+                recipient: RecipientLike | None = None, signature: bool = True) -> Preview:
+        """Every part of ``template`` exactly as it would be sent, with the SMS
+        encoding, segments and, given an SMS ``account`` with a price, the cost."""
+        price = None
+        if account is not None:
+            chosen = self.account(account)
+            price = chosen.price_per_segment
+            channels = channels or [chosen.channel]
+        return self.templates.preview(template, channels, context, recipient=recipient,
+                                      signature=signature, price_per_segment=price)
 
     def estimate(self, account: str, count: int, at: datetime | None = None) -> Estimate:
         """When ``count`` messages sent now through ``account`` would all have gone."""

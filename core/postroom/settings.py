@@ -19,6 +19,7 @@ import json
 import typing
 from collections.abc import Mapping
 from datetime import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import ClassVar, NewType, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -87,7 +88,8 @@ def shown(value: object) -> str:
 def _type_name(cls: object) -> str:
     names = {str: "text", int: "an integer", float: "a number", bool: "true or false",
              Port: "an integer 1-65535", Seconds: "a number of seconds above 0",
-             PositiveInt: "a whole number above 0", Path: "a file or folder path"}
+             PositiveInt: "a whole number above 0", Path: "a file or folder path",
+             Decimal: "an amount such as 0.05"}
     return names.get(cls, getattr(cls, "__name__", str(cls)))
 
 
@@ -107,6 +109,15 @@ def _in_range(cls, low, high=None):
             raise ValueError(f"expected {_type_name(cls)}, got {shown(value)}")
         return value
     return check
+
+
+def _decimal(value: int | float | str) -> Decimal:
+    try:
+        # Through str, so 0.07 stays 0.07 and not its binary approximation.
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f'expected an amount such as 0.05 or "0.05", got {shown(value)}'
+                         ) from None
 
 
 def _clock_time(value: str) -> time:
@@ -143,6 +154,7 @@ def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Convert
         Path, _strict(Path, (str, Path), lambda v: (base_dir / Path(v).expanduser()))
     )
     conv.register_structure_hook(Secret, lambda v, _: resolve_secret(v, base_dir, environ))
+    conv.register_structure_hook(Decimal, _strict(Decimal, (int, float, str), _decimal))
     conv.register_structure_hook(time, _strict(str, (str,), _clock_time))
     conv.register_structure_hook(ZoneInfo, _strict(str, (str,), _zone))
     conv.register_structure_hook(Weekdays, _strict(str, (str,), lambda v: Weekdays(parse_days(v))))
