@@ -19,6 +19,7 @@ from postroom.messages import SmsMessage
 from postroom.providers.files import append_lines
 from postroom.results import Diagnosis, Problem, SendResult
 from postroom.settings import ConfigContext, ProviderConfig
+from postroom.sms_text import segment
 
 PROVIDER = "sms_file"
 
@@ -54,8 +55,10 @@ def postroom_validate(config: object) -> list[Problem] | None:
 
 
 def _line(config: SmsFileConfig, message: SmsMessage) -> bytes:
+    split = segment(message.text)
     record = {"id": message.id, "time": datetime.now(UTC).isoformat(timespec="seconds"),
-              "from": message.sender or config.sender, "to": message.to, "text": message.text}
+              "from": message.sender or config.sender, "to": message.to, "text": message.text,
+              "encoding": split.encoding, "segments": split.segments}
     return json.dumps(record, ensure_ascii=False).encode() + b"\n"
 
 

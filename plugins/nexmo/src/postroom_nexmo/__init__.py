@@ -1,0 +1,31 @@
+"""postroom-nexmo: send text messages through the Nexmo/Vonage SMS API.
+
+Install it beside postroom and name ``provider = "nexmo"`` in an account.
+Besides the hooks, integrators use ``receipt_app`` / ``parse_receipt`` to take
+delivery receipts; the account's ``rate_per_second`` reaches the scheduler
+through ``NexmoConfig.schedule_defaults()``.
+"""
+
+from postroom_nexmo.config import NexmoConfig
+from postroom_nexmo.plugin import (
+    postroom_configure,
+    postroom_credits,
+    postroom_send,
+    postroom_test,
+    postroom_validate,
+)
+from postroom_nexmo.receipts import BadSignature, Receipt, ReceiptError, parse_receipt, receipt_app
+
+__all__ = [
+    "BadSignature",
+    "NexmoConfig",
+    "Receipt",
+    "ReceiptError",
+    "parse_receipt",
+    "postroom_configure",
+    "postroom_credits",
+    "postroom_send",
+    "postroom_test",
+    "postroom_validate",
+    "receipt_app",
+]

@@ -1,0 +1,87 @@
+"""What ``validate`` finds offline and what ``test`` finds live."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from postroom.errors import MessageError
+from postroom.messages import SmsMessage
+from postroom.results import Diagnosis, Problem
+from postroom_nexmo.balance import describe, read_credits
+from postroom_nexmo.client import ApiError, NexmoClient
+from postroom_nexmo.config import DEFAULT_RATE_PER_SECOND, NexmoConfig
+from postroom_nexmo.sending import send_batch
+
+TEST_TEXT = "postroom test message: this account can send text messages."
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def problems(config: NexmoConfig) -> list[Problem]:
+    """Settings that contradict each other or would leak or lose something."""
+    found = []
+    url = urlsplit(config.base_url)
+    if url.scheme == "http":
+        plain = ("base_url", "base_url uses plain http: the API secret would cross the "
+                 "network unencrypted", "use https://")
+        found.append(Problem.warning(*plain) if _is_loopback(url.hostname or "")
+                     else Problem.error(*plain))
+    if config.ca_bundle is not None and not config.ca_bundle.is_file():
+        found.append(Problem.error("ca_bundle", f"{config.ca_bundle} is not a file",
+                                   "point ca_bundle at a PEM file of CA certificates"))
+    if config.signature_method and not config.signature_secret:
+        found.append(Problem.warning("signature_method", "signature_method has no effect "
+                                     "without signature_secret",
+                                     "set signature_secret, or remove signature_method"))
+    if config.rate_per_second > DEFAULT_RATE_PER_SECOND:
+        found.append(Problem.warning(
+            "rate_per_second", f"{config.rate_per_second:g} requests per second is above the "
+            f"provider's default limit of {DEFAULT_RATE_PER_SECOND:g}",
+            "keep it only if your account's limit was raised; otherwise requests beyond the "
+            "limit come back throttled"))
+    if config.receipt_url is not None:
+        if urlsplit(config.receipt_url).scheme not in ("http", "https"):
+            found.append(Problem.error("receipt_url", f"{config.receipt_url!r} is not a web "
+                                       "address", "write it as https://host/path"))
+        if not config.signature_secret:
+            found.append(Problem.warning(
+                "receipt_url", "delivery receipts cannot be verified without a signature "
+                "secret: anyone who learns the address can post false ones",
+                "set signature_secret and turn on signed webhooks in the dashboard"))
+    return found
+
+
+def live_check(config: NexmoConfig, target: str | None) -> Diagnosis:
+    """Read the balance (which proves the credentials), then send a test to ``target``."""
+    with NexmoClient(config) as client:
+        try:
+            credits = read_credits(client)
+        except ApiError as exc:
+            return Diagnosis.failed(exc.stage, exc.category, exc.text, exc.hint)
+        facts = {"host": client.host, "api_key": config.api_key, "balance": describe(credits)}
+        detail = f"{client.host} accepted api_key {config.api_key!r}; balance {describe(credits)}"
+    if target is None:
+        return Diagnosis.passed("auth", detail, facts)
+    try:
+        message = SmsMessage(to=target, text=TEST_TEXT, region=config.region)
+    except MessageError as exc:
+        return Diagnosis.failed("send", "invalid-target", str(exc),
+                                "give the number with its country code, as +44...", facts)
+    (result,) = send_batch(config, [message])
+    if not result.ok:
+        return Diagnosis.failed("send", result.info.get("category", "refused"),
+                                f"the test message to {target} was not sent: {result.text}",
+                                result.info.get("hint", ""), facts)
+    facts.update(message_id=result.provider_id or "", to=target)
+    if result.cost is not None:
+        facts["price"] = f"{result.cost} {result.currency}"
+    if "remaining_balance" in result.info:
+        facts["remaining_balance"] = f"{result.info['remaining_balance']} {result.currency}"
+    return Diagnosis.passed("send", f"{detail}; the test message to {target} was accepted",
+                            facts)
