@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -236,6 +237,31 @@ class Engine:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
         (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
         return self.store.log(**filters)
+
+    def record_report(self, message_id: str, status: str, *, provider_id: str | None = None,
+                      code: str | None = None, text: str = "", cost: Decimal | None = None,
+                      currency: str | None = None, info: Mapping[str, str] | None = None
+                      ) -> LogEntry:
+        """Log a delivery report a provider sent after accepting a message.
+
+        ``status`` is the provider's word (``delivered``, ``failed``,
+        ``expired``...); it becomes the log entry's outcome, so ``postroom
+        log --recipient`` answers "did it arrive?". Raises ``MessageError``
+        for a message id the outbox does not know.
+        """
+        stored = self.store.find(message_id)
+        if stored is None:
+            raise MessageError("message_id", f"no message {message_id!r} in the outbox; the "
+                                             "report may be for another postroom or too old")
+        account = self.config.accounts.get(stored.account)
+        entry = LogEntry(message_id, self.clock(), stored.account,
+                         account.provider if account else "?", stored.recipient, stored.summary,
+                         status, stored.attempts, provider_id or stored.provider_id, code, text,
+                         None if cost is None else str(cost), currency,
+                         {"report": "delivery", **(info or {})})
+        if self.config.store.log:
+            self.store.append_log([entry])
+        return entry
 
     def clear_log(self, before: datetime | None = None) -> int:
         """Delete the delivery log, or the part older than ``before``."""

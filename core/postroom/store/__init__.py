@@ -13,8 +13,9 @@ from postroom.store.interface import (
     NewMessage,
     QueueRow,
     Store,
+    StoredMessage,
 )
 from postroom.store.sqlite import SQLiteStore
 
 __all__ = ["AccountPause", "Claimed", "Disposition", "LogEntry", "NewMessage", "QueueRow",
-           "SQLiteStore", "Store"]
+           "SQLiteStore", "Store", "StoredMessage"]

@@ -79,6 +79,19 @@ class LogEntry:
 
 
 @frozen
+class StoredMessage:
+    """What the outbox knows of one message, for reports that arrive later."""
+
+    id: str
+    account: str
+    recipient: str
+    summary: str
+    state: str
+    attempts: int
+    provider_id: str | None
+
+
+@frozen
 class QueueRow:
     """Counts for ``postroom queue``: per account, how many are in each state.
 
@@ -156,6 +169,12 @@ class Store(Protocol):
 
     def clear_log(self, before: float | None = None) -> int:
         """Delete log entries (all, or older than ``before``); return how many."""
+
+    def append_log(self, entries: Sequence[LogEntry]) -> None:
+        """Add log entries that are not tries (delivery reports)."""
+
+    def find(self, message_id: str) -> StoredMessage | None:
+        """The outbox's record of a message, if it has one."""
 
     def recurring_last(self, name: str) -> float | None:
         """When the recurring send ``name`` last fired (or was first seen)."""

@@ -26,6 +26,7 @@ from postroom.store.interface import (
     LogEntry,
     NewMessage,
     QueueRow,
+    StoredMessage,
 )
 
 SCHEMA = """
@@ -179,13 +180,25 @@ class SQLiteStore:
                                "WHERE id = ? AND state = 'inflight' AND worker = ?",
                                (d.state, d.not_before, int(d.counted), d.error, d.message_id,
                                 worker))
-            entries = [d.log for d in dispositions if d.log is not None]
-            db.executemany(
-                f"INSERT INTO delivery_log ({', '.join(LOG_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})",
-                [(e.message_id, e.at, e.account, e.provider, e.recipient, e.summary, e.outcome,
-                  e.attempt, e.provider_id, e.code, e.text, e.cost, e.currency,
-                  json.dumps(e.info, ensure_ascii=False)) for e in entries])
+            self._insert_log(db, [d.log for d in dispositions if d.log is not None])
+
+    @staticmethod
+    def _insert_log(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
+        db.executemany(
+            f"INSERT INTO delivery_log ({', '.join(LOG_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})",
+            [(e.message_id, e.at, e.account, e.provider, e.recipient, e.summary, e.outcome,
+              e.attempt, e.provider_id, e.code, e.text, e.cost, e.currency,
+              json.dumps(e.info, ensure_ascii=False)) for e in entries])
+
+    def append_log(self, entries: Sequence[LogEntry]) -> None:
+        with self._write() as db:
+            self._insert_log(db, entries)
+
+    def find(self, message_id: str) -> StoredMessage | None:
+        rows = self._read("SELECT id, account, recipient, summary, state, attempts, "
+                          "provider_id FROM outbox WHERE id = ?", (message_id,))
+        return StoredMessage(*rows[0]) if rows else None
 
     def release(self, worker: str, message_ids: Sequence[str]) -> None:
         with self._write() as db:

@@ -11,7 +11,13 @@ import pytest
 import requests
 
 from postroom import Secret
-from postroom_nexmo import BadSignature, ReceiptError, parse_receipt, receipt_app
+from postroom_nexmo import (
+    BadSignature,
+    ReceiptError,
+    engine_receipt_app,
+    parse_receipt,
+    receipt_app,
+)
 from postroom_nexmo.signing import sign
 
 # Shaped as the provider's documentation shows a receipt.
@@ -140,3 +146,36 @@ def test_a_failure_to_record_asks_the_provider_to_send_again(receipts, caplog):
     answer = requests.get(url, params=signed(RECEIPT), timeout=5)
     assert answer.status_code == 500
     assert "could not record the delivery receipt for 0B00000127FDBC63" in caplog.text
+
+
+def test_receipts_reach_the_delivery_log(make_engine, settings, api):
+    """Send through the fake API, then post the carrier's receipt to the app: the log shows it."""
+    api.signature_secret, api.signature_method = SECRET.reveal(), "sha256"
+    engine = make_engine({**settings, "signature_secret": SECRET.reveal(),
+                          "signature_method": "sha256"})
+    (message_id,) = engine.send("texts", to="07700 900123", text="See you at 9")
+    assert engine.run_worker(once=True).sent == 1
+    (accepted,) = engine.log(message_id=message_id)
+    server = make_server("127.0.0.1", 0, engine_receipt_app(engine, "texts"),
+                         handler_class=QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/receipts"
+        receipt = {**RECEIPT, "client-ref": message_id, "messageId": accepted.provider_id,
+                   "msisdn": "447700900123"}
+        assert requests.post(url, data=signed(receipt), timeout=5).status_code == 204
+        stranger = {**receipt, "client-ref": "not-one-of-ours"}
+        assert requests.post(url, data=signed(stranger), timeout=5).status_code == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    report, first = engine.log(message_id=message_id)
+    assert first.outcome == "accepted"
+    assert (report.outcome, report.provider_id, report.cost) == (
+        "delivered", accepted.provider_id, "0.03330000")
+    assert report.info["report"] == "delivery"
+    assert report.recipient == "+447700900123"
+    assert len(engine.log()) == 2

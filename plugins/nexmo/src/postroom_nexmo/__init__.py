@@ -14,13 +14,23 @@ from postroom_nexmo.plugin import (
     postroom_test,
     postroom_validate,
 )
-from postroom_nexmo.receipts import BadSignature, Receipt, ReceiptError, parse_receipt, receipt_app
+from postroom_nexmo.receipts import (
+    BadSignature,
+    Receipt,
+    ReceiptError,
+    engine_receipt_app,
+    log_receipts,
+    parse_receipt,
+    receipt_app,
+)
 
 __all__ = [
     "BadSignature",
     "NexmoConfig",
     "Receipt",
     "ReceiptError",
+    "engine_receipt_app",
+    "log_receipts",
     "parse_receipt",
     "postroom_configure",
     "postroom_credits",

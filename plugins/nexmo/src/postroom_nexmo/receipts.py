@@ -19,15 +19,18 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from attrs import frozen
 
-from postroom.errors import PostroomError
+from postroom.errors import ConfigError, MessageError, PostroomError
 from postroom.secrets import Secret
-from postroom_nexmo.config import SignatureMethod
+from postroom_nexmo.config import NexmoConfig, SignatureMethod
 from postroom_nexmo.signing import verify
+
+if TYPE_CHECKING:
+    from postroom import Engine
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +196,43 @@ def receipt_app(on_receipt: Callable[[Receipt], None], signature_secret: Secret 
         return answer("204 No Content")
 
     return app
+
+
+def log_receipts(engine: Engine) -> Callable[[Receipt], None]:
+    """An ``on_receipt`` that writes each receipt to ``engine``'s delivery log.
+
+    A receipt for a message this outbox does not know (another system's, or
+    one whose record was cleared) is logged as a warning and taken, since the
+    provider sending it again would not help.
+    """
+
+    def record(receipt: Receipt) -> None:
+        if receipt.client_ref is None:
+            log.warning("delivery receipt %s has no client-ref; it was not sent by postroom",
+                        receipt.provider_id)
+            return
+        info = {key: str(value) for key, value in (("network", receipt.network),
+                                                    ("carrier_time", receipt.carrier_time))
+                if value is not None}
+        try:
+            engine.record_report(receipt.client_ref, receipt.status,
+                                 provider_id=receipt.provider_id,
+                                 code=None if receipt.error_code in (None, "0")
+                                 else receipt.error_code,
+                                 cost=receipt.price, currency="EUR" if receipt.price else None,
+                                 info=info)
+        except MessageError as exc:
+            log.warning("delivery receipt %s: %s", receipt.provider_id, exc)
+
+    return record
+
+
+def engine_receipt_app(engine: Engine, account: str) -> WsgiApp:
+    """The receipt app for ``account``, checking its signature settings and
+    recording every receipt in the engine's delivery log: mount it at the
+    callback URL given to the provider."""
+    config = engine.account(account).config
+    if not isinstance(config, NexmoConfig):
+        raise ConfigError([(f"accounts.{account}.provider",
+                            "receipts come to nexmo accounts only")])
+    return receipt_app(log_receipts(engine), config.signature_secret, config.method)
