@@ -1,0 +1,94 @@
+"""Sending a batch of emails over one SMTP session, with a result for each.
+
+One connection carries the whole batch: EHLO, TLS and login happen once.
+If the connection breaks before the server has a message, the session
+reconnects and sends that message once more; if it breaks after the message
+was sent but before the server confirmed it, the message is reported
+unconfirmed and not sent again, so nothing is ever sent twice by us.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from postroom import Address, EmailMessage, SendResult
+from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom_smtp.transport.delivery import Delivery
+from postroom_smtp.transport.envelope import Envelope
+from postroom_smtp.transport.errors import SessionError, reply_code
+from postroom_smtp.transport.session import SmtpSession
+from postroom_smtp.transport.smtp_transport import SmtpTransport
+
+log = logging.getLogger("postroom_smtp")
+
+# A message whose connection broke before the server had it is tried on one
+# fresh connection more; a server that drops every try gets no third.
+_ATTEMPTS = 2
+
+
+def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sender: Address,
+               reply_to: Sequence[Address] = ()) -> list[SendResult]:
+    """Send ``messages`` over one session; one ``SendResult`` per message, in order.
+
+    ``sender`` is the From address for messages without their own;
+    ``reply_to`` the Reply-To for messages without their own.
+    """
+    results: list[SendResult] = []
+    with SmtpSession(transport) as session:
+        for message in messages:
+            envelope = Envelope.of(message, sender, reply_to)
+            try:
+                results.append(_send_one(session, envelope))
+            except SessionError as failure:
+                # (Re)connecting failed: the rest of the batch cannot go either.
+                finding = explain(failure, transport)
+                log.warning("cannot send through %s: %s", transport.server, finding.detail)
+                results.extend(_not_sent(m.id, failure, finding)
+                               for m in messages[len(results):])
+                break
+    return results
+
+
+def _send_one(session: SmtpSession, envelope: Envelope) -> SendResult:
+    """Deliver one envelope; ``SessionError`` only if no connection can be opened."""
+    attempt = 1
+    while True:
+        session.ensure_open()
+        try:
+            return _result(envelope, session.deliver(envelope), session.transport)
+        except SessionError as lost:
+            finding = explain(lost, session.transport)
+            if lost.maybe_delivered or attempt == _ATTEMPTS:
+                return _not_sent(envelope.message_id, lost, finding)
+            attempt += 1
+            log.warning("%s; reconnecting to send message %s again", finding.detail,
+                        envelope.message_id)
+
+
+def _not_sent(message_id: str, failure: SessionError, finding: Finding) -> SendResult:
+    code = reply_code(failure.error)
+    text = f"{finding.detail}; {finding.hint}"
+    if finding.stops_account:
+        return SendResult.account_stopped(message_id, str(code) if code else None, text)
+    # Flagged for whoever retries it: the recipient may already have this message.
+    info = {"maybe_delivered": "true"} if failure.maybe_delivered else {}
+    return SendResult.transient(message_id, str(code) if code else None, text, info=info)
+
+
+def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport) -> SendResult:
+    refused = {address: str(reply) for address, reply in delivery.refused.items()}
+    code, text = str(delivery.reply.code), delivery.reply.text
+    if delivery.accepted:
+        return SendResult.accepted(envelope.message_id, envelope.header_id, code=code,
+                                   text=text, refused=refused)
+    finding = explain_refusal(delivery, envelope, transport)
+    if delivery.command == "RCPT":
+        text = "every recipient was refused: " + "; ".join(
+            f"{address}: {reply}" for address, reply in refused.items())
+    if finding.stops_account:
+        return SendResult.account_stopped(envelope.message_id, code, f"{text}; {finding.hint}",
+                                          refused=refused)
+    if delivery.reply.transient:
+        return SendResult.transient(envelope.message_id, code, text, refused=refused)
+    return SendResult.permanent(envelope.message_id, code, text, refused=refused)

@@ -1,0 +1,71 @@
+"""The five postroom hooks for the ``smtp`` provider.
+
+Each hook answers only for an ``SmtpConfig`` itself, not for subclasses: a
+plugin built on this one (with its own config class) gets its own calls.
+``postroom_credits`` answers ``None``: SMTP has no notion of credit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
+from postroom_smtp.batch import send_batch
+from postroom_smtp.config import PROVIDER, SmtpConfig
+from postroom_smtp.live_check import check_transport
+from postroom_smtp.validation import problems
+
+
+def _ours(config: object) -> bool:
+    return type(config) is SmtpConfig
+
+
+def _errors(config: SmtpConfig) -> list[Problem]:
+    return [p for p in problems(config) if p.severity == "error"]
+
+
+@hookimpl
+def postroom_configure(provider: str, settings: Mapping[str, object],
+                       context: ConfigContext) -> SmtpConfig | None:
+    if provider != PROVIDER:
+        return None
+    return context.structure(settings, SmtpConfig)
+
+
+@hookimpl
+def postroom_validate(config: object) -> list[Problem] | None:
+    if not _ours(config):
+        return None
+    return problems(config)
+
+
+@hookimpl
+def postroom_test(config: object, target: str | None) -> Diagnosis | None:
+    if not _ours(config):
+        return None
+    errors = _errors(config)
+    if errors:
+        first = errors[0]
+        return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
+                                first.hint)
+    return check_transport(config.transport(), config.from_address, target,
+                           config.reply_to_addresses)
+
+
+@hookimpl
+def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+    if not _ours(config):
+        return None
+    errors = _errors(config)
+    if errors:
+        # A config that cannot work pauses the account; the messages wait for the fix.
+        text = "; ".join(f"{p.field}: {p.message} ({p.hint})" for p in errors)
+        return [SendResult.account_stopped(m.id, None, text) for m in messages]
+    return send_batch(config.transport(), messages, config.from_address,
+                      config.reply_to_addresses)
+
+
+@hookimpl
+def postroom_credits(config: object) -> Credits | None:
+    # SMTP servers sell no credit: nothing to report, for our config or any other.
+    return None

@@ -1,0 +1,105 @@
+"""Fixtures for the smtp plugin's tests: a test CA, loopback servers and accounts on them."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import trustme
+from loopback.certificates import server_context, write_ca_file
+from loopback.pop3 import LoopbackPop3, running_pop3
+from loopback.smtp import LoopbackSmtp, running_smtp
+
+from postroom import EmailMessage, Engine
+
+USER = "ann"
+PASSWORD = "hunter2-Very-Secret-9"  # distinctive, so a leak shows up in any text
+SENDER = "ann@example.org"
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def server_tls(ca) -> ssl.SSLContext:
+    """Server side of TLS: a certificate for localhost and 127.0.0.1 from the test CA."""
+    return server_context(ca)
+
+
+@pytest.fixture
+def ca_file(ca, tmp_path) -> Path:
+    return write_ca_file(ca, tmp_path / "test-ca.pem")
+
+
+@pytest.fixture
+def credentials() -> tuple[str, str]:
+    """The user name and password the loopback servers accept."""
+    return USER, PASSWORD
+
+
+@pytest.fixture
+def smtp_server(server_tls) -> Iterator[Callable[..., LoopbackSmtp]]:
+    """Start loopback SMTP servers: ``smtp_server(security="ssl", faults=[...])``.
+
+    TLS uses the test CA's certificate and AUTH accepts ``credentials``
+    unless the test says otherwise; every server stops after the test.
+    """
+    with ExitStack() as stack:
+        def start(**options) -> LoopbackSmtp:
+            options.setdefault("users", {USER: PASSWORD})
+            if options.get("security", "none") != "none":
+                options.setdefault("tls_context", server_tls)
+            return stack.enter_context(running_smtp(**options))
+        yield start
+
+
+@pytest.fixture
+def starttls_server(smtp_server) -> LoopbackSmtp:
+    """The usual submission server: STARTTLS required before MAIL and AUTH."""
+    return smtp_server(security="starttls", require_starttls=True)
+
+
+@pytest.fixture
+def pop3_server(server_tls) -> Iterator[Callable[..., LoopbackPop3]]:
+    """Start loopback POP3 servers accepting ``credentials``: ``pop3_server(security="ssl")``."""
+    with ExitStack() as stack:
+        def start(**options) -> LoopbackPop3:
+            options.setdefault("users", {USER: PASSWORD})
+            if options.get("security", "none") != "none":
+                options.setdefault("tls_context", server_tls)
+            return stack.enter_context(running_pop3(**options))
+        yield start
+
+
+@pytest.fixture
+def office(tmp_path, ca_file) -> Callable[..., Engine]:
+    """An engine with one smtp account, ``office``: ``office(server, security="ssl")``.
+
+    Defaults: the server's address, STARTTLS trusting the test CA, the test
+    login, sender ann@example.org and a 5 s timeout. ``None`` drops a default.
+    """
+    def make(server: LoopbackSmtp | None = None, **settings) -> Engine:
+        account = {"provider": "smtp", "host": "127.0.0.1", "security": "starttls",
+                   "username": USER, "password": PASSWORD, "sender_email": SENDER,
+                   "tls_ca_file": str(ca_file), "timeout": 5}
+        if server is not None:
+            account.update(host=server.host, port=server.port)
+        account.update(settings)
+        account = {key: value for key, value in account.items() if value is not None}
+        return Engine.from_dict({"accounts": {"office": account}}, base_dir=tmp_path, environ={})
+    return make
+
+
+@pytest.fixture
+def messages() -> Callable[[int], list[EmailMessage]]:
+    """``messages(n)``: n distinct small emails to bob@example.org."""
+    def make(count: int, **fields) -> list[EmailMessage]:
+        fields.setdefault("to", "bob@example.org")
+        return [EmailMessage(subject=f"message {i}", text=f"body {i}", **fields)
+                for i in range(count)]
+    return make
