@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from attrs import define, field
 
 from postroom.errors import ConfigError
+from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
 from postroom.settings import (
@@ -109,6 +110,17 @@ class DeliverySettings:
     stopped_pause: Seconds = 3600.0
     once_wait: Seconds = 60.0
     warn_after_days: float = 3.0
+    failover_after: Seconds = 300.0
+    cooldown: Seconds = 600.0
+
+
+@define
+class EventSettings:
+    """``[events.NAME]``: the template an event is told with, and how."""
+
+    template: str
+    channels: list[Literal["email", "sms"]] = field(factory=lambda: ["email"])
+    importance: Importance = "normal"
 
 
 @define
@@ -155,6 +167,9 @@ class Config:
     timezone: tzinfo = UTC
     path: Path | None = None
     templates: TemplateSettings | None = None
+    channels: dict[str, list[str]] = field(factory=dict)
+    events: dict[str, Event] = field(factory=dict)
+    gateways: dict[str, str] = field(factory=dict)
 
 
 @define
@@ -167,6 +182,9 @@ class TopLevel:
     delivery: DeliverySettings = field(factory=DeliverySettings)
     recurring: dict[str, RecurringSettings] = field(factory=dict)
     templates: TemplateSettings | None = None
+    channels: dict[Literal["email", "sms"], list[str]] = field(factory=dict)
+    events: dict[str, EventSettings] = field(factory=dict)
+    gateways: dict[str, str] = field(factory=dict)
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -235,10 +253,32 @@ def load_config(
                 p.startswith(f"accounts.{recurring.account}") for p, _ in issues):
             issues.append((f"recurring.{name}.account",
                            f"no account named {recurring.account!r}"))
+    issues.extend(_group_issues(settings.channels, accounts, issues))
     if issues:
         raise ConfigError(issues)
+    # A channel with no group of its own falls over through its accounts in file order.
+    channels = {channel: settings.channels.get(channel) or
+                [name for name, account in accounts.items() if account.channel == channel]
+                for channel in ("email", "sms")}
+    events = {name: Event(name=name, template=e.template, channels=tuple(e.channels),
+                          importance=e.importance) for name, e in settings.events.items()}
     return Config(accounts, settings.store or Config().store, settings.delivery,
-                  settings.recurring, region, settings.timezone or UTC, path, settings.templates)
+                  settings.recurring, region, settings.timezone or UTC, path, settings.templates,
+                  channels, events, settings.gateways)
+
+
+def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
+                  known_issues: list[tuple[str, str]]):
+    broken = {path.split(".")[1] for path, _ in known_issues if path.startswith("accounts.")}
+    for channel, names in groups.items():
+        for index, name in enumerate(names):
+            where = f"channels.{channel}[{index}]"
+            if name in broken:
+                continue
+            if name not in accounts:
+                yield where, f"no account named {name!r}"
+            elif accounts[name].channel != channel:
+                yield where, f"account {name!r} sends {accounts[name].channel}, not {channel}"
 
 
 def _load_account(name, settings, registry, base_dir, environ, default_region, timezone,

@@ -267,6 +267,16 @@ class Engine:
         """Delete the delivery log, or the part older than ``before``."""
         return self.store.clear_log(None if before is None else before.timestamp())
 
+    def standby(self, account: str, route: str,
+                pauses: Mapping[str, object] | None = None) -> str | None:
+        """The first account of ``route``'s group, other than ``account``, that is
+        not paused: where a message goes when ``account`` fails it."""
+        pauses = self.store.pauses(self.clock()) if pauses is None else pauses
+        for name in self.config.channels.get(route, []):
+            if name != account and name not in pauses:
+                return name
+        return None
+
     def _check_batch(self, account: Account, batch: list[Message]) -> None:
         if not batch:
             raise MessageError("messages", "nothing to send: pass messages or message fields")

@@ -46,13 +46,29 @@ class WorkerReport:
         return self.sent + self.failed + self.retried
 
 
+def fails_over(result: SendResult, delivery: DeliverySettings) -> bool:
+    """Whether another account of the message's route should take it over now."""
+    if result.outcome is Outcome.THROTTLED:
+        return pause_for(result, delivery) > delivery.failover_after
+    return result.outcome in (Outcome.TRANSIENT, Outcome.ACCOUNT_STOPPED)
+
+
 def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
-            delivery: DeliverySettings, jitter: float, keep_log: bool) -> Disposition:
-    """Decide what becomes of one message after a try, with its log entry."""
+            delivery: DeliverySettings, jitter: float, keep_log: bool,
+            standby: str | None = None) -> Disposition:
+    """Decide what becomes of one message after a try, with its log entry.
+
+    ``standby`` is the account of the same route that takes the message over
+    when this one failed in a way another account may not (see ``fails_over``).
+    """
     attempt = claimed.attempts + 1
     outcome = result.outcome
     text = result.text
-    if outcome is Outcome.ACCEPTED:
+    moved_to = None
+    if standby and fails_over(result, delivery) and not (
+            outcome is Outcome.TRANSIENT and attempt >= delivery.max_attempts):
+        state, when, error, moved_to = "queued", now, text, standby
+    elif outcome is Outcome.ACCEPTED:
         state, when, error = "sent", now, None
     elif outcome is Outcome.PERMANENT:
         state, when, error = "dead", now, text
@@ -69,6 +85,8 @@ def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
         message = claimed.message
         info = dict(result.info)
         info.update({f"refused {rcpt}": why for rcpt, why in result.refused.items()})
+        if moved_to:
+            info["failover"] = f"handed to {moved_to}"
         entry = LogEntry(message.id, now, account.name, account.provider,
                          ", ".join(message.recipients), message.summary, outcome.value,
                          attempt, result.provider_id, result.code, text,
@@ -76,7 +94,8 @@ def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
                          info)
     counted = outcome in (Outcome.ACCEPTED, Outcome.PERMANENT, Outcome.TRANSIENT)
     return Disposition(message_id=claimed.message.id, state=state, not_before=when,
-                       counted=counted, provider_id=result.provider_id, error=error, log=entry)
+                       counted=counted, provider_id=result.provider_id, error=error, log=entry,
+                       account=moved_to)
 
 
 def pause_for(result: SendResult, delivery: DeliverySettings) -> float:
@@ -184,17 +203,20 @@ class Worker:
             text = f"the {account.provider} plugin failed: {type(exc).__name__}: {exc}"
             results = [SendResult.transient(m.id, None, text) for m in messages]
         now = engine.clock()
+        pauses = engine.store.pauses(now)
+        standby = {route: engine.standby(account.name, route, pauses)
+                   for route in {c.route for c in claimed if c.route}}
         decided = [dispose(account, c, r, now, delivery, self._random.random(),
-                           engine.config.store.log) for c, r in zip(claimed, results, strict=True)]
+                           engine.config.store.log, standby.get(c.route))
+                   for c, r in zip(claimed, results, strict=True)]
         engine.store.finish(self.id, decided)
-        for result in results:
-            if result.outcome in (Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED):
-                until = now + pause_for(result, delivery)
-                engine.store.pause(account.name, until, f"{result.outcome.value}: {result.text}")
-                log.warning("account %s paused until %s: %s %s", account.name,
-                            datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds"),
-                            result.code or "", result.text)
-                break
+        self._pause_if_needed(account, results, now, any(standby.values()))
+        if engine.store.pauses(now).get(account.name):
+            # Hand the account's waiting messages to their standby accounts, too.
+            for route, other in standby.items():
+                if other and (moved := engine.store.reroute(account.name, route, other)):
+                    log.warning("moved %d queued %s messages from %s to %s", moved, route,
+                                account.name, other)
         for d in decided:
             if d.state == "sent":
                 self.report.sent += 1
@@ -207,6 +229,26 @@ class Worker:
         self.report.batches += 1
         if self.progress:
             self.progress(self.report)
+
+    def _pause_if_needed(self, account: Account, results: list[SendResult], now: float,
+                         has_standby: bool) -> None:
+        """Pause an account the provider throttled or stopped, or, when it has a
+        standby, one whose whole batch failed: it is tried again after a cool-down."""
+        delivery = self.engine.config.delivery
+        until, reason = None, None
+        for result in results:
+            if result.outcome in (Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED):
+                until = now + pause_for(result, delivery)
+                reason = f"{result.outcome.value}: {result.text}"
+                break
+        else:
+            if has_standby and all(r.outcome is Outcome.TRANSIENT for r in results):
+                until = now + delivery.cooldown
+                reason = f"failing, others take over for now: {results[0].text}"
+        if until is not None:
+            self.engine.store.pause(account.name, until, reason)
+            log.warning("account %s paused until %s: %s", account.name,
+                        datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds"), reason)
 
     def _fire_recurring(self, now: float) -> None:
         engine = self.engine

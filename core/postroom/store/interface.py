@@ -19,7 +19,8 @@ class NewMessage:
     """A message to enqueue: for ``account``, not before ``not_before``.
 
     ``manual`` marks an operator's "send now" (skips stagger and windows).
-    ``idempotency_key``: enqueuing the same key again is a no-op.
+    ``idempotency_key``: enqueuing the same key again is a no-op. ``route``
+    names the channel group (``sms``) whose other accounts may take over.
     """
 
     account: str
@@ -27,6 +28,7 @@ class NewMessage:
     not_before: float
     manual: bool = False
     idempotency_key: str | None = None
+    route: str | None = None
 
 
 @frozen
@@ -37,6 +39,7 @@ class Claimed:
     message: Message
     attempts: int
     manual: bool
+    route: str | None = None
 
 
 @frozen
@@ -46,7 +49,8 @@ class Disposition:
     ``state``: ``sent``, ``dead`` (failed for good) or ``queued`` (try again
     at ``not_before``). ``counted`` says whether the try counts against the
     retry limit (throttling and a stopped account do not). ``log`` is the
-    delivery-log entry for this try, or None when logging is off.
+    delivery-log entry for this try, or None when logging is off. ``account``
+    moves the message to another account of its route (failover).
     """
 
     message_id: str
@@ -56,6 +60,7 @@ class Disposition:
     provider_id: str | None = None
     error: str | None = None
     log: LogEntry | None = None
+    account: str | None = None
 
 
 @frozen
@@ -143,6 +148,9 @@ class Store(Protocol):
 
     def release(self, worker: str, message_ids: Sequence[str]) -> None:
         """Give claimed messages back unsent (a worker stopping before sending them)."""
+
+    def reroute(self, account: str, route: str, to_account: str) -> int:
+        """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
 
     def sent_times(self, account: str, since: float) -> list[float]:
         """When the account's messages were sent since ``since``, oldest first."""

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL,
     sent_at REAL,
     provider_id TEXT,
-    last_error TEXT
+    last_error TEXT,
+    route TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (account, state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (account, sent_at) WHERE sent_at IS NOT NULL;
@@ -100,6 +101,9 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+        if "route" not in columns:  # an outbox made before failover routes existed
+            self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -120,11 +124,11 @@ class SQLiteStore:
         now = self._clock()
         rows = [(item.message.id, item.account, payload.dump(item.message),
                  ", ".join(item.message.recipients), item.message.summary, item.not_before,
-                 int(item.manual), item.idempotency_key, now) for item in items]
+                 int(item.manual), item.idempotency_key, now, item.route) for item in items]
         with self._write() as db:
             db.executemany(
                 "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-                "manual, idempotency_key, created) VALUES (?,?,?,?,?,?,?,?,?) "
+                "manual, idempotency_key, created, route) VALUES (?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (idempotency_key) DO NOTHING", rows)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
             earlier = {}
@@ -158,11 +162,11 @@ class SQLiteStore:
                 "WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
                 f"AND ((state = 'queued' AND not_before <= ?) OR (state = 'inflight' "
                 f"AND lease_until <= ?)) {manual} ORDER BY manual DESC, not_before, seq LIMIT ?) "
-                "RETURNING seq, payload, attempts, manual",
+                "RETURNING seq, payload, attempts, manual, route",
                 (now + lease, worker, account, now, now, limit)).fetchall()
         rows.sort()
-        return [Claimed(account, payload.load(text), attempts, bool(manual))
-                for _, text, attempts, manual in rows]
+        return [Claimed(account, payload.load(text), attempts, bool(manual), route)
+                for _, text, attempts, manual, route in rows]
 
     def finish(self, worker: str, dispositions: Sequence[Disposition]) -> None:
         now = self._clock()
@@ -176,10 +180,11 @@ class SQLiteStore:
                                (now, d.provider_id, d.message_id))
                 else:
                     db.execute("UPDATE outbox SET state = ?, not_before = ?, "
-                               "attempts = attempts + ?, lease_until = NULL, last_error = ? "
+                               "attempts = attempts + ?, lease_until = NULL, last_error = ?, "
+                               "account = COALESCE(?, account) "
                                "WHERE id = ? AND state = 'inflight' AND worker = ?",
-                               (d.state, d.not_before, int(d.counted), d.error, d.message_id,
-                                worker))
+                               (d.state, d.not_before, int(d.counted), d.error, d.account,
+                                d.message_id, worker))
             self._insert_log(db, [d.log for d in dispositions if d.log is not None])
 
     @staticmethod
@@ -205,6 +210,11 @@ class SQLiteStore:
             db.executemany("UPDATE outbox SET state = 'queued', lease_until = NULL "
                            "WHERE id = ? AND state = 'inflight' AND worker = ?",
                            [(mid, worker) for mid in message_ids])
+
+    def reroute(self, account: str, route: str, to_account: str) -> int:
+        with self._write() as db:
+            return db.execute("UPDATE outbox SET account = ? WHERE account = ? AND route = ? "
+                              "AND state = 'queued'", (to_account, account, route)).rowcount
 
     def sent_times(self, account: str, since: float) -> list[float]:
         rows = self._read("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "
