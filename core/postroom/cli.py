@@ -329,6 +329,42 @@ def log_clear(obj: Context, before: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("event")
+@click.option("--to", multiple=True, required=True,
+              help="An email address or phone number to tell (repeat for several).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A template value (repeat for several).")
+@click.option("--key", help="Idempotency key: repeating the call queues nothing new.")
+@click.option("--queue", "queue_only", is_flag=True, help="Only queue; a worker sends it.")
+@json_option
+@pass_context
+def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bool) -> None:
+    """Tell people about EVENT on the channels its config names."""
+    engine = obj.engine(as_json)
+    try:
+        done = engine.notify(event, list(to), parse_vars(variables), key=key)
+    except (ConfigError, MessageError, TemplateError) as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    accounts = sorted({account for _, account, _ in done.queued})
+    if accounts and not queue_only:
+        engine.run_worker(once=True, accounts=accounts, wait=0)
+    rows = []
+    for delivery, account, message_id in done.queued:
+        entries = engine.log(message_id=message_id, limit=1)
+        outcome = entries[0].outcome if entries else "queued"
+        rows.append({"to": delivery.to, "channel": delivery.channel, "account": account,
+                     "id": message_id, "outcome": outcome})
+    rows += [{"to": s.contact.label, "channel": s.channel, "outcome": "skipped",
+              "reason": s.reason} for s in done.skipped]
+    lines = [f"{r['outcome']}: {r['to']} by {r['channel'] or 'any channel'}"
+             + (f" via {r['account']} (id {r['id']})" if "account" in r else f": {r['reason']}")
+             for r in rows]
+    emit(as_json, rows, "\n".join(lines) or "nobody to tell")
+    if any(r["outcome"] not in ("accepted", "queued", "skipped") for r in rows):
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
 @click.argument("template")
 @click.option("--to", help="The recipient to render for (address or number).")
 @click.option("--name", help="The recipient's name.")

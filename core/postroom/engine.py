@@ -22,17 +22,32 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
+from attrs import define, field
+
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.errors import ConfigError, MessageError, PluginError
-from postroom.messages import EmailMessage, Message, SmsMessage
+from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
+from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.scheduling import Estimate, estimate
+from postroom.sms_text import segment
 from postroom.store import LogEntry, NewMessage, QueueRow, SQLiteStore, Store
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
 
 RecipientLike = Recipient | str | Mapping[str, object]
+ContactLike = Contact | str | Mapping[str, object]
+
+
+@define
+class Notified:
+    """What ``notify`` did: ``queued`` holds ``(delivery, account, message id)``
+    for each message put in the outbox, ``skipped`` everyone not reached and why."""
+
+    event: str
+    queued: list[tuple[Delivery, str, str]] = field(factory=list)
+    skipped: list[Skip] = field(factory=list)
 
 
 class Engine:
@@ -47,6 +62,7 @@ class Engine:
         self.config = config
         self.registry = registry
         self.clock = clock
+        self.events: dict[str, Event] = dict(config.events)
         self._store = store
         self._store_lock = threading.Lock()
 
@@ -114,6 +130,15 @@ class Engine:
                          for answer in answers for problem in answer or ())
         if self.config.templates is not None:
             found.extend(("templates", problem) for problem in self.templates.problems())
+        for name, event in self.events.items():
+            if self.config.templates is None:
+                found.append((f"events.{name}", Problem.error(
+                    "template", "events are told through templates, and there is no "
+                    "[templates] section", 'add [templates] with directory = "templates"')))
+                continue
+            for channel in event.channels:
+                found.extend((f"events.{name}", problem)
+                             for problem in self.templates.check(event.template, channel))
         return found
 
     def test(self, account: str, target: str | None = None) -> Diagnosis:
@@ -175,6 +200,87 @@ class Engine:
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
         return self.store.enqueue([NewMessage(account, message, not_before, now, key)
                                    for message, key in zip(batch, keys, strict=True)])
+
+    def register_event(self, event: Event) -> None:
+        """Declare an event in code, beside those of ``[events]`` in the config."""
+        self.events[event.name] = event
+
+    def notify(self, event: str | Event, recipients: Iterable[ContactLike],
+               context: Mapping[str, object] | None = None, *, key: str | None = None,
+               signature: bool = True) -> Notified:
+        """Tell ``recipients`` about ``event``, each the way they chose.
+
+        Each contact's channels (their own preference, else the event's) are
+        resolved to an address, rendered from the event's template part for
+        that channel and queued on the first working account of the channel's
+        group; a contact using an email-to-SMS gateway gets the SMS part by
+        email. Everyone skipped (not subscribed, no address for the channel,
+        an invalid number) is written to the log with the reason, as is a
+        critical event reaching someone who opted out. All is rendered before
+        anything is queued. With ``key``, calling again for the same event,
+        contact and channel queues nothing new.
+        """
+        chosen = event if isinstance(event, Event) else self._event(event)
+        contacts = [Contact.of(r) for r in recipients]
+        deliveries, skipped = plan(chosen, contacts, self.config.gateways, self.config.region)
+        now = self.clock()
+        pauses = self.store.pauses(now)
+        items: list[tuple[Delivery, NewMessage]] = []
+        for delivery in deliveries:
+            account = self.standby("", delivery.route, pauses)
+            if account is None:
+                skipped.append(Skip(delivery.contact, delivery.channel,
+                                    f"no {delivery.route} account is configured"))
+                continue
+            message = self._notification(chosen, delivery, context, signature)
+            if isinstance(message, Skip):
+                skipped.append(message)
+                continue
+            idempotency = None if key is None else (
+                f"{key}:{chosen.name}:{delivery.contact.label}:{delivery.channel}")
+            items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
+                                               idempotency_key=idempotency,
+                                               route=delivery.route)))
+        ids = self.store.enqueue([item for _, item in items])
+        result = Notified(chosen.name, [(d, item.account, mid)
+                                        for (d, item), mid in zip(items, ids, strict=True)],
+                          skipped)
+        notes = [LogEntry(new_message_id(), now, "-", "-", s.contact.label, f"event {chosen.name}",
+                          "skipped", 0, text=f"{s.channel or 'all channels'}: {s.reason}")
+                 for s in skipped]
+        notes += [LogEntry(mid, now, account, "-", d.contact.label, f"event {chosen.name}",
+                           "override", 0, text=d.note)
+                  for d, account, mid in result.queued if d.note]
+        if notes and self.config.store.log:
+            self.store.append_log(notes)
+        return result
+
+    def _event(self, name: str) -> Event:
+        try:
+            return self.events[name]
+        except KeyError:
+            known = ", ".join(sorted(self.events)) or "(none declared)"
+            raise ConfigError([("events", f"no event named {name!r}; declared events: "
+                                          f"{known}")]) from None
+
+    def _notification(self, event: Event, delivery: Delivery,
+                      context: Mapping[str, object] | None, signature: bool) -> Message | Skip:
+        contact = delivery.contact
+        recipient = Recipient(to=delivery.to, name=contact.name, locale=contact.locale,
+                              timezone=contact.timezone, context=contact.context)
+        rendered = self.templates.render(event.template, delivery.channel, context,
+                                         recipient=recipient, signature=signature)
+        if delivery.route == delivery.channel:
+            extra = {"region": self.config.region} if delivery.channel == "sms" else {}
+            return rendered.to_message(**extra)
+        # An SMS through a carrier's email gateway: the SMS text and its length rules.
+        text = rendered.text or ""
+        parts = segment(text).segments
+        limit = self.config.templates.max_sms_segments if self.config.templates else 1
+        if parts > limit:
+            return Skip(contact, "sms", f"the SMS is {parts} segments, more than the "
+                                        f"{limit} a gateway message may be")
+        return EmailMessage(to=delivery.to, subject="", text=text)
 
     def deliver(self, account: str, messages: Sequence[Message]) -> list[SendResult]:
         """Send a batch through the provider now, bypassing the outbox.
