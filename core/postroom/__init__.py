@@ -7,7 +7,13 @@ types, ``Secret``) are all importable from here.
 
 from postroom.addresses import Address
 from postroom.engine import Engine
-from postroom.errors import ConfigError, MessageError, PluginError, PostroomError
+from postroom.errors import (
+    ConfigError,
+    InsufficientCredits,
+    MessageError,
+    PluginError,
+    PostroomError,
+)
 from postroom.hookspecs import hookimpl
 from postroom.messages import Attachment, EmailMessage, SmsMessage
 from postroom.results import Credits, Diagnosis, Outcome, Problem, SendResult
@@ -23,6 +29,7 @@ __all__ = [
     "Diagnosis",
     "EmailMessage",
     "Engine",
+    "InsufficientCredits",
     "MessageError",
     "Outcome",
     "PluginError",

@@ -20,7 +20,7 @@ import click
 
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Engine
-from postroom.errors import ConfigError, MessageError, PostroomError
+from postroom.errors import ConfigError, MessageError, PostroomError, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.results import Outcome
@@ -199,6 +199,8 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
                               attachments=[Attachment.from_path(p) for p in attach], **options)
     except (ConfigError, MessageError, TemplateError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    except PostroomError as exc:  # refused before queuing: not enough credit
+        fail(str(exc), EXIT_FAILED, as_json)
     if manual:
         engine.run_worker(once=True, accounts=[account], wait=0)
     rows, lines = [], []
@@ -345,6 +347,8 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bo
         done = engine.notify(event, list(to), parse_vars(variables), key=key)
     except (ConfigError, MessageError, TemplateError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    except PostroomError as exc:
+        fail(str(exc), EXIT_FAILED, as_json)
     accounts = sorted({account for _, account, _ in done.queued})
     if accounts and not queue_only:
         engine.run_worker(once=True, accounts=accounts, wait=0)
@@ -453,11 +457,14 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
         emit(as_json, {"account": account, "credits": None},
              f"{account}: this provider has no credit balance")
         return
-    text = f"{account}: {balance.balance} {balance.unit}"
+    text = f"{account}: {amount(balance.balance)} {balance.unit}"
+    if balance.detail:
+        text += f" - {balance.detail}"
     if balance.auto_reload is not None:
         text += f" (auto-reload {'on' if balance.auto_reload else 'off'})"
     if balance.is_low:
-        text += f"\n  warning: below the low-balance threshold of {balance.low_threshold}"
+        text += ("\n  warning: below the low-balance threshold of "
+                 f"{amount(balance.low_threshold)}: top the account up")
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
 
 

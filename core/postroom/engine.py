@@ -13,6 +13,7 @@ within each account's schedule and records every try in the delivery log.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -25,7 +26,13 @@ from pathlib import Path
 from attrs import define, field
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
-from postroom.errors import ConfigError, MessageError, PluginError
+from postroom.errors import (
+    ConfigError,
+    InsufficientCredits,
+    MessageError,
+    PluginError,
+    amount,
+)
 from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
@@ -36,6 +43,7 @@ from postroom.store import LogEntry, NewMessage, QueueRow, SQLiteStore, Store
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
 
+log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
 
@@ -195,11 +203,46 @@ class Engine:
         elif fields:
             batch.append(self.message(account, **fields))
         self._check_batch(chosen, batch)
+        hold = self._preflight(chosen, batch)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
         keys = [None] * len(batch) if idempotency_key is None else [
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
-        return self.store.enqueue([NewMessage(account, message, not_before, now, key)
-                                   for message, key in zip(batch, keys, strict=True)])
+        ids = self.store.enqueue([NewMessage(account, message, not_before, now, key)
+                                  for message, key in zip(batch, keys, strict=True)])
+        self._hold(hold)
+        return ids
+
+    def _preflight(self, account: Account, batch: Sequence[Message]) -> tuple[str, str] | None:
+        """Compare a bulk send's cost with the balance, as the account's config asks.
+
+        Raises ``InsufficientCredits`` to refuse; returns ``(account, reason)``
+        when the send is to be held. A balance that cannot be read lets the
+        send through: the provider will refuse what it cannot charge.
+        """
+        config = account.config
+        if config.preflight == "off" or len(batch) < 2:
+            return None
+        needed = config.credits_needed(batch)
+        if needed is None:
+            return None
+        try:
+            balance = self.registry.hook.postroom_credits(config=config)
+        except Exception:  # a broken balance call must not block sending
+            log.warning("account %s: could not read the balance before a bulk send",
+                        account.name, exc_info=True)
+            return None
+        if balance is None or needed <= balance.balance:
+            return None
+        short = InsufficientCredits(account.name, needed, balance.balance, balance.unit)
+        if config.preflight == "refuse":
+            raise short
+        return account.name, f"held for credits: {amount(short.missing)} {balance.unit} missing"
+
+    def _hold(self, hold: tuple[str, str] | None) -> None:
+        if hold is not None:
+            name, reason = hold
+            self.store.pause(name, self.clock() + self.config.delivery.stopped_pause, reason)
+            log.warning("account %s: %s", name, reason)
 
     def register_event(self, event: Event) -> None:
         """Declare an event in code, beside those of ``[events]`` in the config."""
@@ -241,7 +284,12 @@ class Engine:
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
                                                route=delivery.route)))
+        holds = [self._preflight(self.account(name), [i.message for _, i in items
+                                                      if i.account == name])
+                 for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])
+        for hold in holds:
+            self._hold(hold)
         result = Notified(chosen.name, [(d, item.account, mid)
                                         for (d, item), mid in zip(items, ids, strict=True)],
                           skipped)

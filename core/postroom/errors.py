@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 
 class PostroomError(Exception):
@@ -40,8 +41,29 @@ class MessageError(PostroomError, ValueError):
         super().__init__(f"{field}: {message}")
 
 
+class InsufficientCredits(PostroomError):
+    """A bulk send would cost more than the account's balance (the pre-flight check)."""
+
+    def __init__(self, account: str, needed: object, balance: object, unit: str) -> None:
+        self.account = account
+        self.needed = needed
+        self.balance = balance
+        self.missing = needed - balance  # type: ignore[operator]
+        self.unit = unit
+        super().__init__(f"account {account!r}: this send needs {amount(needed)} {unit} and the "
+                         f"account has {amount(balance)}: {amount(self.missing)} missing; top "
+                         "the account up or send to fewer people")
+
+
 class PluginError(PostroomError):
     """A plugin broke the hook contract, or no plugin can handle a request."""
+
+
+def amount(value: object) -> str:
+    """A number as people write it: ``2``, not ``2.0``; ``0.05``, not ``5E-2``."""
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    return str(value)
 
 
 def join_path(prefix: str, path: str) -> str:

@@ -17,11 +17,11 @@ import difflib
 import enum
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import ClassVar, NewType, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Literal, NewType, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
@@ -33,6 +33,9 @@ from postroom.errors import ConfigError, join_path
 from postroom.messages import Channel
 from postroom.scheduling import parse_days
 from postroom.secrets import Secret, resolve_secret
+
+if TYPE_CHECKING:
+    from postroom.messages import Message
 
 Port = NewType("Port", int)
 Seconds = NewType("Seconds", float)
@@ -53,6 +56,15 @@ class ProviderConfig:
 
     provider: ClassVar[str]
     channel: ClassVar[Channel]
+    #: What the engine does before a bulk send costing more than the balance
+    #: (``credits_needed`` against ``postroom_credits``): ``"refuse"`` it,
+    #: ``"hold"`` it (queue it with the account paused) or ``"off"``.
+    preflight: Literal["refuse", "hold", "off"] = "off"
+
+    def credits_needed(self, messages: Sequence[Message]) -> Decimal | None:
+        """What sending ``messages`` would cost, in the unit ``postroom_credits``
+        reports, or None when the provider cannot tell before sending."""
+        return None
 
     def schedule_defaults(self) -> Mapping[str, object]:
         """Limits the provider imposes on this account, as schedule settings.

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from postroom import InsufficientCredits
 from postroom_sms_credit import shortfall
 
 NUMBER = "+447700900123"
@@ -22,7 +25,8 @@ class Clock:
 def test_out_of_credit_pauses_the_account_and_loses_nothing(make_engine, settings, gateway):
     clock = Clock()
     gateway.balance = Decimal(1)
-    engine = make_engine(settings, delivery={"stopped_pause": 600})
+    # No pre-flight, so the gateway's own refusal at send time is what is tested.
+    engine = make_engine({**settings, "preflight": "off"}, delivery={"stopped_pause": 600})
     engine.clock = clock
     ids = engine.send("texts", *[engine.message("texts", to=NUMBER, text=f"Reminder {n}")
                                  for n in range(3)])
@@ -58,4 +62,30 @@ def test_the_preflight_inputs_tell_how_many_credits_are_missing(engine, gateway)
     results = engine.deliver("texts", batch)
     assert {r.outcome.value for r in results} == {"account_stopped"}
     assert "need 6 credits and the account has 5: 1 missing" in results[0].text
+    assert gateway.charged == 0
+
+
+def test_the_preflight_refuses_a_bulk_send_the_balance_cannot_pay(engine, gateway):
+    engine.send("texts", to=NUMBER, text="already queued")
+    gateway.balance = Decimal(2)
+    batch = [engine.message("texts", to=NUMBER, text=text) for text in ("Hi", "x" * 200)]
+    with pytest.raises(InsufficientCredits) as refused:
+        engine.send("texts", *batch)
+    assert (refused.value.needed, refused.value.balance, refused.value.missing) == (
+        Decimal(3), Decimal(2), Decimal(1))
+    assert "needs 3 credits and the account has 2: 1 missing" in str(refused.value)
+    (row,) = engine.queue()
+    assert row.waiting == 1  # only what was there before
+    gateway.balance = Decimal(3)
+    assert len(engine.send("texts", *batch)) == 2
+
+
+def test_the_preflight_can_hold_a_send_until_the_account_is_topped_up(make_engine, settings,
+                                                                      gateway):
+    gateway.balance = Decimal(1)
+    engine = make_engine({**settings, "preflight": "hold"})
+    engine.send("texts", *[engine.message("texts", to=NUMBER, text=f"n{n}") for n in range(3)])
+    (pause,) = engine.store.pauses(engine.clock()).values()
+    assert pause.reason == "held for credits: 2 credits missing"
+    assert engine.run_worker(once=True, wait=0).handled == 0
     assert gateway.charged == 0
