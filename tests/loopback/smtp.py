@@ -13,9 +13,11 @@ required before MAIL/AUTH with ``require_starttls``), ``ssl`` (implicit TLS).
 Faults script misbehaviour. Each fault is asked before the server answers
 MAIL, RCPT or DATA (DATA after the content arrived) and may return an
 action: ``Answer("451 ...")`` replies that instead, ``Drop()`` cuts the
-connection without a reply, ``Stall(seconds)`` waits and then goes on
-normally. ``NthCommand``, ``ForAddress`` and ``Greylist`` are ready-made
-faults; any callable taking a ``Command`` is one.
+connection without a reply (``Drop(keep=True)`` on DATA keeps the message
+first), ``Stall(seconds)`` waits and then goes on normally; a client that
+hangs up meanwhile ends the session, so a stalled DATA is then not kept.
+``NthCommand``, ``ForAddress``, ``Greylist`` and ``RandomFaults``
+are ready-made faults; any callable taking a ``Command`` is one.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import asyncio
 import email
 import email.message
 import email.policy
+import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Literal
 
@@ -60,7 +63,13 @@ class Answer:
 
 @frozen
 class Drop:
-    """Cut the connection without replying, as a crashing server does."""
+    """Cut the connection without replying, as a crashing server does.
+
+    ``keep`` (for DATA) keeps the message first: the server has it, but the
+    client never hears so, as when a server crashes right after queueing it.
+    """
+
+    keep: bool = False
 
 
 @frozen
@@ -121,6 +130,41 @@ class Greylist:
         return Answer(self.reply)
 
 
+@define
+class RandomFaults:
+    """Seeded random trouble: each MAIL, RCPT and DATA draws at most one action.
+
+    ``odds`` pairs actions with their chance per command, such as
+    ``[(Drop(), 0.02), (Answer("451 4.3.0 busy"), 0.02)]``; the same ``seed``
+    gives the same draws for the same sequence of commands. ``chosen`` keeps
+    every command an action was drawn for, so a test can count the trouble it
+    caused; list it first among the faults for exact counts, since the first
+    action of the list is the one the server takes.
+    """
+
+    odds: Sequence[tuple[Action, float]]
+    seed: int = 0
+    names: frozenset[str] = frozenset({"MAIL", "RCPT", "DATA"})
+    chosen: list[tuple[Command, Action]] = field(factory=list)
+    _random: random.Random = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if sum(chance for _, chance in self.odds) > 1:
+            raise ValueError("the chances of all actions add up to more than 1")
+        self._random = random.Random(self.seed)
+
+    def __call__(self, command: Command) -> Action | None:
+        if command.name not in self.names:
+            return None
+        draw = self._random.random()
+        for action, chance in self.odds:
+            if draw < chance:
+                self.chosen.append((command, action))
+                return action
+            draw -= chance
+        return None
+
+
 @frozen
 class Received:
     """A message the server accepted, and the connection it came on."""
@@ -157,7 +201,8 @@ class RecordingHandler:
                 return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False, message=self.rejection)
 
-    async def _fault(self, server, command: Command) -> str | None:
+    async def _fault(self, server, command: Command,
+                     keep: Callable[[], None] | None = None) -> str | None:
         # Every fault sees every command (so counting faults count right); the first action wins.
         actions = [fault(command) for fault in self.faults]
         for action in actions:
@@ -165,6 +210,8 @@ class RecordingHandler:
                 await asyncio.sleep(action.seconds)
                 return None
             if isinstance(action, Drop):
+                if action.keep and keep is not None:
+                    keep()
                 server.transport.abort()
                 # Aborting ends the session, which cancels this coroutine.
                 await asyncio.get_running_loop().create_future()
@@ -202,12 +249,17 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         self.commands["DATA"] += 1
         content = envelope.original_content
+
+        def keep() -> None:
+            self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
+                                          content, tuple(envelope.mail_options),
+                                          server.connection_number))
+
         refusal = await self._fault(server, Command("DATA", server.connection_number,
-                                                    content=content))
+                                                    content=content), keep)
         if refusal:
             return refusal
-        self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos), content,
-                                      tuple(envelope.mail_options), server.connection_number))
+        keep()
         return f"250 2.0.0 OK queued as {len(self.received)}"
 
 
@@ -269,6 +321,7 @@ def running_smtp(
     auth_required: bool = False,
     auth_require_tls: bool = True,
     faults: Iterable[Fault] = (),
+    handler_factory: Callable[..., RecordingHandler] = RecordingHandler,
 ) -> Iterator[LoopbackSmtp]:
     """Run an SMTP server on 127.0.0.1 for the ``with`` block.
 
@@ -276,10 +329,13 @@ def running_smtp(
     ``users`` maps user names to passwords AUTH accepts; a refused login is
     answered with ``rejection``. ``auth_required`` refuses MAIL before login;
     ``auth_require_tls`` (aiosmtpd's default) offers AUTH only over TLS.
+    ``handler_factory`` builds the handler from ``users``, ``rejection`` and
+    ``faults``: a ``RecordingHandler`` subclass may answer logins its own way
+    or add AUTH mechanisms (aiosmtpd offers each ``auth_NAME`` method).
     """
     if security != "none" and tls_context is None:
         raise ValueError(f"security {security!r} needs a server tls_context")
-    handler = RecordingHandler(users, rejection, faults)
+    handler = handler_factory(users, rejection, faults)
     options = {"authenticator": handler.authenticate, "auth_required": auth_required,
                "auth_require_tls": auth_require_tls, "server_hostname": "loopback.test"}
     if security == "starttls":

@@ -1,0 +1,69 @@
+"""The five postroom hooks for the ``gmail`` provider.
+
+Each hook answers only for a ``GmailConfig``. ``postroom_credits`` answers
+``None``: Gmail sells no credit (its limits reach the scheduler through
+``GmailConfig.schedule_defaults`` instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
+from postroom_gmail.config import PROVIDER, GmailConfig
+from postroom_gmail.live_check import check
+from postroom_gmail.sending import send
+from postroom_gmail.validation import problems
+
+
+def _ours(config: object) -> bool:
+    return type(config) is GmailConfig
+
+
+def _errors(config: GmailConfig) -> list[Problem]:
+    return [p for p in problems(config) if p.severity == "error"]
+
+
+@hookimpl
+def postroom_configure(provider: str, settings: Mapping[str, object],
+                       context: ConfigContext) -> GmailConfig | None:
+    if provider != PROVIDER:
+        return None
+    return context.structure(settings, GmailConfig)
+
+
+@hookimpl
+def postroom_validate(config: object) -> list[Problem] | None:
+    if not _ours(config):
+        return None
+    return problems(config)
+
+
+@hookimpl
+def postroom_test(config: object, target: str | None) -> Diagnosis | None:
+    if not _ours(config):
+        return None
+    errors = _errors(config)
+    if errors:
+        first = errors[0]
+        return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
+                                first.hint)
+    return check(config, target)
+
+
+@hookimpl
+def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+    if not _ours(config):
+        return None
+    errors = _errors(config)
+    if errors:
+        # A config that cannot work pauses the account; the messages wait for the fix.
+        text = "; ".join(f"{p.field}: {p.message} ({p.hint})" for p in errors)
+        return [SendResult.account_stopped(m.id, None, text) for m in messages]
+    return send(config, messages)
+
+
+@hookimpl
+def postroom_credits(config: object) -> Credits | None:
+    # Gmail sells no credit: nothing to report, for our config or any other.
+    return None
