@@ -554,7 +554,7 @@ def test_settings_from_the_config_file(tmp_path, folder):
     ({"directory": "templates", "timezone": "Europe/Pariss"}, ("timezone", "unknown time zone")),
     ({"directory": "templates", "max_sms_segments": 0}, ("max_sms_segments", "above 0")),
     ({"directory": "templates", "channels": {"reminder": ["fax"]}},
-     ("channels['reminder'][0]", 'expected one of "email", "sms"')),
+     ("channels.reminder[0]", 'expected one of "email", "sms"')),
     ({"directory": "templates", "signature": "x"}, ("signature", "unknown setting")),
 ])
 def test_settings_errors_name_the_setting(tmp_path, folder, raw, issue):

@@ -229,7 +229,12 @@ def load_config(
     issues: list[tuple[str, str]] = []
 
     top = {**data, "accounts": {}}
-    top["store"] = {"path": "postroom.db", **(top.get("store") or {})}
+    store = top.get("store", {})
+    if isinstance(store, Mapping):
+        top["store"] = {"path": "postroom.db", **store}
+    else:
+        issues.append(("store", f"expected a table ([store]), got {shown(store)}"))
+        del top["store"]
     try:
         settings = structure(top, TopLevel, converter)
     except ConfigError as exc:

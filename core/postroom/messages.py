@@ -20,6 +20,21 @@ from postroom.errors import MessageError
 
 Channel = Literal["email", "sms"]
 
+# Headers built from the message's own fields; an extra header of the same name
+# would double them, or (Bcc) show every recipient the blind copies.
+WRITTEN_HEADERS = {
+    "from": "set sender (or the account's sender) instead",
+    "sender": "set sender (or the account's sender) instead",
+    "to": "use to instead", "cc": "use cc instead",
+    "bcc": "use bcc instead: it is never written into the message",
+    "reply-to": "use reply_to instead", "subject": "use subject instead",
+    "date": "it is set when the message is built",
+    "message-id": "it is made from the message id",
+    "mime-version": "it is set by the MIME builder",
+    "content-type": "it follows from text, html and attachments",
+    "content-transfer-encoding": "it follows from the body",
+}
+
 
 def new_message_id() -> str:
     """A fresh, unguessable message id."""
@@ -113,6 +128,9 @@ class EmailMessage:
             if not name.isascii() or not name.replace("-", "").isalnum():
                 raise MessageError("headers", f"{name!r} is not a valid header name; "
                                               "use letters, digits and '-' only")
+            if name.lower() in WRITTEN_HEADERS:
+                raise MessageError("headers", f"{name!r} is written by postroom from the "
+                                              f"message; {WRITTEN_HEADERS[name.lower()]}")
             _checked(f"headers.{name}", lambda v: check_header_text(v, "the header value"), value)
 
     @property

@@ -203,6 +203,8 @@ def _issues(exc: BaseException, path: str):
         with_notes, without = exc.group_exceptions()
         for inner, note in with_notes:
             name = getattr(note, "name", None)
+            if name is None and isinstance(note.index, str):
+                name = note.index  # a key of a table: recurring.report.at, as the file reads
             where = join_path(path, name) if name is not None else f"{path}[{note.index!r}]"
             yield from _issues(inner, where)
         for inner in without:

@@ -46,7 +46,7 @@ from urllib.parse import parse_qsl, urlsplit
 import trustme
 from attrs import define, field
 
-from loopback.certificates import server_context
+from loopback.certificates import LOOPBACK_NAMES, server_context
 from postroom.sms_text import segment
 
 # Texts of the kind the API puts in ``error-text``.
@@ -265,10 +265,14 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def fake_nexmo(ca: trustme.CA, **options: object) -> Iterator[FakeNexmo]:
-    """Run a ``FakeNexmo`` on 127.0.0.1 over HTTPS for the ``with`` block."""
+def fake_nexmo(ca: trustme.CA, *, names: tuple[str, ...] = LOOPBACK_NAMES,
+               **options: object) -> Iterator[FakeNexmo]:
+    """Run a ``FakeNexmo`` on 127.0.0.1 over HTTPS for the ``with`` block.
+
+    ``names`` are the host names on its certificate (from ``ca``).
+    """
     fake = FakeNexmo(**options)
-    server = _Server(fake, server_context(ca))
+    server = _Server(fake, server_context(ca, names))
     fake.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               name="fake-nexmo", daemon=True)
