@@ -39,12 +39,14 @@ provider = "sms_file"
 
 
 def rss_mb() -> float:
+    """This process's resident memory, in MiB (Linux)."""
     with open("/proc/self/statm") as handle:
         pages = int(handle.read().split()[1])
     return pages * 4096 / 2**20
 
 
 def build(sink: str, count: int) -> list:
+    """``count`` distinct messages for the sink's channel."""
     from postroom import EmailMessage, SmsMessage
 
     if sink == "sms":
@@ -57,6 +59,7 @@ def build(sink: str, count: int) -> list:
 
 
 def enqueue(folder: Path, count: int, sink: str, chunk: int = 1000) -> dict:
+    """Build the messages, then ``Engine.send`` them in chunks (a commit each)."""
     from postroom import Engine
 
     engine = Engine.from_file(folder / "postroom.toml")
@@ -72,6 +75,7 @@ def enqueue(folder: Path, count: int, sink: str, chunk: int = 1000) -> dict:
 
 
 def drain(folder: Path, count: int, sink: str) -> dict:
+    """``run_worker(once=True, wait=0)`` over the outbox, memory sampled meanwhile."""
     from postroom import Engine
 
     engine = Engine.from_file(folder / "postroom.toml")
@@ -98,27 +102,23 @@ def drain(folder: Path, count: int, sink: str) -> dict:
             "rss_last_tenth_mb": max(samples[-tenth:], default=start_rss)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--count", type=int, default=100_000)
-    parser.add_argument("--sink", choices=["email", "sms"], default="email")
-    parser.add_argument("--phase", choices=["enqueue", "drain"])
-    parser.add_argument("--folder", type=Path)
-    args = parser.parse_args()
-    if args.phase:
-        run = enqueue if args.phase == "enqueue" else drain
-        print(json.dumps(run(args.folder, args.count, args.sink)))
-        return
+def measure(count: int, sink: str) -> list[dict]:
+    """Both phases, each in a fresh process, on one new outbox; their reports."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "postroom.toml").write_text(CONFIG)
         results = []
         for phase in ("enqueue", "drain"):
             out = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
-                                  str(folder), "--count", str(args.count), "--sink", args.sink],
+                                  str(folder), "--count", str(count), "--sink", sink],
                                  capture_output=True, text=True, check=True).stdout
             results.append(json.loads(out))
-    print(f"{args.sink} sink, {args.count} messages")
+    return results
+
+
+def describe(results: list[dict], count: int, sink: str) -> str:
+    """The reports of ``measure`` as lines of text."""
+    lines = [f"{sink} sink, {count} messages"]
     for r in results:
         line = (f"  {r['phase']:<8} {r['seconds']:6.1f} s = {r['per_second']:8.0f}/s")
         if "build_per_second" in r:
@@ -128,7 +128,23 @@ def main() -> None:
             line += (f"; worker memory {r['rss_start_mb']:.0f} MB at start, peak "
                      f"{r['rss_peak_mb']:.0f} MB (first tenth {r['rss_first_tenth_mb']:.0f}, "
                      f"last tenth {r['rss_last_tenth_mb']:.0f})")
-        print(line)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--sink", choices=["email", "sms"], default="email")
+    parser.add_argument("--phase", choices=["enqueue", "drain"])
+    parser.add_argument("--folder", type=Path)
+    args = parser.parse_args()
+    if args.phase:
+        run = enqueue if args.phase == "enqueue" else drain
+        print(json.dumps(run(args.folder, args.count, args.sink)))
+        return
+    print(describe(measure(args.count, args.sink), args.count, args.sink))
 
 
 if __name__ == "__main__":

@@ -35,11 +35,15 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     ``reply_to`` the Reply-To for messages without their own.
     """
     results: list[SendResult] = []
+    # Each envelope is built one message ahead, so that the session can send
+    # the next message's commands along with this one's content.
+    envelopes = (Envelope.of(message, sender, reply_to) for message in messages)
+    upcoming = next(envelopes, None)
     with SmtpSession(transport) as session:
-        for message in messages:
-            envelope = Envelope.of(message, sender, reply_to)
+        for _message in messages:
+            envelope, upcoming = upcoming, next(envelopes, None)
             try:
-                results.append(_send_one(session, envelope))
+                results.append(_send_one(session, envelope, upcoming))
             except SessionError as failure:
                 # (Re)connecting failed: the rest of the batch cannot go either.
                 finding = explain(failure, transport)
@@ -50,13 +54,16 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     return results
 
 
-def _send_one(session: SmtpSession, envelope: Envelope) -> SendResult:
-    """Deliver one envelope; ``SessionError`` only if no connection can be opened."""
+def _send_one(session: SmtpSession, envelope: Envelope,
+              following: Envelope | None = None) -> SendResult:
+    """Deliver one envelope (``following`` goes next); ``SessionError`` only if no
+    connection can be opened."""
     attempt = 1
     while True:
         session.ensure_open()
         try:
-            return _result(envelope, session.deliver(envelope), session.transport)
+            return _result(envelope, session.deliver(envelope, following),
+                           session.transport)
         except SessionError as lost:
             finding = explain(lost, session.transport)
             if lost.maybe_delivered or attempt == _ATTEMPTS:

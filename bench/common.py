@@ -1,0 +1,173 @@
+"""What the peer benchmarks share: the recipients, the templates, running one
+peer in a fresh process, and the table of medians and ratios.
+
+Each peer runs in a process of its own, once per round, so that no peer
+inherits another's imports, caches or garbage; rounds rotate the order of the
+peers, so that drift in a noisy machine spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import pstats
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from attrs import define, field
+
+# One template for every peer: postroom reads it from a template folder, the
+# peers compile the same text with plain Jinja (postroom's is sandboxed).
+TEMPLATES = {
+    "subject.txt": "{{ recipient.name }}, your {{ club }} membership renews on {{ renews }}",
+    "text.txt": (
+        "Dear {{ recipient.name }},\n\n"
+        "Your membership of {{ club }} (number {{ number }}) renews on {{ renews }}.\n"
+        "The fee of {{ fee }} will be taken from your account a week before.\n\n"
+        "If anything has changed, reply to this message.\n\n"
+        "The membership team\n"),
+    "sms.txt": ("{{ recipient.name }}, your {{ club }} membership {{ number }} renews on "
+                "{{ renews }}: {{ fee }}."),
+}
+SHARED = {"club": "Riverside Rowing Club", "renews": "1 March", "fee": "EUR 120"}
+SENDER = "bench@example.org"
+SENDER_NAME = "Riverside Rowing"
+SMS_SENDER = "Riverside"
+SMS_SENDER_NUMBER = "447700900000"  # Apprise's vonage:// wants a number as the sender
+EHLO_NAME = "bench.example.org"  # so that no peer asks DNS for this machine's name
+
+
+@define
+class Person:
+    """One recipient: a name, an address and a mobile number, and their own value."""
+
+    name: str
+    email: str
+    phone: str
+    number: str
+
+
+def people(count: int) -> list[Person]:
+    """``count`` distinct recipients (fictional UK mobile numbers, example.org addresses)."""
+    return [Person(f"Member {i:05d}", f"member{i}@example.org", f"+4477009{i % 100000:05d}",
+                   f"R{100000 + i}") for i in range(count)]
+
+
+def write_templates(folder: Path, name: str = "renewal") -> Path:
+    """The postroom template folder; returns the folder of all templates."""
+    (folder / name).mkdir(parents=True, exist_ok=True)
+    for part, text in TEMPLATES.items():
+        (folder / name / part).write_text(text)
+    return folder
+
+
+def jinja_templates() -> dict[str, object]:
+    """The same templates, compiled with plain Jinja as an application would."""
+    import jinja2
+
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                     keep_trailing_newline=True)
+    return {part.split(".")[0]: environment.from_string(text)
+            for part, text in TEMPLATES.items()}
+
+
+def values(person: Person) -> dict[str, object]:
+    """What the peers' templates see for ``person`` (postroom builds the same itself)."""
+    return {**SHARED, "number": person.number,
+            "recipient": {"name": person.name, "to": person.email}}
+
+
+def timed(function: Callable[[], int], profile: Path | None = None) -> dict:
+    """Run ``function`` (which returns how many messages it sent) and time it:
+    wall-clock seconds, and the CPU seconds of this process (all its threads),
+    which the other work of a shared machine disturbs less."""
+    profiler = cProfile.Profile() if profile else None
+    started, cpu = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    sent = function()
+    if profiler:
+        profiler.disable()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler:
+        profiler.dump_stats(profile)
+        stats = pstats.Stats(str(profile), stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(40)
+        stats.sort_stats("tottime").print_stats(30)
+    return {"seconds": seconds, "cpu": cpu, "sent": sent}
+
+
+def run_peer(script: Path, peer: str, arguments: Sequence[str], timeout: float) -> dict:
+    """Run one peer once in a fresh process; its JSON answer."""
+    done = subprocess.run([sys.executable, str(script), "--peer", peer, *arguments],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{peer} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@define
+class Results:
+    """Times per peer over the rounds, and the sink's count for each run."""
+
+    workload: str
+    count: int
+    reference: str  # the peer the issue sets postroom's target against
+    target: float  # postroom must be at least this many times faster than the reference
+    seconds: dict[str, list[float]] = field(factory=dict)
+    cpu: dict[str, list[float]] = field(factory=dict)
+    notes: list[str] = field(factory=list)
+
+    def add(self, peer: str, seconds: float, cpu: float) -> None:
+        self.seconds.setdefault(peer, []).append(seconds)
+        self.cpu.setdefault(peer, []).append(cpu)
+
+    def median(self, peer: str) -> float:
+        return statistics.median(self.seconds[peer])
+
+    def speedup(self) -> float | None:
+        """How many times faster postroom is than the reference peer (medians)."""
+        if "postroom" not in self.seconds or self.reference not in self.seconds:
+            return None
+        return self.median(self.reference) / self.median("postroom")
+
+    def table(self) -> str:
+        """A Markdown table: median, spread, rate and the ratio to postroom."""
+        base = self.median("postroom") if "postroom" in self.seconds else None
+        cpu_base = statistics.median(self.cpu["postroom"]) if base else None
+        lines = [f"| {self.title()} | median s | min-max s | msg/s | time / postroom's "
+                 "| client CPU s | CPU / postroom's |", "|---|---:|---:|---:|---:|---:|---:|"]
+        for peer in self.seconds:
+            times = self.seconds[peer]
+            median = self.median(peer)
+            cpu = statistics.median(self.cpu[peer])
+            lines.append(f"| {peer} | {median:.2f} | {min(times):.2f}-{max(times):.2f} | "
+                         f"{self.count / median:,.0f} | "
+                         f"{f'{median / base:.2f}x' if base else '-'} | {cpu:.2f} | "
+                         f"{f'{cpu / cpu_base:.2f}x' if cpu_base else '-'} |")
+        lines.append("")
+        speedup = self.speedup()
+        if speedup is not None:
+            verdict = "met" if speedup >= self.target else "MISSED"
+            lines.append(f"postroom is {speedup:.2f}x as fast as {self.reference} "
+                         f"(target >= {self.target:g}x): {verdict}")
+        return "\n".join(lines + self.notes)
+
+    def title(self) -> str:
+        return f"{self.workload}: N = {self.count:,}"
+
+    def as_json(self) -> dict:
+        return {"workload": self.workload, "count": self.count, "reference": self.reference,
+                "target": self.target, "seconds": self.seconds, "cpu": self.cpu,
+                "medians": {peer: self.median(peer) for peer in self.seconds},
+                "speedup": self.speedup(), "notes": self.notes}
+
+
+def rotated(peers: Sequence[str], round_number: int) -> list[str]:
+    """The peers in this round's order: each round starts one further along."""
+    shift = round_number % len(peers)
+    return list(peers[shift:]) + list(peers[:shift])

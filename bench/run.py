@@ -1,0 +1,162 @@
+"""Every benchmark in one run, peers side by side: ``make bench`` runs this.
+
+    python bench/run.py [--quick] [--only email,sms,latency,outbox]
+                        [--markdown results.md] [--json results.json]
+
+1. email: 5,000 templated messages to one SMTP sink; postroom, Django,
+   smtplib, Apprise (target: postroom at least 1.5x as fast as Django);
+2. sms: 2,000 templated messages to the fake Nexmo API answering at once;
+   postroom, the vonage SDK, requests, Apprise (target: 2x the vonage SDK);
+3. latency: the same with each answer 10 ms late, as a real API is further
+   away than loopback;
+4. outbox: 100,000 messages enqueued (target 20,000/s) and drained, with the
+   worker's peak memory (target: flat, under 150 MB).
+
+Peers alternate within each round and rounds rotate their order; the tables
+give medians, spread and the ratio of each peer's time to postroom's. The
+machine, the date and the versions head the report. ``--quick`` runs a
+tenth of every N, once, to check that everything works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import email_peers
+import outbox
+import sms_peers
+from common import Results
+from sinks import SmtpSink
+
+PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
+            "requests", "urllib3", "Jinja2")
+LATENCY = 0.010
+OUTBOX_TARGET_PER_SECOND = 20_000
+OUTBOX_TARGET_MB = 150
+
+
+def machine() -> list[str]:
+    """Date, CPU, cores, Python and the versions of postroom and the peers."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    versions = []
+    for name in PACKAGES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    with SmtpSink() as sink:
+        sink_kind = sink.kind
+    return [f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+            f"machine: {model}, {os.cpu_count()} cores, {platform.system()} "
+            f"{platform.release()}, {platform.python_implementation()} "
+            f"{platform.python_version()}",
+            f"smtp sink: {sink_kind}",
+            "versions: " + ", ".join(versions)]
+
+
+def outbox_report(count: int) -> tuple[str, list[str], dict]:
+    """Run the outbox benchmark; its text, the verdicts and the raw numbers."""
+    reports = outbox.measure(count, "sms")
+    enqueue, drain = reports
+    growth = drain["rss_last_tenth_mb"] - drain["rss_first_tenth_mb"]
+    verdicts = [
+        f"outbox enqueue: {enqueue['per_second']:,.0f}/s enqueue alone, "
+        f"{enqueue['end_to_end_per_second']:,.0f}/s with building the messages "
+        f"(target >= {OUTBOX_TARGET_PER_SECOND:,}/s): "
+        + ("met" if enqueue["per_second"] >= OUTBOX_TARGET_PER_SECOND else "MISSED")
+        + ("" if enqueue["end_to_end_per_second"] >= OUTBOX_TARGET_PER_SECOND
+           else " (not with building included)"),
+        f"outbox drain memory: peak {drain['rss_peak_mb']:.0f} MB "
+        f"(target under {OUTBOX_TARGET_MB} MB): "
+        + ("met" if drain["rss_peak_mb"] < OUTBOX_TARGET_MB else "MISSED"),
+        # Flat: the last tenth of the drain within 10 % of the first tenth.
+        f"outbox drain memory: {growth:+.0f} MB from the first tenth of the drain to the "
+        f"last (target: flat, within 10 %): "
+        + ("met" if growth <= 0.1 * drain["rss_first_tenth_mb"] else "MISSED"),
+    ]
+    return outbox.describe(reports, count, "sms"), verdicts, {"phases": reports}
+
+
+def verdict(results: Results) -> str:
+    speedup = results.speedup()
+    met = "met" if speedup >= results.target else "MISSED"
+    return (f"{results.title()}: postroom {speedup:.2f}x as fast as {results.reference} "
+            f"(target >= {results.target:g}x): {met}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a tenth of each N, one round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", default="email,sms,latency,outbox")
+    parser.add_argument("--markdown", type=Path, help="also write the report here")
+    parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    args = parser.parse_args()
+    scale = 0.1 if args.quick else 1.0
+    rounds = 1 if args.quick else args.rounds
+    chosen = args.only.split(",")
+    started = time.monotonic()
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    header = machine()
+    for line in header:
+        log(line)
+    sections, verdicts, raw = [], [], {"machine": header}
+    if "email" in chosen:
+        log("email ...")
+        results = email_peers.measure(int(5000 * scale), rounds, list(email_peers.PEERS),
+                                      apprise_share=0.1, log=log)
+        sections.append(results.table())
+        verdicts.append(verdict(results))
+        raw["email"] = results.as_json()
+    if "sms" in chosen:
+        log("sms ...")
+        results = sms_peers.measure(int(2000 * scale), rounds, list(sms_peers.PEERS),
+                                    apprise_share=1.0, log=log)
+        sections.append(results.table())
+        verdicts.append(verdict(results))
+        raw["sms"] = results.as_json()
+    if "latency" in chosen:
+        log(f"sms with {LATENCY * 1000:g} ms answers ...")
+        # Two rounds: the sequential peers take over 20 s each here.
+        results = sms_peers.measure(int(2000 * scale), min(rounds, 2), list(sms_peers.PEERS),
+                                    latency=LATENCY, apprise_share=0.1, log=log)
+        sections.append(results.table())
+        verdicts.append(verdict(results))
+        raw["sms_latency"] = results.as_json()
+    if "outbox" in chosen:
+        log("outbox ...")
+        text, outbox_verdicts, numbers = outbox_report(int(100_000 * scale))
+        sections.append("```\n" + text + "\n```")
+        verdicts.extend(outbox_verdicts)
+        raw["outbox"] = numbers
+    minutes = (time.monotonic() - started) / 60
+    report = "\n".join(
+        ["\n".join(f"- {line}" for line in header), "", *("\n\n".join(sections),), "",
+         "\n".join(f"- {line}" for line in verdicts), "",
+         f"(the whole run took {minutes:.1f} minutes)"])
+    print(report)
+    if args.markdown:
+        args.markdown.write_text(report + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(raw, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

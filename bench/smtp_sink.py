@@ -1,0 +1,119 @@
+"""A fast SMTP sink: accepts every message, keeps none, counts them.
+
+    python bench/smtp_sink.py [--port 0]
+
+The stand-in for Postfix's ``smtp-sink`` where that cannot be had. It runs in
+its own process (a sink sharing the client's interpreter would share its GIL
+and slow the client down), offers ESMTP PIPELINING, and answers all the
+commands that arrived in one read with one write, as a real server does. It
+prints ``port=N`` once it listens, then ``sess=S quit=Q mesg=M`` after each
+session, as ``smtp-sink -c`` does, so the benchmark reads both the same way.
+It stops when its standard input closes (when the benchmark ends).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+EHLO = (b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 104857600\r\n"
+        b"250 ENHANCEDSTATUSCODES\r\n")
+REPLIES = {
+    b"HELO": b"250 sink\r\n",
+    b"MAIL": b"250 2.1.0 Ok\r\n",
+    b"RCPT": b"250 2.1.5 Ok\r\n",
+    b"DATA": b"354 End data with <CR><LF>.<CR><LF>\r\n",
+    b"RSET": b"250 2.0.0 Ok\r\n",
+    b"NOOP": b"250 2.0.0 Ok\r\n",
+    b"QUIT": b"221 2.0.0 Bye\r\n",
+}
+END_OF_DATA = b"\r\n.\r\n"
+
+
+class Counts:
+    """Sessions, QUITs and messages seen so far, printed after each session."""
+
+    def __init__(self) -> None:
+        self.sessions = self.quits = self.messages = 0
+
+    def report(self) -> None:
+        sys.stdout.write(f"sess={self.sessions} quit={self.quits} mesg={self.messages}\n")
+        sys.stdout.flush()
+
+
+class SinkProtocol(asyncio.Protocol):
+    """One SMTP session: commands line by line, message content up to the lone dot."""
+
+    def __init__(self, counts: Counts) -> None:
+        self.counts = counts
+        self.buffer = bytearray()
+        self.in_data = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(b"220 sink ESMTP\r\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.counts.sessions += 1
+        self.counts.report()
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        out = bytearray()
+        while True:
+            if self.in_data:
+                # The content starts right after 354, so an empty message is ".\r\n".
+                if self.buffer.startswith(b".\r\n"):
+                    end, skip = 0, 3
+                else:
+                    end = self.buffer.find(END_OF_DATA)
+                    skip = 5
+                if end < 0:
+                    break
+                del self.buffer[:end + skip]
+                self.in_data = False
+                self.counts.messages += 1
+                out += b"250 2.0.0 Ok: queued\r\n"
+                continue
+            end = self.buffer.find(b"\r\n")
+            if end < 0:
+                break
+            verb = bytes(self.buffer[:4]).upper()
+            del self.buffer[:end + 2]
+            if verb == b"EHLO":
+                out += EHLO
+            else:
+                out += REPLIES.get(verb, b"502 5.5.2 Error: command not recognized\r\n")
+            if verb == b"DATA":
+                self.in_data = True
+            elif verb == b"QUIT":
+                self.counts.quits += 1
+                self.transport.write(bytes(out))
+                self.transport.close()
+                return
+        if out:
+            self.transport.write(bytes(out))
+
+
+async def serve(port: int) -> None:
+    loop = asyncio.get_running_loop()
+    counts = Counts()
+    server = await loop.create_server(lambda: SinkProtocol(counts), "127.0.0.1", port,
+                                      backlog=512)
+    print(f"port={server.sockets[0].getsockname()[1]}", flush=True)
+    # Stop when the benchmark that started us closes our standard input.
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(serve(parser.parse_args().port))
+
+
+if __name__ == "__main__":
+    main()
