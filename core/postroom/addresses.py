@@ -112,10 +112,10 @@ def phone_number(value: str, region: str | None = None) -> str:
         raise ValueError(f"{value!r} has the wrong number of digits for "
                          f"{phonenumbers.region_code_for_number(parsed) or 'its country'}")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    # A number whose E.164 form reads back as another number (leading zeros some
-    # countries drop) would be queued as one number and sent to a different one.
-    if phonenumbers.format_number(phonenumbers.parse(e164),
-                                  phonenumbers.PhoneNumberFormat.E164) != e164:
+    # A number kept with leading zeros may read back as another number; it would be
+    # queued as one number and sent to a different one. Only such numbers need the check.
+    if parsed.italian_leading_zero and phonenumbers.format_number(
+            phonenumbers.parse(e164), phonenumbers.PhoneNumberFormat.E164) != e164:
         raise ValueError(f"{value!r} does not read back as the same number ({e164}); write "
                          "it in full international form, +<country code><number>")
     return e164

@@ -81,9 +81,12 @@ class Segmentation:
         return len(self.parts)
 
 
+_GSM7_ALL = frozenset(GSM7_BASIC) | frozenset(GSM7_EXTENSION)
+
+
 def is_gsm7(text: str) -> bool:
     """True when every character is in the GSM default alphabet or its extension."""
-    return all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text)
+    return _GSM7_ALL.issuperset(text)
 
 
 def encoding_of(text: str) -> Encoding:
@@ -126,8 +129,13 @@ def segment(text: str) -> Segmentation:
         encoding, size, single, per_part = "GSM-7", _gsm7_units, GSM7_SINGLE, GSM7_PART
     else:
         encoding, size, single, per_part = "UCS-2", _utf16_units, UCS2_SINGLE, UCS2_PART
-    units = sum(size(c) for c in text)
-    limit = single if units <= single else per_part
+    if encoding == "GSM-7":
+        units = len(text) + sum(text.count(c) for c in GSM7_EXTENSION)
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+    if units <= single:  # the common case: one part, nothing to split
+        return Segmentation(encoding, units, (text,), (units,), single)
+    limit = per_part
     parts, used = _split(text, size, limit)
     return Segmentation(encoding, units, tuple(parts), tuple(used), limit)
 

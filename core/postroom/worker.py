@@ -10,6 +10,7 @@ throttling and a stopped account pause the account instead of burning tries.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import signal
 import threading
@@ -22,7 +23,14 @@ from attrs import define
 
 from postroom.messages import EmailMessage, SmsMessage
 from postroom.results import Outcome, SendResult
-from postroom.scheduling import History, allowance, backoff, earliest_send, next_occurrence
+from postroom.scheduling import (
+    History,
+    allowance,
+    backoff,
+    earliest_send,
+    next_occurrence,
+    per_minute_limit,
+)
 from postroom.store import Claimed, Disposition, LogEntry, NewMessage
 
 if TYPE_CHECKING:
@@ -108,13 +116,25 @@ def pause_for(result: SendResult, delivery: DeliverySettings) -> float:
 
 
 def history(engine: Engine, account: Account, now: float) -> History:
-    """The account's recent sends, as the scheduling rules read them."""
+    """The account's recent sends, as far as its schedule's rules need them.
+
+    Only the newest sends a limit can count are read (the last one for a gap,
+    up to the per-minute or per-hour figure), so a busy account's worker does
+    not reload every send of the last hour on each pass.
+    """
     store = engine.store
     schedule = account.schedule
-    recent = [datetime.fromtimestamp(t, UTC) for t in store.sent_times(account.name, now - 3600)]
-    local_midnight = schedule.local(datetime.fromtimestamp(now, UTC)).replace(
-        hour=0, minute=0, second=0, microsecond=0)
-    return History(recent, store.sent_count(account.name, local_midnight.timestamp()))
+    moment = datetime.fromtimestamp(now, UTC)
+    rate = per_minute_limit(schedule, schedule.local(moment).date())
+    needed = max(math.floor(rate) if rate is not None else 0, schedule.per_hour or 0,
+                 1 if schedule.min_gap or schedule.stagger else 0)
+    recent = [datetime.fromtimestamp(t, UTC)
+              for t in store.sent_times(account.name, now - 3600, needed)] if needed else []
+    today = 0
+    if schedule.daily_cap is not None:
+        midnight = schedule.local(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+        today = store.sent_count(account.name, midnight.timestamp())
+    return History(recent, today)
 
 
 class Worker:

@@ -152,8 +152,9 @@ class Store(Protocol):
     def reroute(self, account: str, route: str, to_account: str) -> int:
         """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
 
-    def sent_times(self, account: str, since: float) -> list[float]:
-        """When the account's messages were sent since ``since``, oldest first."""
+    def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
+        """When the account's messages were sent since ``since``, oldest first;
+        only the ``newest`` few when given."""
 
     def sent_count(self, account: str, since: float) -> int:
         """How many of the account's messages were sent since ``since``."""

@@ -216,10 +216,10 @@ class SQLiteStore:
             return db.execute("UPDATE outbox SET account = ? WHERE account = ? AND route = ? "
                               "AND state = 'queued'", (to_account, account, route)).rowcount
 
-    def sent_times(self, account: str, since: float) -> list[float]:
+    def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
         rows = self._read("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "
-                          "ORDER BY sent_at", (account, since))
-        return [at for (at,) in rows]
+                          "ORDER BY sent_at DESC LIMIT ?", (account, since, newest or -1))
+        return [at for (at,) in reversed(rows)]
 
     def sent_count(self, account: str, since: float) -> int:
         return self._read("SELECT COUNT(*) FROM outbox WHERE account = ? AND sent_at >= ?",
