@@ -186,9 +186,10 @@ def test_an_https_api_with_an_untrusted_certificate_is_refused(tmp_path, server_
         assert "set ca_bundle to its PEM file" in diagnosis["hint"]
 
         code, text, sent = send(config, "texts", "07700 900123")
-        # The plugin treats failures below HTTP as transient: retried, never accepted.
-        assert code == 1 and text.startswith("transient: +447700900123")
-        assert sent["outcome"] == "transient" and sent["info"]["category"] == "tls-untrusted"
+        # Only an admin can fix trust: the account stops and the message stays queued.
+        assert code == 1 and text.startswith("account_stopped: +447700900123")
+        assert sent["outcome"] == "account_stopped"
+        assert sent["info"]["category"] == "tls-untrusted"
         assert api.sms == [] and api.balance_requests == 0  # no request got through
 
 

@@ -193,7 +193,7 @@ def test_a_refused_connection_is_transient(make_engine, settings):
 def test_an_untrusted_certificate_is_refused(make_engine, settings):
     settings = {k: v for k, v in settings.items() if k != "ca_bundle"}
     _, (result,) = send(make_engine(settings), "Hi")
-    assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "tls-untrusted")
+    assert (result.outcome, result.info["category"]) == (Outcome.ACCOUNT_STOPPED, "tls-untrusted")
     assert "ca_bundle" in result.info["hint"]
 
 

@@ -223,7 +223,9 @@ class NexmoClient:
     def _tls_error(self, exc: requests.exceptions.SSLError) -> ApiError:
         why = _why(exc)
         if isinstance(_root_cause(exc), ssl.SSLCertVerificationError):
-            return self._error(Outcome.TRANSIENT, None, "tls", "tls-untrusted",
+            # Only an admin can fix trust: stop the account (messages stay queued)
+            # rather than spend every message's retries, as the SMTP plugin does.
+            return self._error(Outcome.ACCOUNT_STOPPED, None, "tls", "tls-untrusted",
                                f"the certificate of {self.host} is not trusted: {why}",
                                "if the host uses a private CA, set ca_bundle to its PEM file; "
                                "otherwise something is intercepting the connection")
