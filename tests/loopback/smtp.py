@@ -191,6 +191,7 @@ class RecordingHandler:
         self.received: list[Received] = []
         self.logins: list[str] = []
         self.commands: Counter[str] = Counter()
+        self.pipelining = False  # offer ESMTP PIPELINING (aiosmtpd reads pipelined commands)
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         """aiosmtpd's ``authenticator``: checks user name and password against ``users``."""
@@ -222,6 +223,8 @@ class RecordingHandler:
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.commands["EHLO"] += 1
         session.host_name = hostname
+        if self.pipelining:
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
 
     async def handle_RSET(self, server, session, envelope):
@@ -322,6 +325,7 @@ def running_smtp(
     auth_require_tls: bool = True,
     faults: Iterable[Fault] = (),
     handler_factory: Callable[..., RecordingHandler] = RecordingHandler,
+    pipelining: bool = False,
 ) -> Iterator[LoopbackSmtp]:
     """Run an SMTP server on 127.0.0.1 for the ``with`` block.
 
@@ -336,6 +340,7 @@ def running_smtp(
     if security != "none" and tls_context is None:
         raise ValueError(f"security {security!r} needs a server tls_context")
     handler = handler_factory(users, rejection, faults)
+    handler.pipelining = pipelining
     options = {"authenticator": handler.authenticate, "auth_required": auth_required,
                "auth_require_tls": auth_require_tls, "server_hostname": "loopback.test"}
     if security == "starttls":

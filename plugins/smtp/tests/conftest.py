@@ -42,16 +42,19 @@ def credentials() -> tuple[str, str]:
     return USER, PASSWORD
 
 
-@pytest.fixture
-def smtp_server(server_tls) -> Iterator[Callable[..., LoopbackSmtp]]:
+@pytest.fixture(params=[False, True], ids=["lockstep", "pipelining"])
+def smtp_server(server_tls, request) -> Iterator[Callable[..., LoopbackSmtp]]:
     """Start loopback SMTP servers: ``smtp_server(security="ssl", faults=[...])``.
 
     TLS uses the test CA's certificate and AUTH accepts ``credentials``
-    unless the test says otherwise; every server stops after the test.
+    unless the test says otherwise; every server stops after the test. Each
+    test runs twice: with servers that offer PIPELINING and with servers that
+    do not, since the plugin sends differently to each.
     """
     with ExitStack() as stack:
         def start(**options) -> LoopbackSmtp:
             options.setdefault("users", {USER: PASSWORD})
+            options.setdefault("pipelining", request.param)
             if options.get("security", "none") != "none":
                 options.setdefault("tls_context", server_tls)
             return stack.enter_context(running_smtp(**options))
