@@ -63,3 +63,17 @@ def test_unwritable_places_fail_test_and_validate(tmp_path):
                            base_dir=tmp_path, environ={})
     ((account, problem),) = bad.validate()
     assert (account, problem.field, problem.severity) == ("accounts.mail", "directory", "error")
+
+
+def test_a_config_with_an_error_is_neither_tried_nor_sent_through(tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    engine = Engine.from_dict({"accounts": {"mail": {"provider": "email_file",
+                                                     "directory": "not-a-folder"}}},
+                              base_dir=tmp_path, environ={})
+    diagnosis = engine.test("mail")
+    assert (diagnosis.ok, diagnosis.stage, diagnosis.category) == (False, "config",
+                                                                   "invalid-config")
+    assert diagnosis.detail.startswith("directory: ")
+    (result,) = engine.deliver("mail", [engine.message("mail", to="a@example.org", text="x")])
+    assert result.outcome is Outcome.ACCOUNT_STOPPED
+    assert "point directory at a folder" in result.text

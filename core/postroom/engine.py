@@ -150,10 +150,19 @@ class Engine:
         return found
 
     def test(self, account: str, target: str | None = None) -> Diagnosis:
-        """Check live that ``account`` works; with ``target``, send it a test message."""
+        """Check live that ``account`` works; with ``target``, send it a test message.
+
+        A config ``validate`` finds an error in is not tried live: the
+        diagnosis names the setting to fix.
+        """
         chosen = self.account(account)
         if target and chosen.channel == "sms":
             target = SmsMessage(to=target, text=".", region=chosen.region).to
+        errors = self._config_errors(chosen)
+        if errors:
+            first = errors[0]
+            return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
+                                    first.hint)
         diagnosis = self.registry.hook.postroom_test(config=chosen.config, target=target)
         return self._answered("postroom_test", chosen, diagnosis, Diagnosis)
 
@@ -334,11 +343,18 @@ class Engine:
         """Send a batch through the provider now, bypassing the outbox.
 
         The worker calls this; apps want ``send``, which is durable and
-        honours the account's schedule.
+        honours the account's schedule. An account whose config has an error
+        sends nothing: every message comes back ``account_stopped``, so the
+        account pauses and the messages wait for the fix.
         """
         chosen = self.account(account)
         batch = list(messages)
         self._check_batch(chosen, batch)
+        errors = self._config_errors(chosen)
+        if errors:
+            text = "; ".join(f"{p.field}: {p.message}" + (f" ({p.hint})" if p.hint else "")
+                             for p in errors)
+            return [SendResult.account_stopped(m.id, None, text) for m in batch]
         results = self.registry.hook.postroom_send(config=chosen.config, messages=batch)
         results = self._answered("postroom_send", chosen, results, list)
         if [r.message_id for r in results] != [m.id for m in batch]:
@@ -430,6 +446,10 @@ class Engine:
             if name != account and name not in pauses:
                 return name
         return None
+
+    def _config_errors(self, account: Account) -> list[Problem]:
+        answers = self.registry.hook.postroom_validate(config=account.config)
+        return [p for answer in answers for p in answer or () if p.severity == "error"]
 
     def _check_batch(self, account: Account, batch: list[Message]) -> None:
         if not batch:

@@ -20,10 +20,6 @@ def _ours(config: object) -> bool:
     return type(config) is GmailConfig
 
 
-def _errors(config: GmailConfig) -> list[Problem]:
-    return [p for p in problems(config) if p.severity == "error"]
-
-
 @hookimpl
 def postroom_configure(provider: str, settings: Mapping[str, object],
                        context: ConfigContext) -> GmailConfig | None:
@@ -43,11 +39,6 @@ def postroom_validate(config: object) -> list[Problem] | None:
 def postroom_test(config: object, target: str | None) -> Diagnosis | None:
     if not _ours(config):
         return None
-    errors = _errors(config)
-    if errors:
-        first = errors[0]
-        return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
-                                first.hint)
     return check(config, target)
 
 
@@ -55,11 +46,6 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
 def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
     if not _ours(config):
         return None
-    errors = _errors(config)
-    if errors:
-        # A config that cannot work pauses the account; the messages wait for the fix.
-        text = "; ".join(f"{p.field}: {p.message} ({p.hint})" for p in errors)
-        return [SendResult.account_stopped(m.id, None, text) for m in messages]
     return send(config, messages)
 
 
