@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
+from postroom.endpoints import https_problems
 from postroom.errors import MessageError
 from postroom.messages import SmsMessage
 from postroom.results import Diagnosis, Problem
@@ -16,25 +16,9 @@ from postroom_nexmo.sending import send_batch
 TEST_TEXT = "postroom test message: this account can send text messages."
 
 
-def _is_loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def problems(config: NexmoConfig) -> list[Problem]:
     """Settings that contradict each other or would leak or lose something."""
-    found = []
-    url = urlsplit(config.base_url)
-    if url.scheme == "http":
-        plain = ("base_url", "base_url uses plain http: the API secret would cross the "
-                 "network unencrypted", "use https://")
-        found.append(Problem.warning(*plain) if _is_loopback(url.hostname or "")
-                     else Problem.error(*plain))
-    if config.ca_bundle is not None and not config.ca_bundle.is_file():
-        found.append(Problem.error("ca_bundle", f"{config.ca_bundle} is not a file",
-                                   "point ca_bundle at a PEM file of CA certificates"))
+    found = https_problems(config.base_url, config.ca_bundle, "the API secret")
     if config.signature_method and not config.signature_secret:
         found.append(Problem.warning("signature_method", "signature_method has no effect "
                                      "without signature_secret",

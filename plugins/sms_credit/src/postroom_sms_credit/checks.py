@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-from urllib.parse import urlsplit
 
+from postroom.endpoints import https_problems
 from postroom.errors import MessageError
 from postroom.messages import SmsMessage
 from postroom.results import Diagnosis, Problem
@@ -23,25 +22,9 @@ TEST_TEXT = "postroom test message: this account can send text messages."
 ADVISED_CHUNK = 4000
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def problems(config: SmsCreditConfig) -> list[Problem]:
     """Settings that would leak a secret, lose messages or hide a warning."""
-    found = []
-    url = urlsplit(config.base_url)
-    if url.scheme == "http":
-        text = ("base_url", "base_url uses plain http: the credentials would cross the network "
-                "unencrypted", "use https://")
-        found.append(Problem.warning(*text) if _loopback(url.hostname or "")
-                     else Problem.error(*text))
-    if config.ca_bundle is not None and not config.ca_bundle.is_file():
-        found.append(Problem.error("ca_bundle", f"{config.ca_bundle} is not a file",
-                                   "point ca_bundle at a PEM file of CA certificates"))
+    found = https_problems(config.base_url, config.ca_bundle, "the credentials")
     if config.low_credit_threshold == 0:
         found.append(Problem.warning("low_credit_threshold", "low_credit_threshold is 0: "
                                      "nothing warns before the credits run out",
