@@ -35,6 +35,13 @@ def _validated(value: str) -> str:
     return checked.normalized
 
 
+def ascii_email(address: str) -> str:
+    """The address with an internationalised domain in its ASCII (IDNA) form, as
+    headers and SMTP envelopes need it: ``zoe@bücher.example`` → ``zoe@xn--bcher-kva.example``."""
+    local, _, domain = address.rpartition("@")
+    return address if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
+
+
 def email_address(value: str) -> str:
     """Check an address's syntax and return its normalised form.
 

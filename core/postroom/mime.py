@@ -19,7 +19,7 @@ from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
-from postroom.addresses import Address
+from postroom.addresses import Address, ascii_email
 from postroom.messages import EmailMessage
 
 # CRLF line ends, as SMTP wants them.
@@ -30,14 +30,9 @@ UTF8.body_encoding = email.charset.QP
 MAX_LINE = 998  # RFC 5322: longer lines must be encoded
 
 
-def _ascii_domain(addr: str) -> str:
-    local, _, domain = addr.rpartition("@")
-    return addr if domain.isascii() else f"{local}@{domain.encode('idna').decode('ascii')}"
-
-
 def format_address(address: Address) -> str:
     """``Name <addr>`` with the name RFC 2047-encoded when it is not ASCII."""
-    return email.utils.formataddr((address.name, _ascii_domain(address.email)), "utf-8")
+    return email.utils.formataddr((address.name, ascii_email(address.email)), "utf-8")
 
 
 def _header_text(value: str) -> str | Header:
@@ -99,7 +94,7 @@ def build_mime(
         mime["Reply-To"] = ", ".join(format_address(a) for a in replies)
     mime["Subject"] = _header_text(message.subject)
     mime["Date"] = email.utils.formatdate(localtime=True)
-    domain = _ascii_domain(sender.email).rpartition("@")[2]
+    domain = ascii_email(sender.email).rpartition("@")[2]
     mime["Message-ID"] = f"<{message.id}@{domain}>"
     for name, value in message.headers.items():
         mime[name] = _header_text(value)

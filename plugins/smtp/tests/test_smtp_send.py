@@ -267,3 +267,13 @@ def test_implicit_tls_and_plain_servers_send_too(smtp_server, office, messages):
 
 def test_smtp_reports_no_credits(starttls_server, office):
     assert office(starttls_server).credits("office") is None
+
+
+def test_internationalised_domains_go_in_the_envelope_in_their_ascii_form(smtp_server, office):
+    server = smtp_server(security="starttls")
+    batch = [EmailMessage(to="zoe@bücher.example", subject="IDN", text="x"),
+             EmailMessage(to="ann@example.org", subject="plain", text="y")]
+    results = office(server).deliver("office", batch)
+    assert [r.ok for r in results] == [True, True]
+    assert [r.recipients for r in server.received] == [("zoe@xn--bcher-kva.example",),
+                                                       ("ann@example.org",)]

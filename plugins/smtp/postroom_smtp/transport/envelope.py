@@ -10,6 +10,7 @@ from email.message import Message as MimeMessage
 from attrs import field, frozen
 
 from postroom import Address, EmailMessage
+from postroom.addresses import ascii_email
 from postroom.mime import build_mime
 
 
@@ -61,7 +62,8 @@ class Envelope:
            reply_to: Sequence[Address] = ()) -> Envelope:
         """Build the envelope of ``message`` sent as ``sender`` (the message's own sender wins)."""
         mime = build_mime(message, sender, reply_to)
+        # SMTP envelopes are ASCII: internationalised domains go in their IDNA form.
         return cls(message_id=message.id, header_id=str(mime["Message-ID"]),
-                   sender=(message.sender or sender).email,
-                   recipients=tuple(dict.fromkeys(message.recipients)),
+                   sender=ascii_email((message.sender or sender).email),
+                   recipients=tuple(dict.fromkeys(map(ascii_email, message.recipients))),
                    data=wire_bytes(mime))
