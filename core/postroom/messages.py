@@ -15,7 +15,7 @@ from typing import Literal
 
 from attrs import field, frozen
 
-from postroom.addresses import Address, check_header_text, phone_number
+from postroom.addresses import Address, check_header_text, email_address, phone_number
 from postroom.errors import MessageError
 
 Channel = Literal["email", "sms"]
@@ -95,7 +95,9 @@ class EmailMessage:
     """One email: recipients, subject, a text and/or html body, attachments.
 
     ``sender`` overrides the account's configured sender when given.
-    ``headers`` adds extra header lines (``{"X-Ref": "A-12"}``).
+    ``headers`` adds extra header lines (``{"X-Ref": "A-12"}``). ``envelope``,
+    when given, is who actually receives it; postroom sets it on the copy it
+    sends again to recipients a server deferred.
     """
 
     to: tuple[Address, ...] = field(converter=lambda v: _addresses("to", v))
@@ -114,6 +116,8 @@ class EmailMessage:
         default=(), converter=lambda v: tuple(_attachment(a) for a in v)
     )
     headers: Mapping[str, str] = field(factory=dict, converter=dict)
+    envelope: tuple[str, ...] = field(
+        default=(), converter=lambda v: tuple(_checked("envelope", email_address, a) for a in v))
     id: str = field(factory=new_message_id)
 
     channel = "email"
@@ -135,7 +139,10 @@ class EmailMessage:
 
     @property
     def recipients(self) -> list[str]:
-        """Every envelope recipient: to, cc and bcc."""
+        """Every envelope recipient: to, cc and bcc, or ``envelope`` when set (a
+        retry for the recipients a server deferred, with the headers unchanged)."""
+        if self.envelope:
+            return list(self.envelope)
         return [a.email for a in (*self.to, *self.cc, *self.bcc)]
 
     @property

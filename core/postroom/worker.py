@@ -19,9 +19,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import attrs
 from attrs import define
 
-from postroom.messages import EmailMessage, SmsMessage
+from postroom.messages import EmailMessage, SmsMessage, new_message_id
 from postroom.results import Outcome, SendResult
 from postroom.scheduling import (
     History,
@@ -104,6 +105,24 @@ def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
     return Disposition(message_id=claimed.message.id, state=state, not_before=when,
                        counted=counted, provider_id=result.provider_id, error=error, log=entry,
                        account=moved_to)
+
+
+def deferred_copy(account: Account, claimed: Claimed, result: SendResult, now: float,
+                  delivery: DeliverySettings) -> NewMessage | None:
+    """A copy of an accepted email for the recipients the server deferred (4xx).
+
+    The server took the message for the others, so only the deferred ones get
+    it again, later, with the headers as they were: nobody is left out and
+    nobody gets it twice.
+    """
+    message = claimed.message
+    deferred = tuple(rcpt for rcpt, why in result.refused.items() if why[:1] == "4")
+    if not (result.ok and deferred and isinstance(message, EmailMessage)):
+        return None
+    copy = attrs.evolve(message, envelope=deferred, id=new_message_id())
+    return NewMessage(account.name, copy, now + backoff(1, delivery.backoff, delivery.backoff_max,
+                                                        0), claimed.manual,
+                      idempotency_key=f"{message.id}:deferred", route=claimed.route)
 
 
 def pause_for(result: SendResult, delivery: DeliverySettings) -> float:
@@ -226,10 +245,12 @@ class Worker:
         pauses = engine.store.pauses(now)
         standby = {route: engine.standby(account.name, route, pauses)
                    for route in {c.route for c in claimed if c.route}}
+        follow_ups = [copy for c, r in zip(claimed, results, strict=True)
+                      if (copy := deferred_copy(account, c, r, now, delivery)) is not None]
         decided = [dispose(account, c, r, now, delivery, self._random.random(),
                            engine.config.store.log, standby.get(c.route))
                    for c, r in zip(claimed, results, strict=True)]
-        engine.store.finish(self.id, decided)
+        engine.store.finish(self.id, decided, follow_ups)
         self._pause_if_needed(account, results, now, any(standby.values()))
         if engine.store.pauses(now).get(account.name):
             # Hand the account's waiting messages to their standby accounts, too.

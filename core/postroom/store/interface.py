@@ -143,8 +143,10 @@ class Store(Protocol):
               manual_only: bool = False) -> list[Claimed]:
         """Take up to ``limit`` due messages of ``account`` under lease, manual ones first."""
 
-    def finish(self, worker: str, dispositions: Sequence[Disposition]) -> None:
-        """Record the outcome of a batch, and its log entries, in one transaction."""
+    def finish(self, worker: str, dispositions: Sequence[Disposition],
+               follow_ups: Sequence[NewMessage] = ()) -> None:
+        """Record the outcome of a batch, its log entries and the messages it gave
+        rise to (copies for deferred recipients), in one transaction."""
 
     def release(self, worker: str, message_ids: Sequence[str]) -> None:
         """Give claimed messages back unsent (a worker stopping before sending them)."""

@@ -43,7 +43,7 @@ def dump(message: Message) -> str:
             "cc": _pairs(message.cc), "bcc": _pairs(message.bcc),
             "reply_to": _pairs(message.reply_to),
             "sender": _pairs((message.sender,)) if message.sender else None,
-            "headers": dict(message.headers),
+            "headers": dict(message.headers), "envelope": list(message.envelope),
             "attachments": [[a.filename, a.content_type, base64.b64encode(a.content).decode()]
                             for a in message.attachments],
         }
@@ -61,7 +61,7 @@ def load(text: str) -> Message:
         html=data["html"], to=_addresses(data["to"]), cc=_addresses(data["cc"]),
         bcc=_addresses(data["bcc"]), reply_to=_addresses(data["reply_to"]),
         sender=_addresses(data["sender"])[0] if data["sender"] else None,
-        headers=data["headers"],
+        headers=data["headers"], envelope=tuple(data.get("envelope", ())),
         attachments=tuple(_restore(Attachment, filename=name, content=base64.b64decode(content),
                                    content_type=kind)
                           for name, kind, content in data["attachments"]),

@@ -120,16 +120,19 @@ class SQLiteStore:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
+    def _insert(self, db: sqlite3.Connection, items: Sequence[NewMessage]) -> None:
         now = self._clock()
         rows = [(item.message.id, item.account, payload.dump(item.message),
                  ", ".join(item.message.recipients), item.message.summary, item.not_before,
                  int(item.manual), item.idempotency_key, now, item.route) for item in items]
+        db.executemany(
+            "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
+            "manual, idempotency_key, created, route) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (idempotency_key) DO NOTHING", rows)
+
+    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
         with self._write() as db:
-            db.executemany(
-                "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-                "manual, idempotency_key, created, route) VALUES (?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (idempotency_key) DO NOTHING", rows)
+            self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
             earlier = {}
             for start in range(0, len(keyed), 500):
@@ -168,9 +171,11 @@ class SQLiteStore:
         return [Claimed(account, payload.load(text), attempts, bool(manual), route)
                 for _, text, attempts, manual, route in rows]
 
-    def finish(self, worker: str, dispositions: Sequence[Disposition]) -> None:
+    def finish(self, worker: str, dispositions: Sequence[Disposition],
+               follow_ups: Sequence[NewMessage] = ()) -> None:
         now = self._clock()
         with self._write() as db:
+            self._insert(db, follow_ups)
             for d in dispositions:
                 if d.state == "sent":
                     # Sent wins even if the lease ran out meanwhile: it did go.
