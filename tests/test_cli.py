@@ -139,3 +139,12 @@ def test_no_command_output_ever_contains_a_secret(run, tmp_path):
     outputs.append(run("validate").output)
     assert all(SECRET not in output for output in outputs)
     assert len(outputs) == len(commands) * 2 + 1
+
+
+def test_log_filters_by_any_outcome_the_log_holds(run):
+    run("send", "-a", "desk", "--to", "permanent@example.org", "--text", "x")
+    run("send", "-a", "desk", "--to", "ann@example.org", "--text", "y")
+    rows = json.loads(run("log", "--status", "permanent", "--json").output)
+    assert [r["recipient"] for r in rows] == ["permanent@example.org"]
+    assert json.loads(run("log", "--status", "skipped", "--json").output) == []
+    assert "no log entries" in run("log", "--status", "delivered").output

@@ -290,8 +290,9 @@ def queue(obj: Context, as_json: bool) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.option("-a", "--account", help="Only this account.")
-@click.option("--status", type=click.Choice([o.value for o in Outcome]),
-              help="Only attempts with this outcome.")
+@click.option("--status", metavar="OUTCOME",
+              help="Only entries with this outcome: " + ", ".join(o.value for o in Outcome)
+              + ", skipped, override, or a delivery report's status (delivered, failed...).")
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
 @click.option("--limit", type=int, default=50, show_default=True)
