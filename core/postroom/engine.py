@@ -279,7 +279,7 @@ class Engine:
         pauses = self.store.pauses(now)
         items: list[tuple[Delivery, NewMessage]] = []
         for delivery in deliveries:
-            account = self.standby("", delivery.route, pauses)
+            account = self.standby(delivery.route, pauses=pauses)
             if account is None:
                 skipped.append(Skip(delivery.contact, delivery.channel,
                                     f"no {delivery.route} account is configured"))
@@ -437,13 +437,13 @@ class Engine:
         """Delete the delivery log, or the part older than ``before``."""
         return self.store.clear_log(None if before is None else before.timestamp())
 
-    def standby(self, account: str, route: str,
+    def standby(self, route: str, *, instead_of: str | None = None,
                 pauses: Mapping[str, object] | None = None) -> str | None:
-        """The first account of ``route``'s group, other than ``account``, that is
-        not paused: where a message goes when ``account`` fails it."""
+        """The first account of ``route``'s group that is not paused (and is not
+        ``instead_of``, the account that just failed): where a message goes."""
         pauses = self.store.pauses(self.clock()) if pauses is None else pauses
         for name in self.config.channels.get(route, []):
-            if name != account and name not in pauses:
+            if name != instead_of and name not in pauses:
                 return name
         return None
 

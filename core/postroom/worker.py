@@ -243,7 +243,7 @@ class Worker:
             results = [SendResult.transient(m.id, None, text) for m in messages]
         now = engine.clock()
         pauses = engine.store.pauses(now)
-        standby = {route: engine.standby(account.name, route, pauses)
+        standby = {route: engine.standby(route, instead_of=account.name, pauses=pauses)
                    for route in {c.route for c in claimed if c.route}}
         follow_ups = [copy for c, r in zip(claimed, results, strict=True)
                       if (copy := deferred_copy(account, c, r, now, delivery)) is not None]
