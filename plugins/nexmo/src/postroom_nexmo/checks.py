@@ -5,15 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from postroom.endpoints import https_problems
-from postroom.errors import MessageError
-from postroom.messages import SmsMessage
+from postroom.live_checks import send_test_sms
 from postroom.results import Diagnosis, Problem
 from postroom_nexmo.balance import describe, read_credits
 from postroom_nexmo.client import ApiError, NexmoClient
 from postroom_nexmo.config import DEFAULT_RATE_PER_SECOND, NexmoConfig
 from postroom_nexmo.sending import send_batch
-
-TEST_TEXT = "postroom test message: this account can send text messages."
 
 
 def problems(config: NexmoConfig) -> list[Problem]:
@@ -52,20 +49,14 @@ def live_check(config: NexmoConfig, target: str | None) -> Diagnosis:
         detail = f"{client.host} accepted api_key {config.api_key!r}; balance {describe(credits)}"
     if target is None:
         return Diagnosis.passed("auth", detail, facts)
-    try:
-        message = SmsMessage(to=target, text=TEST_TEXT, region=config.region)
-    except MessageError as exc:
-        return Diagnosis.failed("send", "invalid-target", str(exc),
-                                "give the number with its country code, as +44...", facts)
-    (result,) = send_batch(config, [message])
-    if not result.ok:
-        return Diagnosis.failed("send", result.info.get("category", "refused"),
-                                f"the test message to {target} was not sent: {result.text}",
-                                result.info.get("hint", ""), facts)
-    facts.update(message_id=result.provider_id or "", to=target)
+    sent = send_test_sms(target, config.region, lambda batch: send_batch(config, batch), facts)
+    if isinstance(sent, Diagnosis):
+        return sent
+    message, result = sent
+    facts.update(message_id=result.provider_id or "", to=message.to)
     if result.cost is not None:
         facts["price"] = f"{result.cost} {result.currency}"
     if "remaining_balance" in result.info:
         facts["remaining_balance"] = f"{result.info['remaining_balance']} {result.currency}"
-    return Diagnosis.passed("send", f"{detail}; the test message to {target} was accepted",
+    return Diagnosis.passed("send", f"{detail}; the test message to {message.to} was accepted",
                             facts)

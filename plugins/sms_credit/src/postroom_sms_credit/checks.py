@@ -5,8 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from postroom.endpoints import https_problems
-from postroom.errors import MessageError
-from postroom.messages import SmsMessage
+from postroom.live_checks import send_test_sms
 from postroom.results import Diagnosis, Problem
 from postroom_sms_credit.balance import read_credits
 from postroom_sms_credit.client import Gateway
@@ -14,8 +13,6 @@ from postroom_sms_credit.config import SmsCreditConfig
 from postroom_sms_credit.errors import GatewayError
 from postroom_sms_credit.refusals import TOP_UP_HINT
 from postroom_sms_credit.sending import send_batch
-
-TEST_TEXT = "postroom test message: this account can send text messages."
 
 # The gateway advises submissions well below its limit of 30 000, so that one
 # resubmitted after a network failure stays quick.
@@ -56,16 +53,10 @@ def live_check(config: SmsCreditConfig, target: str | None) -> Diagnosis:
                                 TOP_UP_HINT, facts)
     if target is None:
         return Diagnosis.passed("auth", detail, facts)
-    try:
-        message = SmsMessage(to=target, text=TEST_TEXT, region=config.region)
-    except MessageError as exc:
-        return Diagnosis.failed("send", "invalid-target", str(exc),
-                                "give the number with its country code, as +44...", facts)
-    (result,) = send_batch(config, [message])
-    if not result.ok:
-        return Diagnosis.failed("send", result.info.get("category", "refused"),
-                                f"the test message to {message.to} was not sent: {result.text}",
-                                result.info.get("hint", ""), facts)
+    sent = send_test_sms(target, config.region, lambda batch: send_batch(config, batch), facts)
+    if isinstance(sent, Diagnosis):
+        return sent
+    message, result = sent
     facts.update(to=message.to, message_id=result.provider_id or "",
                  status=result.info.get("status", ""), segments=result.info["segments"])
     # The message went: a balance that cannot be read again is no failure.
