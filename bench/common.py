@@ -126,6 +126,27 @@ class Results:
         self.seconds.setdefault(peer, []).append(seconds)
         self.cpu.setdefault(peer, []).append(cpu)
 
+    def record(self, peer: str, round_number: int, answer: dict, share: int, received: int,
+               counter: str, log: Callable[[str], None]) -> None:
+        """Check a peer's run against what the sink counted, scale it to N, log it.
+
+        ``share`` is how many the peer was asked to send (fewer than N for a
+        slow peer); ``counter`` says who counted ``received`` ("the sink counted").
+        """
+        if answer["sent"] != share or received != share:
+            raise RuntimeError(f"{peer} reported {answer['sent']} sent, {counter} {received}, "
+                               f"of {share}")
+        scale = self.count / share
+        self.add(peer, answer["seconds"] * scale, answer["cpu"] * scale)
+        log(f"  {self.workload.split(',')[0]} round {round_number + 1}: {peer:<9} "
+            f"{answer['seconds'] * scale:6.2f} s"
+            + (f" ({share} sent, scaled to {self.count})" if share != self.count else ""))
+
+    def note_scaled(self, peers: Sequence[str], apprise_share: float) -> None:
+        if "apprise" in peers and apprise_share < 1:
+            self.notes.append(f"apprise sent {apprise_share:.0%} of N each round; its times "
+                              "are scaled to N (a connection per message: linear)")
+
     def median(self, peer: str) -> float:
         return statistics.median(self.seconds[peer])
 

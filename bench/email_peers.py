@@ -177,19 +177,10 @@ def measure(count: int, rounds: int, peers: list[str], sink_kind: str = "auto",
                 answer = run_peer(Path(__file__), peer,
                                   ["--port", str(sink.port), "--count", str(share),
                                    "--batch-size", str(batch_size)], timeout=900)
-                received = sink.count(before + share) - before
-                if answer["sent"] != share or received != share:
-                    raise RuntimeError(f"{peer} reported {answer['sent']} sent, the sink "
-                                       f"counted {received}, of {share}")
-                scale = count / share
-                results.add(peer, answer["seconds"] * scale, answer["cpu"] * scale)
-                log(f"  email round {round_number + 1}: {peer:<9} "
-                    f"{answer['seconds'] * scale:6.2f} s"
-                    + (f" ({share} sent, scaled to {count})" if share != count else ""))
+                results.record(peer, round_number, answer, share,
+                               sink.count(before + share) - before, "the sink counted", log)
                 time.sleep(0.2)  # let the sink settle between peers
-        if "apprise" in peers and apprise_share < 1:
-            results.notes.append(f"apprise sent {apprise_share:.0%} of N each round; its "
-                                 "times are scaled to N (a connection per message: linear)")
+        results.note_scaled(peers, apprise_share)
     return results
 
 

@@ -182,18 +182,10 @@ def measure(count: int, rounds: int, peers: list[str], latency: float = 0.0,
                 answer = run_peer(Path(__file__), peer,
                                   ["--url", api.url, "--ca", str(api.ca_file), "--count",
                                    str(share), "--batch-size", str(batch_size)], timeout=600)
-                received = api.count() - before
-                if answer["sent"] != share or received != share:
-                    raise RuntimeError(f"{peer} reported {answer['sent']} sent, the API "
-                                       f"accepted {received}, of {share}")
-                seconds = answer["seconds"] * count / share
-                results.add(peer, seconds, answer["cpu"] * count / share)
-                log(f"  sms round {round_number + 1}: {peer:<9} {seconds:6.2f} s"
-                    + (f" ({share} sent, scaled to {count})" if share != count else ""))
-                time.sleep(0.2)
-        if "apprise" in peers and apprise_share < 1:
-            results.notes.append(f"apprise sent {apprise_share:.0%} of N each round; its "
-                                 "time is scaled to N (a connection per message: linear)")
+                results.record(peer, round_number, answer, share, api.count() - before,
+                               "the API accepted", log)
+                time.sleep(0.2)  # let the fake settle between peers
+        results.note_scaled(peers, apprise_share)
     return results
 
 
