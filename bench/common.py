@@ -117,7 +117,9 @@ class Results:
     workload: str
     count: int
     reference: str  # the peer the issue sets postroom's target against
-    target: float  # postroom must be at least this many times faster than the reference
+    # postroom must be at least this many times faster than the reference; None
+    # for a run that is measured and shown but carries no target.
+    target: float | None
     seconds: dict[str, list[float]] = field(factory=dict)
     cpu: dict[str, list[float]] = field(factory=dict)
     notes: list[str] = field(factory=list)
@@ -173,10 +175,17 @@ class Results:
         lines.append("")
         speedup = self.speedup()
         if speedup is not None:
-            verdict = "met" if speedup >= self.target else "MISSED"
             lines.append(f"postroom is {speedup:.2f}x as fast as {self.reference} "
-                         f"(target >= {self.target:g}x): {verdict}")
+                         f"{self.verdict()}")
         return "\n".join(lines + self.notes)
+
+    def verdict(self) -> str:
+        """``(target >= 2x): met`` (or ``MISSED``), or ``(no target)``."""
+        speedup = self.speedup()
+        if self.target is None or speedup is None:
+            return "(no target)"
+        return f"(target >= {self.target:g}x): " + ("met" if speedup >= self.target
+                                                     else "MISSED")
 
     def title(self) -> str:
         return f"{self.workload}: N = {self.count:,}"
