@@ -212,26 +212,28 @@ class Engine:
         elif fields:
             batch.append(self.message(account, **fields))
         self._check_batch(chosen, batch)
-        hold = self._preflight(chosen, batch)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
         keys = [None] * len(batch) if idempotency_key is None else [
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
-        ids = self.store.enqueue([NewMessage(account, message, not_before, now, key)
-                                  for message, key in zip(batch, keys, strict=True)])
+        items = [NewMessage(account, message, not_before, now, key)
+                 for message, key in zip(batch, keys, strict=True)]
+        hold = self._preflight(chosen, items)
+        ids = self.store.enqueue(items)
         self._hold(hold)
         return ids
 
-    def _preflight(self, account: Account, batch: Sequence[Message]) -> tuple[str, str] | None:
-        """Compare a bulk send's cost with the balance, as the account's config asks.
+    def _preflight(self, account: Account, items: Sequence[NewMessage]) -> tuple[str, str] | None:
+        """Compare a bulk send's cost, plus what the account's queued messages will
+        cost, with the balance, as the account's config asks.
 
         Raises ``InsufficientCredits`` to refuse; returns ``(account, reason)``
         when the send is to be held. A balance that cannot be read lets the
         send through: the provider will refuse what it cannot charge.
         """
         config = account.config
-        if config.preflight == "off" or len(batch) < 2:
+        if config.preflight == "off" or len(items) < 2:
             return None
-        needed = config.credits_needed(batch)
+        needed = config.credits_needed([item.message for item in items])
         if needed is None:
             return None
         try:
@@ -240,12 +242,24 @@ class Engine:
             log.warning("account %s: could not read the balance before a bulk send",
                         account.name, exc_info=True)
             return None
-        if balance is None or needed <= balance.balance:
+        if balance is None:
             return None
-        short = InsufficientCredits(account.name, needed, balance.balance, balance.unit)
+        # A repeated idempotency key enqueues nothing, so its first copy is not counted twice.
+        waiting = self.store.pending(account.name, {item.idempotency_key for item in items
+                                                    if item.idempotency_key})
+        queued = (config.credits_needed(waiting) or 0) if waiting else 0
+        if needed + queued <= balance.balance:
+            return None
+        short = InsufficientCredits(account.name, needed, balance.balance, balance.unit,
+                                    queued, len(waiting))
         if config.preflight == "refuse":
             raise short
-        return account.name, f"held for credits: {amount(short.missing)} {balance.unit} missing"
+        reason = f"held for credits: {amount(short.missing)} {balance.unit} missing"
+        if waiting:
+            reason += (f" ({amount(needed)} for this send and {amount(queued)} for the "
+                       f"{len(waiting)} already queued, against a balance of "
+                       f"{amount(balance.balance)}); top the account up")
+        return account.name, reason
 
     def _hold(self, hold: tuple[str, str] | None) -> None:
         if hold is not None:
@@ -293,8 +307,7 @@ class Engine:
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
                                                route=delivery.route)))
-        holds = [self._preflight(self.account(name), [i.message for _, i in items
-                                                      if i.account == name])
+        holds = [self._preflight(self.account(name), [i for _, i in items if i.account == name])
                  for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])
         for hold in holds:

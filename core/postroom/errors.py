@@ -42,17 +42,34 @@ class MessageError(PostroomError, ValueError):
 
 
 class InsufficientCredits(PostroomError):
-    """A bulk send would cost more than the account's balance (the pre-flight check)."""
+    """A bulk send would cost more than the account's balance (the pre-flight check).
 
-    def __init__(self, account: str, needed: object, balance: object, unit: str) -> None:
+    ``needed`` is the new send's cost, ``queued`` what the account's messages
+    already in the outbox will take (``queued_messages`` of them).
+    """
+
+    def __init__(self, account: str, needed: object, balance: object, unit: str,
+                 queued: object = 0, queued_messages: int = 0) -> None:
         self.account = account
         self.needed = needed
         self.balance = balance
-        self.missing = needed - balance  # type: ignore[operator]
+        self.queued = queued
+        self.queued_messages = queued_messages
+        self.missing = needed + queued - balance  # type: ignore[operator]
         self.unit = unit
-        super().__init__(f"account {account!r}: this send needs {amount(needed)} {unit} and the "
-                         f"account has {amount(balance)}: {amount(self.missing)} missing; top "
-                         "the account up or send to fewer people")
+        if not queued_messages:
+            super().__init__(f"account {account!r}: this send needs {amount(needed)} {unit} "
+                             f"and the account has {amount(balance)}: {amount(self.missing)} "
+                             "missing; top the account up or send to fewer people")
+            return
+        total = needed + queued  # type: ignore[operator]
+        waiting = ("the message already queued needs" if queued_messages == 1 else
+                   f"the {queued_messages} messages already queued need")
+        super().__init__(f"account {account!r}: this send needs {amount(needed)} {unit} and "
+                         f"{waiting} {amount(queued)}, {amount(total)} in all; "
+                         f"the account has {amount(balance)}: "
+                         f"{amount(self.missing)} missing; top the account up, or send to "
+                         "fewer people (postroom queue shows what is waiting)")
 
 
 class PluginError(PostroomError):

@@ -56,14 +56,19 @@ class ProviderConfig:
 
     provider: ClassVar[str]
     channel: ClassVar[Channel]
-    #: What the engine does before a bulk send costing more than the balance
-    #: (``credits_needed`` against ``postroom_credits``): ``"refuse"`` it,
-    #: ``"hold"`` it (queue it with the account paused) or ``"off"``.
+    #: What the engine does before a bulk send that, with the account's messages
+    #: already queued, costs more than the balance (``credits_needed`` against
+    #: ``postroom_credits``): ``"refuse"`` it, ``"hold"`` it (queue it with the
+    #: account paused) or ``"off"``.
     preflight: Literal["refuse", "hold", "off"] = "off"
 
     def credits_needed(self, messages: Sequence[Message]) -> Decimal | None:
         """What sending ``messages`` would cost, in the unit ``postroom_credits``
-        reports, or None when the provider cannot tell before sending."""
+        reports, or None when the provider cannot tell before sending.
+
+        Also called with messages reloaded from the outbox, which keep their
+        text and recipients but not an ``SmsMessage``'s ``region``.
+        """
         return None
 
     def schedule_defaults(self) -> Mapping[str, object]:

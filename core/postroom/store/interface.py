@@ -6,7 +6,7 @@ the same way and the scheduling code turns them into datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from attrs import field, frozen
@@ -153,6 +153,10 @@ class Store(Protocol):
 
     def reroute(self, account: str, route: str, to_account: str) -> int:
         """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
+
+    def pending(self, account: str, skip_keys: Collection[str] = ()) -> list[Message]:
+        """The account's messages not yet sent and not given up on (queued, scheduled or
+        waiting to retry), oldest first; those enqueued under ``skip_keys`` left out."""
 
     def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
         """When the account's messages were sent since ``since``, oldest first;

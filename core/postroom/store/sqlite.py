@@ -14,10 +14,11 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from postroom.messages import Message
 from postroom.store import payload
 from postroom.store.interface import (
     AccountPause,
@@ -220,6 +221,13 @@ class SQLiteStore:
         with self._write() as db:
             return db.execute("UPDATE outbox SET account = ? WHERE account = ? AND route = ? "
                               "AND state = 'queued'", (to_account, account, route)).rowcount
+
+    def pending(self, account: str, skip_keys: Collection[str] = ()) -> list[Message]:
+        # In-flight messages are left out: the provider may have charged them already.
+        rows = self._read("SELECT idempotency_key, payload FROM outbox WHERE account = ? "
+                          "AND state = 'queued' ORDER BY seq", (account,))
+        skip = set(skip_keys)
+        return [payload.load(text) for key, text in rows if key not in skip]
 
     def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
         rows = self._read("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "

@@ -71,12 +71,14 @@ def test_the_preflight_refuses_a_bulk_send_the_balance_cannot_pay(engine, gatewa
     batch = [engine.message("texts", to=NUMBER, text=text) for text in ("Hi", "x" * 200)]
     with pytest.raises(InsufficientCredits) as refused:
         engine.send("texts", *batch)
-    assert (refused.value.needed, refused.value.balance, refused.value.missing) == (
-        Decimal(3), Decimal(2), Decimal(1))
-    assert "needs 3 credits and the account has 2: 1 missing" in str(refused.value)
+    # The message already queued is paid from the same balance.
+    assert (refused.value.needed, refused.value.queued, refused.value.balance,
+            refused.value.missing) == (Decimal(3), Decimal(1), Decimal(2), Decimal(2))
+    assert ("needs 3 credits and the message already queued needs 1, 4 in all; the account "
+            "has 2: 2 missing") in str(refused.value)
     (row,) = engine.queue()
     assert row.waiting == 1  # only what was there before
-    gateway.balance = Decimal(3)
+    gateway.balance = Decimal(4)
     assert len(engine.send("texts", *batch)) == 2
 
 
