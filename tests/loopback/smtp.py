@@ -18,6 +18,9 @@ first), ``Stall(seconds)`` waits and then goes on normally; a client that
 hangs up meanwhile ends the session, so a stalled DATA is then not kept.
 ``NthCommand``, ``ForAddress``, ``Greylist`` and ``RandomFaults``
 are ready-made faults; any callable taking a ``Command`` is one.
+
+Two faults come before any mail: ``hello_refusal`` answers EHLO and HELO
+with that reply, and ``stall_starttls`` goes silent at STARTTLS.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from contextlib import contextmanager
 from typing import Literal
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, syntax
 from attrs import define, field, frozen
 
 HOST = "127.0.0.1"
@@ -192,6 +195,8 @@ class RecordingHandler:
         self.logins: list[str] = []
         self.commands: Counter[str] = Counter()
         self.pipelining = False  # offer ESMTP PIPELINING (aiosmtpd reads pipelined commands)
+        self.hello_refusal: str | None = None  # the reply to EHLO and HELO instead of 250
+        self.stall_starttls: Literal["reply", "handshake"] | None = None
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         """aiosmtpd's ``authenticator``: checks user name and password against ``users``."""
@@ -222,10 +227,19 @@ class RecordingHandler:
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.commands["EHLO"] += 1
+        if self.hello_refusal:
+            return [self.hello_refusal]
         session.host_name = hostname
         if self.pipelining:
             return [*responses[:-1], "250-PIPELINING", responses[-1]]
         return responses
+
+    async def handle_HELO(self, server, session, envelope, hostname):
+        self.commands["HELO"] += 1
+        if self.hello_refusal:
+            return self.hello_refusal
+        session.host_name = hostname
+        return f"250 {server.hostname}"  # what aiosmtpd answers without this hook
 
     async def handle_RSET(self, server, session, envelope):
         self.commands["RSET"] += 1
@@ -266,16 +280,33 @@ class RecordingHandler:
         return f"250 2.0.0 OK queued as {len(self.received)}"
 
 
+class _StallingStartTls(SMTP):
+    """Goes silent at STARTTLS, as a broken middlebox does.
+
+    The handler's ``stall_starttls`` says when: ``"reply"`` before answering
+    STARTTLS, ``"handshake"`` after "220 Ready to start TLS".
+    """
+
+    @syntax("STARTTLS", when="tls_context")
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self.event_handler.stall_starttls == "handshake":
+            await self.push("220 Ready to start TLS")
+        # Never done: the client waits until it gives up or the server stops
+        # (which cancels this session).
+        await asyncio.get_running_loop().create_future()
+
+
 class _CountingController(Controller):
     """Counts connections and numbers each session; binds to a free port."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, session_class: type[SMTP] = SMTP, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.connections = 0
         self._lock = threading.Lock()
+        self._session_class = session_class
 
     def factory(self):
-        smtp = super().factory()
+        smtp = self._session_class(self.handler, **self.SMTP_kwargs)
         with self._lock:
             self.connections += 1
             smtp.connection_number = self.connections
@@ -326,6 +357,8 @@ def running_smtp(
     faults: Iterable[Fault] = (),
     handler_factory: Callable[..., RecordingHandler] = RecordingHandler,
     pipelining: bool = False,
+    hello_refusal: str | None = None,
+    stall_starttls: Literal["reply", "handshake"] | None = None,
 ) -> Iterator[LoopbackSmtp]:
     """Run an SMTP server on 127.0.0.1 for the ``with`` block.
 
@@ -336,11 +369,19 @@ def running_smtp(
     ``handler_factory`` builds the handler from ``users``, ``rejection`` and
     ``faults``: a ``RecordingHandler`` subclass may answer logins its own way
     or add AUTH mechanisms (aiosmtpd offers each ``auth_NAME`` method).
+    ``hello_refusal`` (``"550 ..."``) answers EHLO and HELO with that reply.
+    ``stall_starttls`` (``starttls`` only) leaves STARTTLS unanswered
+    (``"reply"``), or accepts it and leaves the TLS handshake unanswered
+    (``"handshake"``).
     """
     if security != "none" and tls_context is None:
         raise ValueError(f"security {security!r} needs a server tls_context")
+    if stall_starttls and security != "starttls":
+        raise ValueError("stall_starttls needs security 'starttls'")
     handler = handler_factory(users, rejection, faults)
     handler.pipelining = pipelining
+    handler.hello_refusal = hello_refusal
+    handler.stall_starttls = stall_starttls
     options = {"authenticator": handler.authenticate, "auth_required": auth_required,
                "auth_require_tls": auth_require_tls, "server_hostname": "loopback.test"}
     if security == "starttls":
@@ -350,7 +391,8 @@ def running_smtp(
         options["auth_require_tls"] = False
     controller = _CountingController(handler, hostname=HOST, port=0,
                                      ssl_context=tls_context if security == "ssl" else None,
-                                     **options)
+                                     session_class=_StallingStartTls if stall_starttls
+                                     else SMTP, **options)
     controller.start()
     controller.connections = 0  # forget the controller's own start-up check
     try:

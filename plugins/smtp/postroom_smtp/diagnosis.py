@@ -164,10 +164,13 @@ def _tls(failure: SessionError, transport: SmtpTransport, probe: bool) -> Findin
         return Finding("tls", "starttls-refused", f"{server} refused STARTTLS: "
                        f"{describe_error(error)}", "the server cannot start TLS right now; "
                        "try again later, or ask its admin", error.smtp_code >= 500)
-    if isinstance(error, TimeoutError):
-        return Finding("tls", "tls-timeout", f"the TLS handshake with {server} did not "
-                       f"finish within {transport.timeout:g} s",
-                       f"check {server.setting('port')} ({_usual_ports(server)})", False)
+    if _timed_out(error):
+        return Finding("tls", "tls-timeout", f"TLS with {server} did not start within "
+                       f"{transport.timeout:g} s ({describe_error(error)})",
+                       "the server, or a firewall that inspects mail traffic, stalled the "
+                       "TLS setup; postroom tries again later. If this keeps happening, "
+                       f"check {server.setting('security')} and {server.setting('port')} "
+                       f"({_usual_ports(server)})", False)
     if server.security == "ssl":
         # Our TLS hello reached a plain-text server: OpenSSL reads its greeting
         # as a malformed record ("wrong version number"), or the server hangs up.
@@ -177,6 +180,14 @@ def _tls(failure: SessionError, transport: SmtpTransport, probe: bool) -> Findin
     return Finding("tls", "tls-failed", detail,
                    f"check {server.setting('security')} and {server.setting('port')} "
                    f"({_usual_ports(server)})", True)
+
+
+def _timed_out(error: BaseException) -> bool:
+    # smtplib turns a reply that never came (to STARTTLS, say) into
+    # SMTPServerDisconnected, with the timeout only as its context.
+    return isinstance(error, TimeoutError) or (
+        isinstance(error, smtplib.SMTPServerDisconnected)
+        and isinstance(error.__context__, TimeoutError))
 
 
 def _certificate(server: Endpoint, error: ssl.SSLCertVerificationError, detail: str) -> Finding:
