@@ -232,8 +232,16 @@ def _greeting(failure: SessionError, transport: SmtpTransport, probe: bool) -> F
 def _hello(failure: SessionError, transport: SmtpTransport, probe: bool) -> Finding:
     if not isinstance(failure.error, smtplib.SMTPHeloError):
         return _lost(failure, transport, probe)
+    if 400 <= failure.error.smtp_code < 500:
+        # A 4xx is "not now" (busy, greylisting new clients): retry, don't pause.
+        return Finding("hello", "hello-deferred",
+                       f"{failure.server} turned our greeting away for now: "
+                       f"{describe_error(failure.error)}",
+                       "the server is busy or slowing down new clients; postroom tries "
+                       "again later", False)
     return Finding("hello", "hello-refused",
-                   f"{failure.server} refused our EHLO: {describe_error(failure.error)}",
+                   f"{failure.server} refused our greeting (EHLO, then HELO): "
+                   f"{describe_error(failure.error)}",
                    f"set local_hostname to this machine's full DNS name (now "
                    f"{transport.local_hostname!r})", True)
 

@@ -41,6 +41,22 @@ def test_a_server_that_refuses_our_hello(smtp_server, office):
     assert (server.commands["EHLO"], server.commands["HELO"]) == (1, 1)
 
 
+def test_a_server_that_turns_our_hello_away_for_now(smtp_server):
+    server = smtp_server(security="starttls",
+                         hello_refusal="451 4.3.2 Too many connections, try later")
+    transport = SmtpTransport(Endpoint(server.host, server.port, "starttls"), timeout=10,
+                              local_hostname="client.example.org")
+
+    with pytest.raises(SessionError) as failure, SmtpSession(transport) as session:
+        session.open()
+
+    finding = explain(failure.value, transport)
+    assert (finding.stage, finding.category, finding.stops_account) == (
+        "hello", "hello-deferred", False)
+    assert "451 4.3.2" in finding.detail
+    assert "tries again later" in finding.hint
+
+
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
 def test_an_expired_certificate(smtp_server, office, ca, security):
     server = smtp_server(security=security, tls_context=server_context(ca, expired=True))
