@@ -1,0 +1,290 @@
+"""HTTP plumbing for providers that speak to an HTTPS API: a session, errors worded for people.
+
+A provider's client derives from ``HttpClient``, which holds one
+``requests.Session`` for a batch (connections kept alive), and turns every
+network failure into an ``HttpError`` that says what happened, where and
+what to change, with the outcome the engine acts on. The provider reads the
+HTTP answers itself, since what a status means is the API's business::
+
+    from postroom.http import HttpClient, retry_after, user_agent
+
+    class AcmeClient(HttpClient):
+        server = "the Acme API"  # how hints name the other side
+
+        def __init__(self, config: AcmeConfig) -> None:
+            super().__init__(config.base_url, timeout=config.timeout,
+                             user_agent=user_agent("postroom-acme-sms"),
+                             ca_bundle=config.ca_bundle, secrets=[config.api_key.reveal()])
+
+        def send(self, entry: dict) -> dict:
+            response = self.request("POST", "/messages", json=entry)  # raises HttpError
+            if response.status_code == 429:
+                raise self.error(Outcome.THROTTLED, "HTTP 429", "api", "throttled",
+                                 f"{self.host} asked to slow down", "lower the rate",
+                                 retry_after=retry_after(response.headers.get("Retry-After")))
+            ...
+
+Settings are read once, when the client is made: the CA bundle (the
+account's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``,
+else the system's CAs) and the proxy for ``base_url`` (``HTTPS_PROXY``,
+``NO_PROXY``...). ``requests`` would otherwise read the environment on every
+request, a fifth of a request's time against a fast API, and let
+``REQUESTS_CA_BUNDLE`` win over the account's own setting.
+
+Error texts are written here, never passed on from ``requests``: its
+messages quote the request's address, where a secret may stand. Every text
+is scrubbed of the client's secrets all the same.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import math
+import os
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+from typing import ClassVar, Self
+from urllib.parse import quote, quote_plus, urlsplit
+
+import requests
+from attrs import frozen
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+
+from postroom.results import Outcome
+
+__all__ = ["HttpClient", "HttpError", "retry_after", "scrub", "user_agent"]
+
+
+@frozen
+class HttpError(Exception):
+    """A call to an HTTP API that got no usable answer, worded for the admin.
+
+    - ``outcome``: what the messages of the call should do (retry later,
+      slow down, stop the account, give up).
+    - ``code``: the answer's status as ``"HTTP 503"``, or ``None`` when no
+      answer came.
+    - ``stage`` and ``category``: where it failed, for a ``Diagnosis``
+      (``tls`` and ``tls-untrusted``, ``connect`` and ``connect-failed``...).
+    - ``text``: what happened, naming the host; ``hint``: what to change.
+    - ``retry_after``: seconds the API asked to wait, if it said.
+    - ``maybe_processed``: the request may have reached the API before things
+      broke (a lost answer, a read timeout), so it may have been acted on;
+      an API with idempotency keys can safely send it again.
+    """
+
+    outcome: Outcome
+    code: str | None
+    stage: str
+    category: str
+    text: str
+    hint: str = ""
+    retry_after: float | None = None
+    maybe_processed: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@functools.cache
+def user_agent(distribution: str) -> str:
+    """``DISTRIBUTION/VERSION`` of an installed package, so the API's logs show who called.
+
+    Just ``DISTRIBUTION`` when the package is not installed (run from a source tree).
+    """
+    try:
+        return f"{distribution}/{importlib.metadata.version(distribution)}"
+    except importlib.metadata.PackageNotFoundError:
+        return distribution
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``: as written, and URL-encoded.
+
+    Longer spellings go first, so a secret inside another, or the encoded
+    form of a secret that holds ``%``, leaves no piece behind.
+    """
+    forms = {form for secret in secrets if secret
+             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
+
+
+def retry_after(value: str | None) -> float | None:
+    """The seconds a ``Retry-After`` header asks for, or ``None``.
+
+    ``None`` also for the HTTP-date form and for nonsense, so the engine's
+    own pause applies; a negative number means no wait.
+    """
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and the errors under it, which requests and urllib3 wrap in layers."""
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        reason = getattr(current, "reason", None)
+        pending += [e for e in (reason, *current.args, current.__cause__, current.__context__)
+                    if isinstance(e, BaseException)]
+
+
+def _first(exc: BaseException, kind: type[BaseException] | tuple[type[BaseException], ...],
+           ) -> BaseException | None:
+    return next((e for e in _chain(exc) if isinstance(e, kind)), None)
+
+
+def _why(exc: BaseException) -> str:
+    """A few words on what broke, from the system's error under ``exc``.
+
+    Only the system's own words (``Connection refused``) or a type name:
+    library messages quote the request's address.
+    """
+    unverified = _first(exc, ssl.SSLCertVerificationError)
+    if unverified is not None:
+        return getattr(unverified, "verify_message", "") or "certificate verify failed"
+    errors = list(_chain(exc))
+    said = next((e.strerror for e in errors if isinstance(e, OSError) and e.strerror), None)
+    return said or type(errors[-1]).__name__
+
+
+class HttpClient:
+    """A session with one account's HTTP API for a batch; use it as a context manager.
+
+    ``base_url`` is the API root that ``request`` paths are added to, and
+    ``timeout`` the seconds allowed for connecting and for each read.
+    ``user_agent`` goes in every request (see ``user_agent()``).
+    ``ca_bundle`` is a PEM file of CAs to trust instead of the system's;
+    certificates are always checked. ``secrets`` are scrubbed from every
+    error text the client makes. ``connections`` is how many requests may
+    be in flight at once from threads sharing the client; a further one
+    waits for a free connection. A failed request is never retried here:
+    whether to send it again is the provider's call.
+
+    Derive a provider's client from it. Class attributes a subclass may set:
+
+    - ``server``: how hints name the other side (``"the gateway"``).
+    - ``untrusted``: the outcome of a certificate that is not trusted;
+      ``ACCOUNT_STOPPED`` by default, since only an admin can fix trust and
+      retrying would use up every message's tries.
+    - ``error_type``: the ``HttpError`` subclass the client raises, for a
+      provider that adds fields of its own.
+
+    ``host``, ``session`` and ``adapter`` are there for a subclass's own
+    requests; ``session.headers`` takes headers every request should carry.
+    """
+
+    server: ClassVar[str] = "the server"
+    untrusted: ClassVar[Outcome] = Outcome.ACCOUNT_STOPPED
+    error_type: ClassVar[type[HttpError]] = HttpError
+
+    def __init__(self, base_url: str, *, timeout: float, user_agent: str,
+                 ca_bundle: str | os.PathLike[str] | None = None, secrets: Iterable[str] = (),
+                 connections: int = 1) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self.host = urlsplit(base_url).netloc
+        self.secrets = [s for s in secrets if s]
+        session = requests.Session()
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        # An empty variable must not turn checks off, as an empty CURL_CA_BUNDLE once did.
+        session.verify = str(ca_bundle) if ca_bundle else (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True)
+        session.trust_env = False  # read above, once; it would also pull in ~/.netrc logins
+        session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        self.adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections,
+                                   pool_block=True, max_retries=0)
+        session.mount("https://", self.adapter)
+        session.mount("http://", self.adapter)
+        self.session = session
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the kept-alive connections."""
+        self.session.close()
+
+    def request(self, method: str, path: str, **kw: object) -> requests.Response:
+        """``method`` ``base_url + path`` with the client's timeout; any HTTP answer.
+
+        ``kw`` goes to ``requests`` (``json``, ``data``, ``params``,
+        ``auth``...). Raises ``error_type`` when no answer came; an error
+        status is an answer, for the caller to read.
+        """
+        try:
+            return self.session.request(method, self.base_url + path, timeout=self.timeout,
+                                        **kw)
+        except requests.exceptions.RequestException as exc:
+            raise self.network_error(exc, path) from None
+
+    def error(self, outcome: Outcome, code: str | None, stage: str, category: str, text: str,
+              hint: str = "", **kw: object) -> HttpError:
+        """An ``error_type`` with ``text`` scrubbed of the client's secrets."""
+        return self.error_type(outcome, code, stage, category, scrub(text, self.secrets), hint,
+                               **kw)
+
+    def network_error(self, exc: requests.exceptions.RequestException, path: str) -> HttpError:
+        """What a ``requests`` exception from a call to ``path`` means, as an ``error_type``.
+
+        Failures before the request went out (no connection, an untrusted
+        certificate) are ``transient`` (an untrusted certificate:
+        ``untrusted``); after it, ``transient`` with ``maybe_processed``.
+        """
+        host, server, timeout = self.host, self.server, f"{self.timeout:g} s"
+        if _first(exc, ssl.SSLCertVerificationError) is not None:
+            return self.error(self.untrusted, None, "tls", "tls-untrusted",
+                              f"the certificate of {host} is not trusted: {_why(exc)}",
+                              f"if {server} uses a private CA, set ca_bundle to its PEM file; "
+                              "otherwise something is intercepting the connection")
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return self.error(Outcome.TRANSIENT, None, "connect", "timeout",
+                              f"no connection to {host} within {timeout}",
+                              f"check the network path to {server}, or raise timeout")
+        if isinstance(exc, requests.exceptions.ProxyError):
+            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+                              f"cannot connect to {host} through the proxy the environment "
+                              f"names: {_why(exc)}",
+                              "check the proxy variables postroom runs with (HTTPS_PROXY, "
+                              "ALL_PROXY, NO_PROXY)")
+        if _first(exc, (NewConnectionError, ConnectionRefusedError, socket.gaierror)):
+            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+                              f"cannot connect to {host}: {_why(exc)}",
+                              f"check base_url and that this machine can reach {server}")
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                      | requests.exceptions.InvalidSchema):
+            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+                              f"cannot connect to {host}: base_url is not a usable address",
+                              "set base_url to the https:// address of the API")
+        # From here on the request may have reached the API before things broke.
+        if isinstance(exc, requests.exceptions.Timeout):
+            return self.error(Outcome.TRANSIENT, None, "api", "timeout",
+                              f"{host} did not answer {path} within {timeout}",
+                              f"{server} is slow or the network drops packets; raise timeout "
+                              "if it keeps happening", maybe_processed=True)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return self.error(Outcome.TRANSIENT, None, "tls", "tls-failed",
+                              f"TLS with {host} failed: {_why(exc)}",
+                              "check that base_url starts with https:// and names the API host",
+                              maybe_processed=True)
+        return self.error(Outcome.TRANSIENT, None, "api", "connection-lost",
+                          f"the connection to {host} broke before the answer to {path} came "
+                          f"({_why(exc)})",
+                          "a network fault; it usually passes, and postroom retries",
+                          maybe_processed=True)
