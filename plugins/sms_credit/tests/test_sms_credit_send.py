@@ -216,10 +216,12 @@ def test_a_refused_connection_is_transient_and_not_resubmitted(make_engine, sett
     assert "resubmitting" not in caplog.text
 
 
-def test_an_untrusted_certificate_is_refused(make_engine, settings):
+def test_an_untrusted_certificate_is_refused_and_pauses_the_account(make_engine, settings):
     settings = {k: v for k, v in settings.items() if k != "ca_bundle"}
-    _, (result,) = send(make_engine(settings), "Hi")
-    assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "tls-untrusted")
+    _, results = send(make_engine(settings), "Hi", "there")
+    assert {(r.outcome, r.info["category"]) for r in results} == {(Outcome.ACCOUNT_STOPPED,
+                                                                   "tls-untrusted")}
+    result = results[0]
     assert "ca_bundle" in result.info["hint"]
 
 

@@ -36,8 +36,6 @@ class Gateway(HttpClient):
     """A session with one account's gateway; use it as a context manager."""
 
     server = "the gateway"
-    # Transient, as this plugin's README documents; the shared default stops the account.
-    untrusted = Outcome.TRANSIENT
     error_type = GatewayError
 
     def __init__(self, config: SmsCreditConfig) -> None:
