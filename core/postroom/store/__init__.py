@@ -9,6 +9,7 @@ from postroom.store.interface import (
     AccountPause,
     Claimed,
     Disposition,
+    Handled,
     LogEntry,
     NewMessage,
     QueueRow,
@@ -17,5 +18,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "LogEntry", "NewMessage", "QueueRow",
-           "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
+           "QueueRow", "SQLiteStore", "Store", "StoredMessage"]

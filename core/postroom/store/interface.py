@@ -6,7 +6,7 @@ the same way and the scheduling code turns them into datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 from attrs import field, frozen
@@ -101,7 +101,8 @@ class QueueRow:
     """Counts for ``postroom queue``: per account, how many are in each state.
 
     ``waiting`` are due now, ``scheduled`` due later, ``in_flight`` claimed by
-    a worker, ``dead`` failed for good, ``sent_today`` sent since ``since``.
+    a worker, ``dead`` failed for good, ``cancelled`` cancelled by an operator,
+    ``sent`` sent since ``since``.
     """
 
     account: str
@@ -109,8 +110,31 @@ class QueueRow:
     scheduled: int
     in_flight: int
     dead: int
+    cancelled: int
     sent: int
     next_due: float | None
+
+
+@frozen
+class Handled:
+    """One message an operator's ``cancel`` or ``requeue`` named or reached.
+
+    ``state`` is what the outbox held before the call (``unknown`` for an id
+    it does not have, with ``account`` None); ``done`` says whether the call
+    changed it.
+    """
+
+    message_id: str
+    account: str | None
+    state: str
+    done: bool
+    recipient: str = ""
+    summary: str = ""
+
+
+#: Makes the delivery-log entry for a message an operator changed, from the
+#: outbox's record of it as it was; None writes no entry.
+Note = Callable[[StoredMessage], LogEntry] | None
 
 
 @frozen
@@ -164,6 +188,28 @@ class Store(Protocol):
 
     def sent_count(self, account: str, since: float) -> int:
         """How many of the account's messages were sent since ``since``."""
+
+    def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
+               note: Note = None) -> list[Handled]:
+        """Cancel queued messages, so that no worker ever sends them, with a log entry
+        each from ``note``, in one transaction.
+
+        Takes the messages of ``ids`` (only those of ``account`` when it is given
+        too), or with ``account`` alone all the account's queued messages. A
+        message in flight under a lease still running at ``now`` is left alone:
+        its worker may be sending it. One whose lease ran out counts as queued,
+        as it does for ``claim``. Returns every id named, each once, or for
+        ``account`` alone the messages cancelled and those left in flight.
+        """
+
+    def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
+                note: Note = None) -> list[Handled]:
+        """Put dead messages back in the queue, due at ``now``, their tries counted
+        from zero, with a log entry each from ``note``, in one transaction.
+
+        ``ids`` and ``account`` choose as for ``cancel``; for ``account`` alone
+        the result holds the account's dead messages, all requeued.
+        """
 
     def pause(self, account: str, until: float, reason: str) -> None:
         """Stop an account from sending until ``until``."""

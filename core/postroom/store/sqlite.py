@@ -24,8 +24,10 @@ from postroom.store.interface import (
     AccountPause,
     Claimed,
     Disposition,
+    Handled,
     LogEntry,
     NewMessage,
+    Note,
     QueueRow,
     StoredMessage,
 )
@@ -38,7 +40,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload TEXT NOT NULL,
     recipient TEXT NOT NULL,
     summary TEXT NOT NULL,
-    state TEXT NOT NULL DEFAULT 'queued',      -- queued | inflight | sent | dead
+    state TEXT NOT NULL DEFAULT 'queued',      -- queued | inflight | sent | dead | cancelled
     not_before REAL NOT NULL,
     manual INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -179,7 +181,10 @@ class SQLiteStore:
             self._insert(db, follow_ups)
             for d in dispositions:
                 if d.state == "sent":
-                    # Sent wins even if the lease ran out meanwhile: it did go.
+                    # Sent wins even if the lease ran out meanwhile (and someone then
+                    # cancelled the message): it did go. Other outcomes only count
+                    # while this worker still holds the message, so they never
+                    # bring back a message cancelled after its lease ran out.
                     db.execute("UPDATE outbox SET state = 'sent', sent_at = ?, provider_id = ?, "
                                "attempts = attempts + 1, lease_until = NULL, last_error = NULL "
                                "WHERE id = ? AND state != 'sent'",
@@ -238,6 +243,57 @@ class SQLiteStore:
         return self._read("SELECT COUNT(*) FROM outbox WHERE account = ? AND sent_at >= ?",
                           (account, since))[0][0]
 
+    def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
+               note: Note = None) -> list[Handled]:
+        # The same test as claim's: what no worker holds may be cancelled.
+        return self._change(
+            ids, account, note,
+            movable=("state = 'queued' OR (state = 'inflight' AND lease_until <= ?)", (now,)),
+            reach="state IN ('queued', 'inflight')",
+            update=("state = 'cancelled', lease_until = NULL, worker = NULL", ()))
+
+    def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
+                note: Note = None) -> list[Handled]:
+        return self._change(
+            ids, account, note, movable=("state = 'dead'", ()), reach="state = 'dead'",
+            update=("state = 'queued', not_before = ?, attempts = 0, last_error = NULL, "
+                    "lease_until = NULL, worker = NULL", (now,)))
+
+    def _change(self, ids: Collection[str], account: str | None, note: Note,
+                movable: tuple[str, Sequence], reach: str,
+                update: tuple[str, Sequence]) -> list[Handled]:
+        """Apply ``update`` to the chosen messages that match ``movable``; log each.
+
+        ``ids`` choose by id (those of another account than ``account`` are
+        left); without them, ``account``'s messages matching ``reach``.
+        """
+        condition, condition_params = movable
+        select = ("SELECT seq, id, account, recipient, summary, state, attempts, provider_id, "
+                  f"({condition}) FROM outbox WHERE ")
+        named = list(dict.fromkeys(ids))
+        with self._write() as db:
+            if named:
+                rows = []
+                for start in range(0, len(named), 500):
+                    chunk = named[start:start + 500]
+                    rows += db.execute(f"{select}id IN ({','.join('?' * len(chunk))})",
+                                       (*condition_params, *chunk)).fetchall()
+            else:
+                rows = db.execute(f"{select}account = ? AND ({reach}) ORDER BY seq",
+                                  (*condition_params, account)).fetchall()
+            chosen = [row for row in rows if row[-1] and account in (None, row[2])]
+            changes, params = update
+            db.executemany(f"UPDATE outbox SET {changes} WHERE seq = ?",
+                           [(*params, row[0]) for row in chosen])
+            if note is not None:
+                self._insert_log(db, [note(StoredMessage(*row[1:-1])) for row in chosen])
+        done = {row[0] for row in chosen}
+        found = {row[1]: Handled(row[1], row[2], row[5], row[0] in done, row[3], row[4])
+                 for row in rows}
+        if not named:
+            return list(found.values())
+        return [found.get(mid, Handled(mid, None, "unknown", False)) for mid in named]
+
     def pause(self, account: str, until: float, reason: str) -> None:
         with self._write() as db:
             db.execute("INSERT INTO account_pause VALUES (?, ?, ?) ON CONFLICT (account) "
@@ -253,7 +309,8 @@ class SQLiteStore:
         rows = self._read(
             "SELECT account, "
             "SUM(state = 'queued' AND not_before <= ?), SUM(state = 'queued' AND not_before > ?),"
-            " SUM(state = 'inflight'), SUM(state = 'dead'), SUM(state = 'sent' AND sent_at >= ?),"
+            " SUM(state = 'inflight'), SUM(state = 'dead'), SUM(state = 'cancelled'),"
+            " SUM(state = 'sent' AND sent_at >= ?),"
             " MIN(CASE WHEN state = 'queued' THEN not_before END) "
             "FROM outbox GROUP BY account ORDER BY account", (now, now, since))
         return [QueueRow(*row) for row in rows]

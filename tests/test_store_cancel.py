@@ -1,0 +1,137 @@
+"""Cancel and requeue in the SQLite outbox, with a worker's and an operator's
+connection open on one file, as a worker process and ``postroom queue cancel`` are."""
+
+from __future__ import annotations
+
+import pytest
+
+from postroom import EmailMessage
+from postroom.store import Disposition, LogEntry, NewMessage, SQLiteStore, StoredMessage
+
+LEASE = 300.0
+
+
+@pytest.fixture
+def stores(tmp_path):
+    """``(worker, operator)``: two connections to one outbox file."""
+    worker = SQLiteStore(tmp_path / "outbox.db")
+    operator = SQLiteStore(tmp_path / "outbox.db")
+    yield worker, operator
+    worker.close()
+    operator.close()
+
+
+def enqueue(store: SQLiteStore, *recipients: str, account: str = "mail") -> list[str]:
+    items = [NewMessage(account, EmailMessage(to=rcpt, subject="Reminder", text="x"), 0.0)
+             for rcpt in recipients]
+    return store.enqueue(items)
+
+
+def note(stored: StoredMessage) -> LogEntry:
+    return LogEntry(stored.id, 50.0, stored.account, "email_file", stored.recipient,
+                    stored.summary, "cancelled", stored.attempts, text="wrong list")
+
+
+def test_a_message_in_flight_under_its_lease_is_not_cancelled(stores):
+    worker, operator = stores
+    held, waiting = enqueue(worker, "ann@example.org", "bo@example.org")
+    (claimed,) = worker.claim("mail", 10.0, 1, LEASE, "w1")
+    assert claimed.message.id == held
+    found = operator.cancel(20.0, [held, waiting], note=note)
+    assert [(h.message_id, h.state, h.done) for h in found] == [
+        (held, "inflight", False), (waiting, "queued", True)]
+    worker.finish("w1", [Disposition(held, "sent", provider_id="p1")])
+    assert worker.find(held).state == "sent"
+    assert operator.find(waiting).state == "cancelled"
+    assert [e.message_id for e in operator.log(outcome="cancelled")] == [waiting]
+
+
+def test_a_cancelled_message_is_never_claimed(stores):
+    worker, operator = stores
+    (mid,) = enqueue(worker, "ann@example.org")
+    assert [h.done for h in operator.cancel(5.0, [mid])] == [True]
+    assert worker.claim("mail", 10.0, 10, LEASE, "w1") == []
+    assert worker.due_accounts(10.0) == [] and worker.next_due() is None
+
+
+def test_a_claim_whose_lease_ran_out_is_cancelled_and_stays_so(stores):
+    worker, operator = stores
+    (mid,) = enqueue(worker, "ann@example.org")
+    worker.claim("mail", 10.0, 1, LEASE, "w1")
+    # The worker stopped mid-batch: past its lease, no one holds the message.
+    (found,) = operator.cancel(10.0 + LEASE + 1, [mid])
+    assert (found.state, found.done) == ("inflight", True)
+    # Should that worker come back with a retry, the message stays cancelled.
+    worker.finish("w1", [Disposition(mid, "queued", not_before=0.0, error="451 later")])
+    assert worker.find(mid).state == "cancelled"
+    assert worker.claim("mail", 10.0 + 2 * LEASE, 10, LEASE, "w2") == []
+
+
+def test_cancel_by_account_takes_only_that_accounts_queued_messages(stores):
+    worker, operator = stores
+    queued = enqueue(worker, "a@example.org", "b@example.org")
+    other = enqueue(worker, "c@example.org", account="office")
+    worker.claim("mail", 10.0, 1, LEASE, "w1")  # the older one
+    found = operator.cancel(20.0, account="mail", note=note)
+    assert {(h.message_id, h.state, h.done) for h in found} == {
+        (queued[0], "inflight", False), (queued[1], "queued", True)}
+    assert operator.find(other[0]).state == "queued"
+    (entry,) = operator.log()
+    assert (entry.message_id, entry.outcome, entry.text) == (queued[1], "cancelled",
+                                                             "wrong list")
+
+
+def test_ids_of_another_account_and_unknown_ids_are_left(stores):
+    worker, operator = stores
+    (mine,) = enqueue(worker, "a@example.org")
+    (theirs,) = enqueue(worker, "b@example.org", account="office")
+    found = operator.cancel(5.0, [mine, theirs, "nope", mine], account="mail")
+    assert [(h.message_id, h.account, h.state, h.done) for h in found] == [
+        (mine, "mail", "queued", True), (theirs, "office", "queued", False),
+        ("nope", None, "unknown", False)]
+    assert operator.find(theirs).state == "queued"
+
+
+def test_pending_leaves_cancelled_messages_out(stores):
+    worker, operator = stores
+    kept, dropped = enqueue(worker, "a@example.org", "b@example.org")
+    operator.cancel(5.0, [dropped])
+    assert [m.id for m in worker.pending("mail")] == [kept]
+
+
+def test_queue_counts_cancelled_messages(stores):
+    worker, operator = stores
+    ids = enqueue(worker, "a@example.org", "b@example.org", "c@example.org")
+    operator.cancel(5.0, ids[:2])
+    (row,) = worker.queue(5.0, 0.0)
+    assert (row.waiting, row.cancelled) == (1, 2)
+
+
+def test_requeue_puts_dead_messages_back_due_now_with_no_tries(stores):
+    worker, operator = stores
+    dead, alive = enqueue(worker, "a@example.org", "b@example.org")
+    worker.claim("mail", 10.0, 2, LEASE, "w1")
+    worker.finish("w1", [Disposition(dead, "dead", error="550 no such user"),
+                         Disposition(alive, "sent")])
+    assert worker.find(dead).attempts == 1
+    found = operator.requeue(100.0, account="mail")
+    assert [(h.message_id, h.state, h.done) for h in found] == [(dead, "dead", True)]
+    stored = worker.find(dead)
+    assert (stored.state, stored.attempts) == ("queued", 0)
+    assert worker.dead() == []
+    assert [c.message.id for c in worker.claim("mail", 100.0, 10, LEASE, "w2")] == [dead]
+    (left,) = operator.requeue(100.0, [alive])
+    assert (left.state, left.done) == ("sent", False)
+    assert operator.find(alive).state == "sent"
+
+
+def test_a_failing_note_leaves_the_outbox_as_it_was(stores):
+    worker, operator = stores
+    (mid,) = enqueue(worker, "a@example.org")
+
+    def broken(stored: StoredMessage) -> LogEntry:
+        raise RuntimeError("no log for you")
+
+    with pytest.raises(RuntimeError):
+        operator.cancel(5.0, [mid], note=broken)
+    assert worker.find(mid).state == "queued"
