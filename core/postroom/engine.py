@@ -23,7 +23,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.errors import (
@@ -39,13 +39,38 @@ from postroom.plugins import PluginRegistry
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.scheduling import Estimate, estimate
 from postroom.sms_text import segment
-from postroom.store import LogEntry, NewMessage, QueueRow, SQLiteStore, Store
+from postroom.store import (
+    Handled,
+    LogEntry,
+    NewMessage,
+    QueueRow,
+    SQLiteStore,
+    Store,
+    StoredMessage,
+)
+from postroom.store.interface import Note
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
 
 log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
+
+UNKNOWN_ID = "no message with this id in the outbox: check the id against `postroom log`"
+# Why ``cancel`` and ``requeue`` leave a message as it was, by the state it is in.
+NOT_CANCELLED = {
+    "inflight": "a worker is sending it right now; should that fail, it goes back in the "
+                "queue and cancelling it again stops it",
+    "sent": "it was sent already: a sent message cannot be called back",
+    "dead": "it failed for good already and will not be sent",
+    "cancelled": "it was cancelled already",
+}
+NOT_REQUEUED = {
+    "queued": "it is queued already (waiting, scheduled or to be retried) and goes when due",
+    "inflight": "a worker is sending it right now",
+    "sent": "it was sent: only dead messages are retried",
+    "cancelled": "it was cancelled: send it again if it should go after all",
+}
 
 
 @define
@@ -56,6 +81,33 @@ class Notified:
     event: str
     queued: list[tuple[Delivery, str, str]] = field(factory=list)
     skipped: list[Skip] = field(factory=list)
+
+
+@frozen
+class Left:
+    """A message ``cancel`` or ``requeue`` left as it was: its state before, and
+    ``why`` for people. ``already`` marks one that was as asked already (a
+    cancelled message named again), which is no failure."""
+
+    message_id: str
+    account: str | None
+    state: str
+    why: str
+    already: bool
+
+
+@define
+class Changed:
+    """What ``cancel`` or ``requeue`` did: ``done`` the messages it changed,
+    ``left`` those named (or, for a whole account, in flight) that it did not."""
+
+    done: list[Handled] = field(factory=list)
+    left: list[Left] = field(factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every message asked for is now as asked: changed, or already so."""
+        return all(item.already for item in self.left)
 
 
 class Engine:
@@ -410,11 +462,88 @@ class Engine:
                         self.config.delivery.warn_after_days)
 
     def queue(self) -> list[QueueRow]:
-        """Per-account counts: waiting, scheduled, in flight, dead, sent today (UTC)."""
+        """Per-account counts: waiting, scheduled, in flight, dead, cancelled, sent today."""
         now = self.clock()
         midnight = datetime.fromtimestamp(now, self.config.timezone).replace(
             hour=0, minute=0, second=0, microsecond=0)
         return self.store.queue(now, midnight.timestamp())
+
+    def cancel(self, ids: Iterable[str] = (), *, account: str | None = None,
+               reason: str = "") -> Changed:
+        """Cancel queued messages so that no worker sends them: those of ``ids``,
+        or with ``account`` alone everything queued for that account (given
+        both, only the ids of that account).
+
+        A message a worker is sending under its lease is left alone, as are
+        sent, dead and unknown ones: ``Changed.left`` says why for each. Every
+        message cancelled gets a log entry ``cancelled`` with ``reason``.
+        Raises ``MessageError`` when neither ids nor account is given.
+        """
+        chosen = self._operator_choice(ids, account, "cancel", "everything queued for it")
+        found = self.store.cancel(self.clock(), chosen, account,
+                                  self._note("cancelled", lambda stored: reason))
+        return self._changed(found, account, "cancelled", NOT_CANCELLED)
+
+    def requeue(self, ids: Iterable[str] = (), *, account: str | None = None) -> Changed:
+        """Put dead messages back in the queue, due now, their tries counted from
+        zero: those of ``ids``, or with ``account`` alone all the account's dead
+        messages. For after the cause is fixed (credentials, a full mailbox).
+
+        Messages that are not dead are left, each with why in ``Changed.left``;
+        every message requeued gets a log entry ``requeued``.
+        """
+        chosen = self._operator_choice(ids, account, "retry", "all its dead messages")
+        found = self.store.requeue(self.clock(), chosen, account, self._note(
+            "requeued", lambda stored: f"back in the queue after {stored.attempts} "
+                                       f"tr{'y' if stored.attempts == 1 else 'ies'}, "
+                                       "counted from zero again"))
+        return self._changed(found, account, "queued", NOT_REQUEUED)
+
+    def _operator_choice(self, ids: Iterable[str], account: str | None, verb: str,
+                         everything: str) -> list[str]:
+        chosen = [mid.strip() for mid in ids if mid.strip()]
+        if not chosen and account is None:
+            raise MessageError("ids", f"nothing named to {verb}: give the ids of the messages, "
+                                      f"or an account to {verb} {everything}")
+        # An account dropped from the config may still have messages to deal with.
+        if account is not None and account not in self.config.accounts and not any(
+                row.account == account for row in self.queue()):
+            self.account(account)  # raises, naming the accounts there are
+        return chosen
+
+    def _note(self, outcome: str, text: Callable[[StoredMessage], str]) -> Note:
+        if not self.config.store.log:
+            return None
+        now = self.clock()
+        return lambda stored: self._entry(stored, now, outcome, text=text(stored))
+
+    def _entry(self, stored: StoredMessage, at: float, outcome: str,
+               **details: object) -> LogEntry:
+        """A log entry about a message already in the outbox."""
+        account = self.config.accounts.get(stored.account)
+        fields = {"provider_id": stored.provider_id, **details}
+        return LogEntry(stored.id, at, stored.account, account.provider if account else "?",
+                        stored.recipient, stored.summary, outcome, stored.attempts, **fields)
+
+    @staticmethod
+    def _changed(found: list[Handled], account: str | None, target: str,
+                 reasons: Mapping[str, str]) -> Changed:
+        result = Changed()
+        for item in found:
+            if item.done:
+                result.done.append(item)
+                continue
+            already = False
+            if item.state == "unknown":
+                why = UNKNOWN_ID
+            elif account is not None and item.account != account:
+                why = (f"it is a message of account {item.account}, not {account}: "
+                       "check the id, or leave out the account")
+            else:
+                why = reasons.get(item.state, f"it is {item.state}")
+                already = item.state == target
+            result.left.append(Left(item.message_id, item.account, item.state, why, already))
+        return result
 
     def log(self, **filters: object) -> list[LogEntry]:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
@@ -436,12 +565,10 @@ class Engine:
         if stored is None:
             raise MessageError("message_id", f"no message {message_id!r} in the outbox; the "
                                              "report may be for another postroom or too old")
-        account = self.config.accounts.get(stored.account)
-        entry = LogEntry(message_id, self.clock(), stored.account,
-                         account.provider if account else "?", stored.recipient, stored.summary,
-                         status, stored.attempts, provider_id or stored.provider_id, code, text,
-                         None if cost is None else str(cost), currency,
-                         {"report": "delivery", **(info or {})})
+        entry = self._entry(stored, self.clock(), status,
+                            provider_id=provider_id or stored.provider_id, code=code, text=text,
+                            cost=None if cost is None else str(cost), currency=currency,
+                            info={"report": "delivery", **(info or {})})
         if self.config.store.log:
             self.store.append_log([entry])
         return entry
@@ -483,4 +610,4 @@ class Engine:
         return list(answer) if kind is list else answer
 
 
-__all__ = ["Engine"]
+__all__ = ["Changed", "Engine", "Left"]
