@@ -19,12 +19,13 @@ import attrs
 import click
 
 from postroom.config import CONFIG_VARIABLE
-from postroom.engine import Engine
+from postroom.engine import Changed, Engine
 from postroom.errors import ConfigError, MessageError, PostroomError, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.results import Outcome
 from postroom.scheduling import Estimate
+from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
 from postroom.worker import WorkerReport, stop_on_signals
 
@@ -264,20 +265,22 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
                           f"to retry {report.retried}, in {report.batches} batches")
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @json_option
-@pass_context
-def queue(obj: Context, as_json: bool) -> None:
-    """Show what is waiting, scheduled, in flight and dead, per account."""
-    engine = obj.engine(as_json)
+@click.pass_context
+def queue(ctx: click.Context, as_json: bool) -> None:
+    """Show what is waiting, scheduled, in flight, dead and cancelled, per account."""
+    if ctx.invoked_subcommand:
+        return
+    engine = ctx.find_object(Context).engine(as_json)
     rows = engine.queue()
     pauses = engine.store.pauses(engine.clock())
     lines = [f"{'account':<16}{'waiting':>9}{'later':>9}{'sending':>9}{'dead':>7}"
-             f"{'sent today':>12}  next"]
+             f"{'cancelled':>11}{'sent today':>12}  next"]
     for row in rows:
         nxt = _when(row.next_due, engine) if row.next_due else "-"
         lines.append(f"{row.account:<16}{row.waiting:>9}{row.scheduled:>9}{row.in_flight:>9}"
-                     f"{row.dead:>7}{row.sent:>12}  {nxt}")
+                     f"{row.dead:>7}{row.cancelled:>11}{row.sent:>12}  {nxt}")
         if row.account in pauses:
             pause = pauses[row.account]
             lines.append(f"  paused until {_when(pause.until, engine)}: {pause.reason}")
@@ -288,11 +291,79 @@ def queue(obj: Context, as_json: bool) -> None:
          "\n".join(lines) if rows else "the outbox is empty")
 
 
+@queue.command("cancel")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("-a", "--account", help="Cancel everything queued for this account "
+                                      "(with IDs: only those of this account).")
+@click.option("--reason", default="", metavar="TEXT", help="Why, for the delivery log.")
+@json_option
+@pass_context
+def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, reason: str,
+                 as_json: bool) -> None:
+    """Cancel queued messages, by ID or for a whole account, so no worker sends them.
+
+    A message a worker is sending right now is left, and shown with why.
+    """
+    engine = obj.engine(as_json)
+    try:
+        changed = engine.cancel(ids, account=account, reason=reason)
+    except (ConfigError, MessageError) as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    report_change(changed, "cancelled", f"nothing queued for {account} to cancel", as_json)
+
+
+@queue.command("retry")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("-a", "--account", help="Retry every dead message of this account "
+                                      "(with IDs: only those of this account).")
+@json_option
+@pass_context
+def queue_retry(obj: Context, ids: tuple[str, ...], account: str | None, as_json: bool) -> None:
+    """Put dead messages back in the queue, due now, tries counted from zero.
+
+    For after the cause is fixed, such as an account's credentials.
+    """
+    engine = obj.engine(as_json)
+    try:
+        changed = engine.requeue(ids, account=account)
+    except (ConfigError, MessageError) as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    pauses = engine.store.pauses(engine.clock())
+    notes = [f"account {name} is paused until {_when(pauses[name].until, engine)} "
+             f"({pauses[name].reason}): its messages go after that"
+             for name in sorted({item.account for item in changed.done} & pauses.keys())]
+    report_change(changed, "requeued", f"no dead messages of {account} to retry", as_json,
+                  notes)
+
+
+def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
+                  notes: list[str] | None = None) -> None:
+    """Show what a cancel or retry did and left, and why; exit 1 if it left any
+    message it was asked to change."""
+    shown = 20  # the rest are in --json; a bulk cancel would fill the screen
+    lines = [f"{done} {item.message_id} ({item.account}) to {item.recipient}: "
+             f"{item.summary!r}" for item in changed.done[:shown]]
+    if len(changed.done) > shown:
+        lines.append(f"... and {len(changed.done) - shown} more")
+    lines += [f"left {item.message_id}" + (f" ({item.account})" if item.account else "")
+              + f": {item.why}" for item in changed.left]
+    if changed.done or changed.left:
+        lines.append(f"{len(changed.done)} {done}, {len(changed.left)} left as they were")
+    else:
+        lines.append(nothing)
+    lines += notes or []
+    emit(as_json, {done: changed.done, "left": changed.left, "notes": notes or []},
+         "\n".join(lines))
+    if not changed.ok:
+        sys.exit(EXIT_FAILED)
+
+
 @cli.group(invoke_without_command=True)
 @click.option("-a", "--account", help="Only this account.")
 @click.option("--status", metavar="OUTCOME",
               help="Only entries with this outcome: " + ", ".join(o.value for o in Outcome)
-              + ", skipped, override, or a delivery report's status (delivered, failed...).")
+              + ", skipped, override, cancelled, requeued, or a delivery report's status "
+              "(delivered, failed...).")
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -309,11 +380,16 @@ def log(ctx: click.Context, account, status, since, recipient, limit, as_json: b
         fail(str(exc), EXIT_USAGE, as_json)
     entries = engine.log(account=account, outcome=status, recipient=recipient,
                          since=start.timestamp() if start else None, limit=limit)
-    lines = [f"{_when(e.at, engine)}  {e.account:<10} {e.outcome:<15} {e.recipient}  "
-             f"{e.summary!r}" + (f"  [{e.code or ''} {e.text}]" if e.outcome != "accepted"
-                                 else f"  id {e.provider_id}" if e.provider_id else "")
-             for e in entries]
+    lines = [log_line(e, engine) for e in entries]
     emit(as_json, entries, "\n".join(lines) if lines else "no log entries")
+
+
+def log_line(e: LogEntry, engine: Engine) -> str:
+    line = f"{_when(e.at, engine)}  {e.account:<10} {e.outcome:<15} {e.recipient}  {e.summary!r}"
+    if e.outcome == "accepted":
+        return line + (f"  id {e.provider_id}" if e.provider_id else "")
+    detail = " ".join(part for part in (e.code, e.text) if part)
+    return line + (f"  [{detail}]" if detail else "")
 
 
 @log.command("clear")
