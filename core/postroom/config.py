@@ -101,7 +101,9 @@ class DeliverySettings:
     """``[delivery]``: batches, retries and leases (seconds)."""
 
     batch_size: PositiveInt = 100
-    max_attempts: PositiveInt = 5
+    # Ten tries with the default backoff span about three hours: a mail server
+    # down for an evening's maintenance does not kill the queue.
+    max_attempts: PositiveInt = 10
     backoff: Seconds = 30.0
     backoff_max: Seconds = 3600.0
     lease: Seconds = 300.0
