@@ -39,6 +39,7 @@ from sinks import SmtpSink
 
 PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
             "requests", "urllib3", "Jinja2")
+WORKLOADS = ("email", "sms", "sms-at-once", "outbox")
 OUTBOX_TARGET_PER_SECOND = 20_000
 OUTBOX_TARGET_MB = 150
 
@@ -100,13 +101,17 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a tenth of each N, one round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--only", default="email,sms,sms-at-once,outbox")
+    parser.add_argument("--only", default=",".join(WORKLOADS))
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     rounds = 1 if args.quick else args.rounds
     chosen = args.only.split(",")
+    unknown = sorted(set(chosen) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"--only: no workload {', '.join(unknown)}; choose from "
+                     f"{','.join(WORKLOADS)}")
     started = time.monotonic()
 
     def log(line: str) -> None:
@@ -137,7 +142,7 @@ def main() -> None:
                                     latency=0.0, apprise_share=1.0, log=log)
         sections.append(results.table())
         verdicts.append(verdict(results))
-        raw["sms_at_once"] = results.as_json()
+        raw["sms-at-once"] = results.as_json()
     if "outbox" in chosen:
         log("outbox ...")
         text, outbox_verdicts, numbers = outbox_report(int(100_000 * scale))
