@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from postroom import EmailMessage
-from postroom.store import Disposition, LogEntry, NewMessage, SQLiteStore, StoredMessage
+from postroom.store import Disposition, LogEntry, NewMessage, Note, SQLiteStore, StoredMessage
 
 LEASE = 300.0
 
@@ -38,7 +38,7 @@ def test_a_message_in_flight_under_its_lease_is_not_cancelled(stores):
     (claimed,) = worker.claim("mail", 10.0, 1, LEASE, "w1")
     assert claimed.message.id == held
     found = operator.cancel(20.0, [held, waiting], note=note)
-    assert [(h.message_id, h.state, h.done) for h in found] == [
+    assert [(h.message_id, h.state, h.changed) for h in found] == [
         (held, "inflight", False), (waiting, "queued", True)]
     worker.finish("w1", [Disposition(held, "sent", provider_id="p1")])
     assert worker.find(held).state == "sent"
@@ -49,7 +49,7 @@ def test_a_message_in_flight_under_its_lease_is_not_cancelled(stores):
 def test_a_cancelled_message_is_never_claimed(stores):
     worker, operator = stores
     (mid,) = enqueue(worker, "ann@example.org")
-    assert [h.done for h in operator.cancel(5.0, [mid])] == [True]
+    assert [h.changed for h in operator.cancel(5.0, [mid])] == [True]
     assert worker.claim("mail", 10.0, 10, LEASE, "w1") == []
     assert worker.due_accounts(10.0) == [] and worker.next_due() is None
 
@@ -60,7 +60,7 @@ def test_a_claim_whose_lease_ran_out_is_cancelled_and_stays_so(stores):
     worker.claim("mail", 10.0, 1, LEASE, "w1")
     # The worker stopped mid-batch: past its lease, no one holds the message.
     (found,) = operator.cancel(10.0 + LEASE + 1, [mid])
-    assert (found.state, found.done) == ("inflight", True)
+    assert (found.state, found.changed) == ("inflight", True)
     # Should that worker come back with a retry, the message stays cancelled.
     worker.finish("w1", [Disposition(mid, "queued", not_before=0.0, error="451 later")])
     assert worker.find(mid).state == "cancelled"
@@ -73,7 +73,7 @@ def test_cancel_by_account_takes_only_that_accounts_queued_messages(stores):
     other = enqueue(worker, "c@example.org", account="office")
     worker.claim("mail", 10.0, 1, LEASE, "w1")  # the older one
     found = operator.cancel(20.0, account="mail", note=note)
-    assert {(h.message_id, h.state, h.done) for h in found} == {
+    assert {(h.message_id, h.state, h.changed) for h in found} == {
         (queued[0], "inflight", False), (queued[1], "queued", True)}
     assert operator.find(other[0]).state == "queued"
     (entry,) = operator.log()
@@ -86,7 +86,7 @@ def test_ids_of_another_account_and_unknown_ids_are_left(stores):
     (mine,) = enqueue(worker, "a@example.org")
     (theirs,) = enqueue(worker, "b@example.org", account="office")
     found = operator.cancel(5.0, [mine, theirs, "nope", mine], account="mail")
-    assert [(h.message_id, h.account, h.state, h.done) for h in found] == [
+    assert [(h.message_id, h.account, h.state, h.changed) for h in found] == [
         (mine, "mail", "queued", True), (theirs, "office", "queued", False),
         ("nope", None, "unknown", False)]
     assert operator.find(theirs).state == "queued"
@@ -115,13 +115,13 @@ def test_requeue_puts_dead_messages_back_due_now_with_no_tries(stores):
                          Disposition(alive, "sent")])
     assert worker.find(dead).attempts == 1
     found = operator.requeue(100.0, account="mail")
-    assert [(h.message_id, h.state, h.done) for h in found] == [(dead, "dead", True)]
+    assert [(h.message_id, h.state, h.changed) for h in found] == [(dead, "dead", True)]
     stored = worker.find(dead)
     assert (stored.state, stored.attempts) == ("queued", 0)
     assert worker.dead() == []
     assert [c.message.id for c in worker.claim("mail", 100.0, 10, LEASE, "w2")] == [dead]
     (left,) = operator.requeue(100.0, [alive])
-    assert (left.state, left.done) == ("sent", False)
+    assert (left.state, left.changed) == ("sent", False)
     assert operator.find(alive).state == "sent"
 
 
@@ -129,9 +129,10 @@ def test_a_failing_note_leaves_the_outbox_as_it_was(stores):
     worker, operator = stores
     (mid,) = enqueue(worker, "a@example.org")
 
-    def broken(stored: StoredMessage) -> LogEntry:
+    def fails(stored: StoredMessage) -> LogEntry:
         raise RuntimeError("no log for you")
 
+    broken: Note = fails
     with pytest.raises(RuntimeError):
         operator.cancel(5.0, [mid], note=broken)
     assert worker.find(mid).state == "queued"

@@ -43,12 +43,12 @@ from postroom.store import (
     Handled,
     LogEntry,
     NewMessage,
+    Note,
     QueueRow,
     SQLiteStore,
     Store,
     StoredMessage,
 )
-from postroom.store.interface import Note
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
 
@@ -530,7 +530,7 @@ class Engine:
                  reasons: Mapping[str, str]) -> Changed:
         result = Changed()
         for item in found:
-            if item.done:
+            if item.changed:
                 result.done.append(item)
                 continue
             already = False

@@ -12,6 +12,7 @@ from postroom.store.interface import (
     Handled,
     LogEntry,
     NewMessage,
+    Note,
     QueueRow,
     Store,
     StoredMessage,
@@ -19,4 +20,4 @@ from postroom.store.interface import (
 from postroom.store.sqlite import SQLiteStore
 
 __all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]

@@ -120,14 +120,14 @@ class Handled:
     """One message an operator's ``cancel`` or ``requeue`` named or reached.
 
     ``state`` is what the outbox held before the call (``unknown`` for an id
-    it does not have, with ``account`` None); ``done`` says whether the call
+    it does not have, with ``account`` None); ``changed`` says whether the call
     changed it.
     """
 
     message_id: str
     account: str | None
     state: str
-    done: bool
+    changed: bool
     recipient: str = ""
     summary: str = ""
 

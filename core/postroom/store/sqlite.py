@@ -287,8 +287,8 @@ class SQLiteStore:
                            [(*params, row[0]) for row in chosen])
             if note is not None:
                 self._insert_log(db, [note(StoredMessage(*row[1:-1])) for row in chosen])
-        done = {row[0] for row in chosen}
-        found = {row[1]: Handled(row[1], row[2], row[5], row[0] in done, row[3], row[4])
+        changed = {row[0] for row in chosen}
+        found = {row[1]: Handled(row[1], row[2], row[5], row[0] in changed, row[3], row[4])
                  for row in rows}
         if not named:
             return list(found.values())
