@@ -134,3 +134,16 @@ def test_requeue_leaves_what_is_not_dead(engine):
     assert not why[cancelled].already and "send it again" in why[cancelled].why
     assert not changed.ok
     assert engine.log(outcome="requeued") == []
+
+
+def test_one_id_as_a_string_is_one_message_not_its_characters(engine, tmp_path):
+    (mid,) = queue_mail(engine, "a@example.org")
+    changed = engine.cancel(mid)
+    assert [h.message_id for h in changed.done] == [mid] and not changed.left
+    blocker = tmp_path / "outbox"
+    blocker.write_text("a file where a folder should be")
+    (dead,) = queue_mail(engine, "b@example.org")
+    engine.run_worker(once=True, wait=0)
+    blocker.unlink()
+    changed = engine.requeue(dead)
+    assert [h.message_id for h in changed.done] == [dead] and not changed.left

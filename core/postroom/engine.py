@@ -468,11 +468,11 @@ class Engine:
             hour=0, minute=0, second=0, microsecond=0)
         return self.store.queue(now, midnight.timestamp())
 
-    def cancel(self, ids: Iterable[str] = (), *, account: str | None = None,
+    def cancel(self, ids: str | Iterable[str] = (), *, account: str | None = None,
                reason: str = "") -> Changed:
-        """Cancel queued messages so that no worker sends them: those of ``ids``,
-        or with ``account`` alone everything queued for that account (given
-        both, only the ids of that account).
+        """Cancel queued messages so that no worker sends them: those of ``ids``
+        (one id may be passed as a string), or with ``account`` alone everything
+        queued for that account (given both, only the ids of that account).
 
         A message a worker is sending under its lease is left alone, as are
         sent, dead and unknown ones: ``Changed.left`` says why for each. Every
@@ -484,10 +484,12 @@ class Engine:
                                   self._note("cancelled", lambda stored: reason))
         return self._changed(found, account, "cancelled", NOT_CANCELLED)
 
-    def requeue(self, ids: Iterable[str] = (), *, account: str | None = None) -> Changed:
+    def requeue(self, ids: str | Iterable[str] = (), *,
+                account: str | None = None) -> Changed:
         """Put dead messages back in the queue, due now, their tries counted from
-        zero: those of ``ids``, or with ``account`` alone all the account's dead
-        messages. For after the cause is fixed (credentials, a full mailbox).
+        zero: those of ``ids`` (or the one id given as a string), or with
+        ``account`` alone all the account's dead messages. For after the cause
+        is fixed (credentials, a full mailbox).
 
         Messages that are not dead are left, each with why in ``Changed.left``;
         every message requeued gets a log entry ``requeued``.
@@ -499,8 +501,10 @@ class Engine:
                                        "counted from zero again"))
         return self._changed(found, account, "queued", NOT_REQUEUED)
 
-    def _operator_choice(self, ids: Iterable[str], account: str | None, verb: str,
+    def _operator_choice(self, ids: str | Iterable[str], account: str | None, verb: str,
                          everything: str) -> list[str]:
+        if isinstance(ids, str):  # one id, not its characters
+            ids = [ids]
         chosen = [mid.strip() for mid in ids if mid.strip()]
         if not chosen and account is None:
             raise MessageError("ids", f"nothing named to {verb}: give the ids of the messages, "
