@@ -147,3 +147,19 @@ def test_one_id_as_a_string_is_one_message_not_its_characters(engine, tmp_path):
     blocker.unlink()
     changed = engine.requeue(dead)
     assert [h.message_id for h in changed.done] == [dead] and not changed.left
+
+
+def test_retrying_a_cancelled_message_says_a_new_key_is_needed_to_send_it_again(engine):
+    (mid,) = engine.send("mail", to="a@example.org", subject="Invoice", text="x",
+                         idempotency_key="invoice-7")
+    engine.cancel(mid)
+    (left,) = engine.requeue(mid).left
+    assert left.why == ("it was cancelled: if it should go after all, send it again, "
+                        "with a new idempotency key if it had one")
+    # The same key finds the cancelled message and queues nothing.
+    assert engine.send("mail", to="a@example.org", subject="Invoice", text="x",
+                       idempotency_key="invoice-7") == [mid]
+    assert engine.store.find(mid).state == "cancelled"
+    (again,) = engine.send("mail", to="a@example.org", subject="Invoice", text="x",
+                           idempotency_key="invoice-7-again")
+    assert again != mid and engine.store.find(again).state == "queued"

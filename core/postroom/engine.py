@@ -69,7 +69,9 @@ NOT_REQUEUED = {
     "queued": "it is queued already (waiting, scheduled or to be retried) and goes when due",
     "inflight": "a worker is sending it right now",
     "sent": "it was sent: only dead messages are retried",
-    "cancelled": "it was cancelled: send it again if it should go after all",
+    # The same idempotency key would find the cancelled message and queue nothing.
+    "cancelled": "it was cancelled: if it should go after all, send it again, "
+                 "with a new idempotency key if it had one",
 }
 
 
