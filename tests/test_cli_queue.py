@@ -137,3 +137,16 @@ def test_retry_says_when_the_account_is_paused(run, tmp_path, other_connection):
     assert result.exit_code == 0
     assert "account mail is paused until " in result.output
     assert "(account_stopped: out of credit): its messages go after that" in result.output
+
+
+def test_the_queue_groups_json_flag_reaches_cancel_and_retry(run):
+    (mid,) = queue_mail(run, "a@example.org")
+    result = run("queue", "--json", "cancel", "-a", "mail")
+    assert result.exit_code == 0, result.output
+    assert [row["message_id"] for row in json.loads(result.output)["cancelled"]] == [mid]
+    result = run("queue", "--json", "retry", mid)
+    assert result.exit_code == 1
+    assert json.loads(result.output)["left"][0]["state"] == "cancelled"
+    result = run("queue", "--json", "retry")  # a usage error, as JSON too
+    assert result.exit_code == 2 and "or an account" in json.loads(result.output)["error"]
+    assert json.loads(run("queue", "cancel", mid, "--json").output)["left"][0]["already"]

@@ -291,6 +291,12 @@ def queue(ctx: click.Context, as_json: bool) -> None:
          "\n".join(lines) if rows else "the outbox is empty")
 
 
+def with_group_json(as_json: bool) -> bool:
+    """A subcommand's ``--json``, or its group's: ``postroom queue --json cancel``."""
+    parent = click.get_current_context().parent
+    return as_json or bool(parent is not None and parent.params.get("as_json"))
+
+
 @queue.command("cancel")
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("-a", "--account", help="Cancel everything queued for this account "
@@ -304,6 +310,7 @@ def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, reason
 
     A message a worker is sending right now is left, and shown with why.
     """
+    as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
     try:
         changed = engine.cancel(ids, account=account, reason=reason)
@@ -323,6 +330,7 @@ def queue_retry(obj: Context, ids: tuple[str, ...], account: str | None, as_json
 
     For after the cause is fixed, such as an account's credentials.
     """
+    as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
     try:
         changed = engine.requeue(ids, account=account)
