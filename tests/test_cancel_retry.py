@@ -8,6 +8,7 @@ import json
 import pytest
 
 from postroom import ConfigError, Engine, MessageError
+from postroom.store import Disposition, LogEntry
 
 
 @pytest.fixture
@@ -163,3 +164,36 @@ def test_retrying_a_cancelled_message_says_a_new_key_is_needed_to_send_it_again(
     (again,) = engine.send("mail", to="a@example.org", subject="Invoice", text="x",
                            idempotency_key="invoice-7-again")
     assert again != mid and engine.store.find(again).state == "queued"
+
+
+LEASE_RAN_OUT = ("its worker's lease ran out; if that worker is still running it may "
+                 "already have sent it: check `postroom log` for it")
+
+
+def test_a_message_whose_lease_ran_out_is_cancelled_with_a_caveat_and_a_late_send_counts(
+        engine, monkeypatch):
+    (mid,) = queue_mail(engine, "a@example.org")
+    now = engine.clock()
+    (claimed,) = engine.store.claim("mail", now, 1, 300, "slow-worker")
+    # The worker has been slow ever since: its lease ran out 700 s ago.
+    monkeypatch.setattr(engine, "clock", lambda: now + 1000)
+    changed = engine.cancel([mid], reason="wrong list")
+    (item,) = changed.done
+    assert (item.message_id, item.state, item.caveat) == (mid, "inflight", LEASE_RAN_OUT)
+    assert not changed.left and not changed.ok
+    assert engine.store.find(mid).state == "cancelled"
+    # The worker was alive after all, and its send went through: that is the truth.
+    (result,) = engine.deliver("mail", [claimed.message])
+    engine.store.finish("slow-worker", [Disposition(
+        mid, "sent", provider_id=result.provider_id,
+        log=LogEntry(mid, engine.clock(), "mail", "email_file", "a@example.org",
+                     claimed.message.summary, "accepted"))])
+    assert engine.store.find(mid).state == "sent"
+    assert [e.outcome for e in reversed(engine.log(message_id=mid))] == ["cancelled",
+                                                                          "accepted"]
+
+
+def test_a_message_cancelled_while_queued_has_no_caveat(engine):
+    (mid,) = queue_mail(engine, "a@example.org")
+    changed = engine.cancel(mid)
+    assert [item.caveat for item in changed.done] == [""] and changed.ok

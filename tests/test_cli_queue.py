@@ -150,3 +150,23 @@ def test_the_queue_groups_json_flag_reaches_cancel_and_retry(run):
     result = run("queue", "--json", "retry")  # a usage error, as JSON too
     assert result.exit_code == 2 and "or an account" in json.loads(result.output)["error"]
     assert json.loads(run("queue", "cancel", mid, "--json").output)["left"][0]["already"]
+
+
+
+def test_cancelling_past_a_workers_lease_warns_it_may_have_gone_and_exits_1(
+        run, other_connection):
+    first, second = queue_mail(run, "a@example.org", "b@example.org")
+    # A worker elsewhere took both and has not been heard of since: its lease is over.
+    other_connection.claim("mail", time.time(), 2, 0, "slow-worker")
+    caveat = ("its worker's lease ran out; if that worker is still running it may "
+              "already have sent it: check `postroom log` for it")
+    result = run("queue", "cancel", first)
+    assert result.exit_code == 1
+    assert f"cancelled {first} (mail) to a@example.org" in result.output
+    assert f"  warning: {caveat}" in result.output
+    assert "1 cancelled (1 may have been sent), 0 left as they were" in result.output
+    result = run("queue", "cancel", second, "--json")
+    assert result.exit_code == 1
+    (row,) = json.loads(result.output)["cancelled"]
+    assert (row["message_id"], row["state"], row["caveat"]) == (second, "inflight", caveat)
+    assert other_connection.find(second).state == "cancelled"

@@ -308,7 +308,9 @@ def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, reason
                  as_json: bool) -> None:
     """Cancel queued messages, by ID or for a whole account, so no worker sends them.
 
-    A message a worker is sending right now is left, and shown with why.
+    A message a worker is sending right now is left, and shown with why. One
+    whose worker's lease ran out is cancelled with a warning that the worker,
+    if still running, may have sent it; the exit code is then 1.
     """
     as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
@@ -347,16 +349,25 @@ def queue_retry(obj: Context, ids: tuple[str, ...], account: str | None, as_json
 def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
                   notes: list[str] | None = None) -> None:
     """Show what a cancel or retry did and left, and why; exit 1 if it left any
-    message it was asked to change."""
-    shown = 20  # the rest are in --json; a bulk cancel would fill the screen
-    lines = [f"{done} {item.message_id} ({item.account}) to {item.recipient}: "
-             f"{item.summary!r}" for item in changed.done[:shown]]
-    if len(changed.done) > shown:
-        lines.append(f"... and {len(changed.done) - shown} more")
+    message it was asked to change, or changed one with a caveat (cancelled,
+    but it may have been sent)."""
+    # The rest are in --json (a bulk cancel would fill the screen); caveats always show.
+    shown = changed.done[:20] + [item for item in changed.done[20:] if item.caveat]
+    lines = []
+    for item in shown:
+        lines.append(f"{done} {item.message_id} ({item.account}) to {item.recipient}: "
+                     f"{item.summary!r}")
+        if item.caveat:
+            lines.append(f"  warning: {item.caveat}")
+    if len(changed.done) > len(shown):
+        lines.append(f"... and {len(changed.done) - len(shown)} more")
     lines += [f"left {item.message_id}" + (f" ({item.account})" if item.account else "")
               + f": {item.why}" for item in changed.left]
+    doubtful = sum(1 for item in changed.done if item.caveat)
     if changed.done or changed.left:
-        lines.append(f"{len(changed.done)} {done}, {len(changed.left)} left as they were")
+        lines.append(f"{len(changed.done)} {done}"
+                     + (f" ({doubtful} may have been sent)" if doubtful else "")
+                     + f", {len(changed.left)} left as they were")
     else:
         lines.append(nothing)
     lines += notes or []

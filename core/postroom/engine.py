@@ -23,7 +23,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from attrs import define, field, frozen
+from attrs import define, evolve, field, frozen
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.errors import (
@@ -57,6 +57,9 @@ RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
 
 UNKNOWN_ID = "no message with this id in the outbox: check the id against `postroom log`"
+# A message cancelled in flight: its worker is dead, or only slow and sending it.
+LEASE_RAN_OUT = ("its worker's lease ran out; if that worker is still running it may "
+                 "already have sent it: check `postroom log` for it")
 # Why ``cancel`` and ``requeue`` leave a message as it was, by the state it is in.
 NOT_CANCELLED = {
     "inflight": "a worker is sending it right now; should that fail, it goes back in the "
@@ -101,15 +104,19 @@ class Left:
 @define
 class Changed:
     """What ``cancel`` or ``requeue`` did: ``done`` the messages it changed,
-    ``left`` those named (or, for a whole account, in flight) that it did not."""
+    ``left`` those named (or, for a whole account, in flight) that it did not.
+    A message in ``done`` with a ``caveat`` may not be as asked: one cancelled
+    after its worker's lease ran out may have been sent by that worker."""
 
     done: list[Handled] = field(factory=list)
     left: list[Left] = field(factory=list)
 
     @property
     def ok(self) -> bool:
-        """Whether every message asked for is now as asked: changed, or already so."""
-        return all(item.already for item in self.left)
+        """Whether every message asked for is surely as asked: changed with no
+        caveat, or as asked already."""
+        return (all(item.already for item in self.left)
+                and not any(item.caveat for item in self.done))
 
 
 class Engine:
@@ -477,8 +484,11 @@ class Engine:
         queued for that account (given both, only the ids of that account).
 
         A message a worker is sending under its lease is left alone, as are
-        sent, dead and unknown ones: ``Changed.left`` says why for each. Every
-        message cancelled gets a log entry ``cancelled`` with ``reason``.
+        sent, dead and unknown ones: ``Changed.left`` says why for each. One
+        whose worker's lease ran out is cancelled (that worker may have died)
+        with a ``caveat``: if the worker is only slow it may send it, and the
+        outbox then records it sent. With the delivery log on, every message
+        cancelled gets a log entry ``cancelled`` with ``reason``.
         Raises ``MessageError`` when neither ids nor account is given.
         """
         chosen = self._operator_choice(ids, account, "cancel", "everything queued for it")
@@ -537,7 +547,9 @@ class Engine:
         result = Changed()
         for item in found:
             if item.changed:
-                result.done.append(item)
+                # Only a lease that ran out lets a message in flight change.
+                result.done.append(evolve(item, caveat=LEASE_RAN_OUT)
+                                   if item.state == "inflight" else item)
                 continue
             already = False
             if item.state == "unknown":

@@ -121,7 +121,9 @@ class Handled:
 
     ``state`` is what the outbox held before the call (``unknown`` for an id
     it does not have, with ``account`` None); ``changed`` says whether the call
-    changed it.
+    changed it. ``caveat``, for people, is a doubt about a change the engine
+    adds: one cancelled in flight (``state`` ``inflight``, ``changed``) after
+    its worker's lease ran out may have been sent by that worker all the same.
     """
 
     message_id: str
@@ -130,6 +132,7 @@ class Handled:
     changed: bool
     recipient: str = ""
     summary: str = ""
+    caveat: str = ""
 
 
 #: Makes the delivery-log entry for a message an operator changed, from the
@@ -198,8 +201,11 @@ class Store(Protocol):
         too), or with ``account`` alone all the account's queued messages. A
         message in flight under a lease still running at ``now`` is left alone:
         its worker may be sending it. One whose lease ran out counts as queued,
-        as it does for ``claim``. Returns every id named, each once, or for
-        ``account`` alone the messages cancelled and those left in flight.
+        as it does for ``claim`` (its worker may have died), and is cancelled,
+        reported with ``state`` ``inflight``; should that worker be only slow and
+        send it after all, ``finish`` records it ``sent``, as it went. Returns
+        every id named, each once, or for ``account`` alone the messages
+        cancelled and those left in flight.
         """
 
     def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
