@@ -170,3 +170,19 @@ def test_cancelling_past_a_workers_lease_warns_it_may_have_gone_and_exits_1(
     (row,) = json.loads(result.output)["cancelled"]
     assert (row["message_id"], row["state"], row["caveat"]) == (second, "inflight", caveat)
     assert other_connection.find(second).state == "cancelled"
+
+
+def test_retry_of_a_queued_message_shows_it_left_and_exits_0(run):
+    (mid,) = queue_mail(run, "a@example.org")
+    result = run("queue", "retry", mid)
+    assert result.exit_code == 0  # queued already: as asked
+    assert f"left {mid} (mail): it is queued already" in result.output
+    assert "0 requeued, 1 left as they were" in result.output
+
+
+def test_with_the_delivery_log_off_a_cancel_logs_nothing(run, tmp_path):
+    with (tmp_path / "postroom.toml").open("a") as config:
+        config.write("\n[store]\nlog = false\n")
+    (mid,) = queue_mail(run, "a@example.org")
+    assert run("queue", "cancel", mid).exit_code == 0
+    assert json.loads(run("log", "--json").output) == []
