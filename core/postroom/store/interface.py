@@ -182,8 +182,13 @@ class Store(Protocol):
         """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
 
     def pending(self, account: str, skip_keys: Collection[str] = ()) -> list[Message]:
-        """The account's messages not yet sent and not given up on (queued, scheduled or
-        waiting to retry), oldest first; those enqueued under ``skip_keys`` left out."""
+        """The account's queued messages (due, scheduled or waiting to retry), oldest
+        first; those enqueued under ``skip_keys`` left out.
+
+        Messages in flight are not counted: their provider may have charged for
+        them already. Each message's payload is loaded, so the cost grows with
+        the account's queue.
+        """
 
     def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
         """When the account's messages were sent since ``since``, oldest first;
