@@ -7,6 +7,7 @@ no TLS or hang up. Nothing of ``requests`` is replaced.
 
 from __future__ import annotations
 
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -150,10 +151,10 @@ def test_the_user_agent_names_the_distribution_and_its_version():
 
 # --- what a failure becomes -------------------------------------------------------------
 
-@pytest.mark.parametrize("trusting", ["the system's CAs", "another CA"])
+@pytest.mark.parametrize("trusting", ["the CA bundle requests ships", "another CA"])
 def test_an_untrusted_certificate_stops_the_account(api, tmp_path, trusting):
     other = write_ca_file(trustme.CA(), tmp_path / "other.pem") if trusting != (
-        "the system's CAs") else None
+        "the CA bundle requests ships") else None
     error = failure(api.url, ca_file=other)
     assert (error.outcome, error.stage, error.category) == (Outcome.ACCOUNT_STOPPED, "tls",
                                                             "tls-untrusted")
@@ -178,6 +179,53 @@ def test_a_provider_may_choose_the_outcome_of_an_untrusted_certificate(api):
         http.request("GET", "/nowhere")
     assert (caught.value.outcome, caught.value.category) == (Outcome.TRANSIENT, "tls-untrusted")
     assert caught.value.hint.startswith("if the gateway uses a private CA")
+
+
+# A CA file that cannot be used: only an admin can fix it, and nothing went out.
+
+@pytest.mark.parametrize("named_by", ["ca_bundle", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_a_missing_ca_file_stops_the_account_and_says_who_named_it(api, tmp_path, monkeypatch,
+                                                                    named_by):
+    missing = tmp_path / "gone.pem"
+    if named_by == "ca_bundle":
+        error = failure(api.url, ca_file=missing)
+    else:
+        monkeypatch.setenv(named_by, str(missing))
+        error = failure(api.url)
+    assert (error.outcome, error.code, error.stage, error.category) == (
+        Outcome.ACCOUNT_STOPPED, None, "tls", "ca-file-unusable")
+    source = "the account's ca_bundle" if named_by == "ca_bundle" else named_by
+    assert error.text == (f"cannot check the certificate of 127.0.0.1:{api.port}: the CA file "
+                          f"{missing}, named by {source}, does not exist")
+    assert error.hint.startswith(f"point {named_by} at a PEM file")
+    assert not error.maybe_processed and api.balance_requests == 0
+
+
+def test_a_ca_file_deleted_while_the_client_is_open_stops_the_account(api, ca_file, tmp_path):
+    mine = shutil.copy(ca_file, tmp_path / "ca.pem")
+    with client(api.url, mine) as http:
+        assert http.request("GET", "/nowhere").status_code == 404
+        mine.unlink()
+        with pytest.raises(HttpError) as caught:
+            http.request("GET", "/account/get-balance")
+    assert (caught.value.outcome, caught.value.category) == (Outcome.ACCOUNT_STOPPED,
+                                                             "ca-file-unusable")
+    assert caught.value.text.endswith(f"the CA file {mine}, named by the account's ca_bundle, "
+                                      "does not exist")
+    assert api.balance_requests == 0
+
+
+@pytest.mark.parametrize("content", ["", "not a certificate\n"])
+def test_a_ca_file_without_a_certificate_stops_the_account(api, tmp_path, content):
+    useless = tmp_path / "ca.pem"
+    useless.write_text(content, encoding="utf-8")
+    error = failure(api.url, ca_file=useless)
+    assert (error.outcome, error.stage, error.category) == (Outcome.ACCOUNT_STOPPED, "tls",
+                                                            "ca-file-unusable")
+    assert error.text.endswith(f"the CA file {useless}, named by the account's ca_bundle, "
+                               "holds no CA certificate in PEM form")
+    assert "ca_bundle" in error.hint
+    assert not error.maybe_processed and api.balance_requests == 0
 
 
 def test_a_refused_connection_is_transient_and_never_reached_the_api():
@@ -246,18 +294,35 @@ def test_a_secret_in_the_path_never_reaches_the_error(api, ca_file, spelling):
     assert_no_secret(error)
 
 
-def test_a_secret_in_the_address_never_reaches_the_error():
+def test_a_login_in_the_address_never_reaches_the_error():
     port = refused_port()
-    error = failure(f"https://user:{quote(SECRET, safe='')}@127.0.0.1:{port}")
-    assert error.text == f"cannot connect to user:***@127.0.0.1:{port}: Connection refused"
-    assert_no_secret(error)
+    # The password is not among the client's secrets: only leaving it out keeps it out.
+    with HttpClient(f"https://u53r:{quote(SECRET, safe='')}@127.0.0.1:{port}/v1", timeout=5,
+                    user_agent="postroom-tests") as http, pytest.raises(HttpError) as caught:
+        http.request("GET", "/account/get-balance")
+    assert http.host == f"127.0.0.1:{port}"
+    assert caught.value.text == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    assert_no_secret(caught.value)
+    assert "u53r" not in caught.value.text + caught.value.hint
+
+
+def test_the_host_is_the_name_and_port_only():
+    def host(base_url: str) -> str:
+        with HttpClient(base_url, timeout=5, user_agent="postroom-tests") as http:
+            return http.host
+
+    assert host("https://ann:pw@[::1]:8443/v1") == "[::1]:8443"
+    assert host("https://ann@sms.example.org") == "sms.example.org"
+    assert host("https://sms.example.org:444/v1") == "sms.example.org:444"
 
 
 def test_errors_the_provider_makes_are_scrubbed_too(api):
     with client(api.url) as http:
         error = http.error(Outcome.TRANSIENT, "HTTP 500", "api", "server-error",
-                           f"the API said: bad secret {quote_plus(SECRET)}", "retry later")
+                           f"the API said: bad secret {quote_plus(SECRET)}",
+                           f"check that the secret is not {SECRET}")
     assert error.text == "the API said: bad secret ***"
+    assert error.hint == "check that the secret is not ***"
     assert_no_secret(error)
 
 

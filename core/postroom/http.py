@@ -26,10 +26,12 @@ HTTP answers itself, since what a status means is the API's business::
 
 Settings are read once, when the client is made: the CA bundle (the
 account's ``ca_bundle``, else ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``,
-else the system's CAs) and the proxy for ``base_url`` (``HTTPS_PROXY``,
-``NO_PROXY``...). ``requests`` would otherwise read the environment on every
-request, a fifth of a request's time against a fast API, and let
-``REQUESTS_CA_BUNDLE`` win over the account's own setting.
+else the CA bundle requests ships (certifi), not the operating system's) and
+the proxy for ``base_url`` (``HTTPS_PROXY``, ``NO_PROXY``...). ``requests``
+would otherwise read the environment on every request, a fifth of a
+request's time against a fast API, and let ``REQUESTS_CA_BUNDLE`` win over
+the account's own setting. A CA file that is missing or holds no
+certificate stops the account (``ca-file-unusable``): only an admin can fix it.
 
 Error texts are written here, never passed on from ``requests``: its
 messages quote the request's address, where a secret may stand. Every text
@@ -161,18 +163,40 @@ def _why(exc: BaseException) -> str:
     return said or type(errors[-1]).__name__
 
 
+_CERTIFI = "the CA bundle requests ships (certifi)"
+_CA_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def _ca_file_problem(path: str) -> str | None:
+    """Why the CA file or directory at ``path`` cannot be used, or ``None`` if it loads."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            context.load_verify_locations(cafile=path)
+    except FileNotFoundError:
+        return "does not exist"
+    except ssl.SSLError:
+        return "holds no CA certificate in PEM form"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or type(exc).__name__})"
+    return None
+
+
 class HttpClient:
     """A session with one account's HTTP API for a batch; use it as a context manager.
 
     ``base_url`` is the API root that ``request`` paths are added to, and
     ``timeout`` the seconds allowed for connecting and for each read.
     ``user_agent`` goes in every request (see ``user_agent()``).
-    ``ca_bundle`` is a PEM file of CAs to trust instead of the system's;
-    certificates are always checked. ``secrets`` are scrubbed from every
-    error text the client makes. ``connections`` is how many requests may
-    be in flight at once from threads sharing the client; a further one
-    waits for a free connection. A failed request is never retried here:
-    whether to send it again is the provider's call.
+    ``ca_bundle`` is a PEM file of CAs to trust instead of the CA bundle
+    requests ships (certifi); certificates are always checked. ``secrets``
+    are scrubbed from every error text and hint the client makes.
+    ``connections`` is how many requests may be in flight at once from
+    threads sharing the client; a further one waits for a free connection.
+    A failed request is never retried here: whether to send it again is the
+    provider's call.
 
     Derive a provider's client from it. Class attributes a subclass may set:
 
@@ -183,8 +207,10 @@ class HttpClient:
     - ``error_type``: the ``HttpError`` subclass the client raises, for a
       provider that adds fields of its own.
 
-    ``host``, ``session`` and ``adapter`` are there for a subclass's own
-    requests; ``session.headers`` takes headers every request should carry.
+    ``base_url``, ``timeout``, ``host`` (``hostname[:port]``, never a login
+    that ``base_url`` holds), ``session`` and ``adapter`` are there for a
+    subclass's own requests; ``session.headers`` takes headers every request
+    should carry.
     """
 
     server: ClassVar[str] = "the server"
@@ -196,13 +222,19 @@ class HttpClient:
                  connections: int = 1) -> None:
         self.base_url = base_url
         self.timeout = timeout
-        self.host = urlsplit(base_url).netloc
+        # Only hostname[:port]: a user:password@ in base_url must not reach error texts.
+        self.host = urlsplit(base_url).netloc.rpartition("@")[2]
         self.secrets = [s for s in secrets if s]
         session = requests.Session()
         session.proxies.update(requests.utils.get_environ_proxies(base_url))
         # An empty variable must not turn checks off, as an empty CURL_CA_BUNDLE once did.
-        session.verify = str(ca_bundle) if ca_bundle else (
-            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True)
+        variable = next((name for name in _CA_VARIABLES if os.environ.get(name)), None)
+        if ca_bundle:
+            session.verify, self._ca_source = str(ca_bundle), "the account's ca_bundle"
+        elif variable:
+            session.verify, self._ca_source = os.environ[variable], variable
+        else:
+            session.verify, self._ca_source = True, _CERTIFI
         session.trust_env = False  # read above, once; it would also pull in ~/.netrc logins
         session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self.adapter = HTTPAdapter(pool_connections=1, pool_maxsize=connections,
@@ -231,21 +263,26 @@ class HttpClient:
         try:
             return self.session.request(method, self.base_url + path, timeout=self.timeout,
                                         **kw)
-        except requests.exceptions.RequestException as exc:
+        except OSError as exc:  # requests' own errors, and its plain OSError for a CA file
             raise self.network_error(exc, path) from None
 
     def error(self, outcome: Outcome, code: str | None, stage: str, category: str, text: str,
               hint: str = "", **kw: object) -> HttpError:
-        """An ``error_type`` with ``text`` scrubbed of the client's secrets."""
-        return self.error_type(outcome, code, stage, category, scrub(text, self.secrets), hint,
-                               **kw)
+        """An ``error_type`` with ``text`` and ``hint`` scrubbed of the client's secrets."""
+        return self.error_type(outcome, code, stage, category, scrub(text, self.secrets),
+                               scrub(hint, self.secrets), **kw)
 
-    def network_error(self, exc: requests.exceptions.RequestException, path: str) -> HttpError:
-        """What a ``requests`` exception from a call to ``path`` means, as an ``error_type``.
+    def network_error(self, exc: OSError, path: str) -> HttpError:
+        """What an exception from a call to ``path`` means, as an ``error_type``.
+
+        ``exc`` is a ``requests`` exception, or the plain ``OSError`` requests
+        raises when the CA file is missing: catch ``OSError`` (which both are)
+        around a call that bypasses ``request``.
 
         Failures before the request went out (no connection, an untrusted
         certificate) are ``transient`` (an untrusted certificate:
-        ``untrusted``); after it, ``transient`` with ``maybe_processed``.
+        ``untrusted``; a CA file that cannot be used: ``account_stopped``);
+        after it, ``transient`` with ``maybe_processed``.
         """
         host, server, timeout = self.host, self.server, f"{self.timeout:g} s"
         if _first(exc, ssl.SSLCertVerificationError) is not None:
@@ -253,6 +290,11 @@ class HttpClient:
                               f"the certificate of {host} is not trusted: {_why(exc)}",
                               f"if {server} uses a private CA, set ca_bundle to its PEM file; "
                               "otherwise something is intercepting the connection")
+        if not isinstance(exc, requests.exceptions.RequestException) or isinstance(
+                exc, requests.exceptions.SSLError):
+            unusable = self._ca_file_error()
+            if unusable is not None:
+                return unusable
         if isinstance(exc, requests.exceptions.ConnectTimeout):
             return self.error(Outcome.TRANSIENT, None, "connect", "timeout",
                               f"no connection to {host} within {timeout}",
@@ -288,3 +330,28 @@ class HttpClient:
                           f"({_why(exc)})",
                           "a network fault; it usually passes, and postroom retries",
                           maybe_processed=True)
+
+    def _ca_file_error(self) -> HttpError | None:
+        """An ``account_stopped`` error if the CA file in force cannot be used, else ``None``.
+
+        Only called after a failure: loading the file costs a request nothing.
+        """
+        verify = self.session.verify
+        path = requests.utils.DEFAULT_CA_BUNDLE_PATH if verify is True else str(verify)
+        problem = _ca_file_problem(path)
+        if problem is None:
+            return None
+        source = self._ca_source
+        if source == _CERTIFI:
+            hint = ("reinstall certifi in postroom's environment, or set ca_bundle to a PEM "
+                    "file of the CAs to trust")
+        elif source in _CA_VARIABLES:
+            hint = (f"point {source} at a PEM file of the CAs to trust, or unset it, in the "
+                    "environment postroom runs with; an account's ca_bundle wins over it")
+        else:
+            hint = ("point ca_bundle at a PEM file of the CAs to trust (postroom validate "
+                    "checks it), or remove it to trust " + _CERTIFI)
+        named = source if source == _CERTIFI else f"named by {source}"
+        return self.error(Outcome.ACCOUNT_STOPPED, None, "tls", "ca-file-unusable",
+                          f"cannot check the certificate of {self.host}: the CA file {path}, "
+                          f"{named}, {problem}", hint)
