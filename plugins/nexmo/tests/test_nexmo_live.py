@@ -60,6 +60,20 @@ def test_an_untrusted_certificate_fails_at_tls(make_engine, settings):
     assert "ca_bundle" in diagnosis.hint
 
 
+def test_a_missing_ca_file_named_by_the_environment_is_explained(make_engine, settings,
+                                                                 tmp_path, monkeypatch):
+    missing = tmp_path / "gone.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(missing))
+    engine = make_engine({k: v for k, v in settings.items() if k != "ca_bundle"})
+    diagnosis = engine.test("texts")
+    assert (diagnosis.ok, diagnosis.stage, diagnosis.category) == (False, "tls",
+                                                                   "ca-file-unusable")
+    assert f"{missing}, named by REQUESTS_CA_BUNDLE, does not exist" in diagnosis.detail
+    assert "REQUESTS_CA_BUNDLE" in diagnosis.hint
+    with pytest.raises(PluginError, match="named by REQUESTS_CA_BUNDLE, does not exist"):
+        engine.credits("texts")
+
+
 def test_credits_report_balance_threshold_and_auto_reload(make_engine, settings, api):
     api.auto_reload = True
     credits = make_engine({**settings, "low_balance": 5}).credits("texts")

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from postroom import PluginError
-from postroom_nexmo.client import scrub
+from postroom.http import scrub
 
 SECRET = "s3cr3t&key=with/odd+chars"  # characters that URL-encoding changes
 SIGNING = "sig&secret=value/+"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 from decimal import Decimal
 
@@ -195,6 +196,21 @@ def test_an_untrusted_certificate_is_refused(make_engine, settings):
     _, (result,) = send(make_engine(settings), "Hi")
     assert (result.outcome, result.info["category"]) == (Outcome.ACCOUNT_STOPPED, "tls-untrusted")
     assert "ca_bundle" in result.info["hint"]
+
+
+def test_a_ca_file_deleted_after_validation_stops_the_account(make_engine, settings, api,
+                                                              tmp_path):
+    mine = shutil.copy(settings["ca_bundle"], tmp_path / "ca.pem")
+    engine = make_engine({**settings, "ca_bundle": str(mine), "connections": 1})
+    assert "ca_bundle" not in {problem.field for _, problem in engine.validate()}
+    mine.unlink()
+    _, results = send(engine, "one", "two")
+    first = results[0]
+    assert (first.outcome, first.info["category"]) == (Outcome.ACCOUNT_STOPPED,
+                                                       "ca-file-unusable")
+    assert f"the CA file {mine}, named by the account's ca_bundle, does not exist" in first.text
+    assert "ca_bundle" in first.info["hint"]
+    assert not any(r.ok for r in results) and api.sms == []
 
 
 def test_the_ca_bundle_variable_of_requests_is_still_honoured(make_engine, settings,

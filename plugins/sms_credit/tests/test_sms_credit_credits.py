@@ -158,6 +158,22 @@ def test_a_bad_target_is_a_failed_check_not_an_error(engine):
     assert (diagnosis.ok, diagnosis.category) == (False, "invalid-target")
 
 
+def test_the_cli_explains_a_missing_ca_file_without_a_traceback(settings, tmp_path,
+                                                                 monkeypatch):
+    config = tmp_path / "postroom.toml"
+    lines = ["[accounts.texts]"] + [f"{key} = {json.dumps(value)}"
+                                    for key, value in settings.items() if key != "ca_bundle"]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nope")
+    shown = CliRunner().invoke(cli, ["credits", "texts"])
+    assert shown.exit_code not in (0, None) and isinstance(shown.exception, SystemExit)
+    assert "the CA file /nope, named by REQUESTS_CA_BUNDLE, does not exist" in shown.output
+    assert "Traceback" not in shown.output
+    tested = CliRunner().invoke(cli, ["test", "texts", "--json"])
+    assert json.loads(tested.output)["category"] == "ca-file-unusable"
+
+
 def test_the_cli_shows_credits_and_sends_a_test(settings, tmp_path, monkeypatch, gateway):
     config = tmp_path / "postroom.toml"
     lines = ["[accounts.texts]"] + [f"{key} = {json.dumps(value)}"

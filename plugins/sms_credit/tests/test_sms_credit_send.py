@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from decimal import Decimal
 
 from loopback.ports import refused_port
@@ -223,6 +224,20 @@ def test_an_untrusted_certificate_is_refused_and_pauses_the_account(make_engine,
                                                                    "tls-untrusted")}
     result = results[0]
     assert "ca_bundle" in result.info["hint"]
+
+
+def test_a_ca_file_deleted_after_validation_pauses_the_account(make_engine, settings, gateway,
+                                                               tmp_path):
+    mine = shutil.copy(settings["ca_bundle"], tmp_path / "ca.pem")
+    engine = make_engine({**settings, "ca_bundle": str(mine)})
+    assert not engine.validate()
+    mine.unlink()
+    _, results = send(engine, "Hi", "there")
+    assert {(r.outcome, r.info["category"]) for r in results} == {(Outcome.ACCOUNT_STOPPED,
+                                                                   "ca-file-unusable")}
+    assert f"the CA file {mine}, named by the account's ca_bundle, does not exist" in (
+        results[0].text)
+    assert gateway.charged == 0
 
 
 def test_a_secret_echoed_by_the_gateway_is_scrubbed(engine, gateway, caplog):
