@@ -91,6 +91,20 @@ def test_setting_errors_name_the_setting(make_engine):
         make_engine({**BASE, "api_secrets": "x"})
 
 
+@pytest.mark.parametrize("base_url", ["https://u53r:pa55word@rest.nexmo.com",
+                                      "https://u53r@rest.nexmo.com",
+                                      "https://:pa55word@rest.nexmo.com",
+                                      "u53r:pa55word@rest.nexmo.com"])
+def test_a_login_in_base_url_is_refused_without_being_echoed(make_engine, base_url):
+    with pytest.raises(ConfigError) as caught:
+        make_engine({**BASE, "base_url": base_url})
+    said = str(caught.value)
+    assert "accounts.texts.base_url" in said
+    assert "pa55word" not in said and "u53r" not in said
+    if base_url.startswith("https://"):
+        assert "put the credentials in api_key and api_secret" in said
+
+
 def problems(engine) -> dict[str, str]:
     return {p.field: p.severity for _, p in engine.validate()}
 

@@ -92,6 +92,17 @@ def test_out_of_range_settings_are_named(tmp_path, setting, value, words):
     assert words in issues(tmp_path, **TOKEN, **{setting: value})[setting]
 
 
+@pytest.mark.parametrize("base_url", ["https://u53r:pa55word@api.bulksms.com/v1",
+                                      "https://u53r@api.bulksms.com/v1",
+                                      "https://:pa55word@api.bulksms.com/v1",
+                                      "u53r:pa55word@api.bulksms.com/v1"])
+def test_a_login_in_base_url_is_refused_without_being_echoed(tmp_path, base_url):
+    said = issues(tmp_path, **TOKEN, base_url=base_url)["base_url"]
+    assert "pa55word" not in said and "u53r" not in said
+    if base_url.startswith("https://"):
+        assert "put the credentials in token_id and token_secret" in said
+
+
 def test_amounts_may_be_written_as_numbers_or_text(tmp_path):
     config = configure(tmp_path, **TOKEN, low_credit_threshold="250.5", credits_per_segment=1.5)
     assert (config.low_credit_threshold, config.credits_per_segment) == (Decimal("250.5"),

@@ -84,9 +84,14 @@ def _not_negative(instance, attribute, value) -> None:
 
 def _base_url(value: str) -> str:
     parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        # Never echo the value: the password is in it.
+        raise InvalidSetting("base_url", "expected an address without a user or password "
+                             "(user:password@): put the credentials in api_key and api_secret")
     if parts.scheme not in ("https", "http") or not parts.hostname:
+        got = "" if "@" in value else f", got {value!r}"
         raise InvalidSetting("base_url", f"expected an https:// address such as "
-                             f"{DEFAULT_BASE_URL!r}, got {value!r}")
+                             f"{DEFAULT_BASE_URL!r}{got}")
     return value.rstrip("/")
 
 
@@ -105,7 +110,8 @@ class NexmoConfig(ProviderConfig):
       also never starts requests faster than this for one API key.
     - ``connections``: requests a batch may have in flight at once.
     - ``low_balance``: EUR below which ``test`` and ``credits`` warn.
-    - ``ca_bundle``: a PEM file of the CAs to trust instead of the system's.
+    - ``ca_bundle``: a PEM file of the CAs to trust instead of the CA bundle
+      requests ships (certifi).
     - ``receipt_url``: where the API should send delivery receipts.
     - ``region``: not a setting of its own: the account's ``region``, which
       reads a sender number written without its country code.

@@ -73,9 +73,15 @@ def sender_address(value: str, region: str | None = None) -> str:
 
 def _base_url(value: str) -> str:
     url = urlsplit(value)
+    if url.username is not None or url.password is not None:
+        # Never echo the value: the password is in it.
+        raise InvalidSetting("base_url", "expected an address without a user or password "
+                                         "(user:password@): put the credentials in token_id and "
+                                         "token_secret (or username and password)")
     if url.scheme not in ("https", "http") or not url.hostname:
+        got = "" if "@" in value else f", got {value!r}"
         raise InvalidSetting("base_url", f"expected the API's root address such as "
-                                         f"{DEFAULT_BASE_URL!r}, got {value!r}")
+                                         f"{DEFAULT_BASE_URL!r}{got}")
     return value.rstrip("/")
 
 
@@ -115,7 +121,7 @@ class SmsCreditConfig(ProviderConfig):
     - ``chunk_size``: messages per POST; ``resubmits``: how often a POST
       whose answer was lost is sent again (under the same deduplication id).
     - ``timeout``: seconds for each network step; ``ca_bundle``: PEM file of
-      CAs to trust instead of the system's.
+      CAs to trust instead of the CA bundle requests ships (certifi).
     - ``region``: not a setting of its own, the account's ``region``: it
       reads a sender number written without its country code.
     """
