@@ -2,9 +2,10 @@
 
 The servers are real TLS servers on loopback whose certificates come from a
 throwaway CA. An account that trusts only the default CAs (the system's for
-SMTP, the bundle requests ships for HTTPS), or another CA, must refuse them: ``postroom test`` says the certificate is not trusted and
-what to set, ``postroom send`` sends nothing (no password, no message), and
-only trusting the server's own CA makes the same account work.
+SMTP, the bundle requests ships for HTTPS), or another CA, must refuse them:
+``postroom test`` says the certificate is not trusted and what to set,
+``postroom send`` sends nothing (no password, no message), and only trusting
+the server's own CA makes the same account work.
 """
 
 from __future__ import annotations
