@@ -8,6 +8,7 @@ peers, so that drift in a noisy machine spreads over all of them.
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import json
 import pstats
@@ -17,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 from attrs import define, field
 
@@ -101,6 +103,14 @@ def timed(function: Callable[[], int], profile: Path | None = None) -> dict:
     return {"seconds": seconds, "cpu": cpu, "sent": sent}
 
 
+async def serve_until_stdin_closes(server: asyncio.Server) -> None:
+    """For a local server run by a benchmark: say its port on standard output,
+    then serve until the benchmark that started it closes its standard input."""
+    print(f"port={server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
 def run_peer(script: Path, peer: str, arguments: Sequence[str], timeout: float) -> dict:
     """Run one peer once in a fresh process; its JSON answer."""
     done = subprocess.run([sys.executable, str(script), "--peer", peer, *arguments],
@@ -108,6 +118,12 @@ def run_peer(script: Path, peer: str, arguments: Sequence[str], timeout: float) 
     if done.returncode != 0:
         raise RuntimeError(f"{peer} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class Sink(Protocol):
+    """A local server that counts what it received (``sinks.py``)."""
+
+    def count(self, expected: int | None = None) -> int: ...
 
 
 @define
@@ -143,6 +159,26 @@ class Results:
         log(f"  {self.workload.split(',')[0]} round {round_number + 1}: {peer:<9} "
             f"{answer['seconds'] * scale:6.2f} s"
             + (f" ({share} sent, scaled to {self.count})" if share != self.count else ""))
+
+    def run_rounds(self, script: Path, peers: Sequence[str], rounds: int, sink: Sink,
+                   arguments: Sequence[str], apprise_share: float, counter: str,
+                   timeout: float, log: Callable[[str], None]) -> None:
+        """Every peer once per round, the order rotating, each run in a fresh
+        process of ``script`` and checked against what ``sink`` counted.
+
+        Apprise sends ``apprise_share`` of N (a connection per message makes
+        it slow) and its times are scaled up to N.
+        """
+        for round_number in range(rounds):
+            for peer in rotated(peers, round_number):
+                share = (max(1, round(self.count * apprise_share)) if peer == "apprise"
+                         else self.count)
+                before = sink.count()
+                answer = run_peer(script, peer, [*arguments, "--count", str(share)], timeout)
+                self.record(peer, round_number, answer, share,
+                            sink.count(before + share) - before, counter, log)
+                time.sleep(0.2)  # let the sink settle between peers
+        self.note_scaled(peers, apprise_share)
 
     def note_scaled(self, peers: Sequence[str], apprise_share: float) -> None:
         if "apprise" in peers and apprise_share < 1:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 from common import (
@@ -42,8 +41,6 @@ from common import (
     Results,
     jinja_templates,
     people,
-    rotated,
-    run_peer,
     timed,
     values,
     write_templates,
@@ -170,17 +167,9 @@ def measure(count: int, rounds: int, peers: list[str], sink_kind: str = "auto",
     results = Results("email", count, reference="django", target=1.5)
     with SmtpSink(sink_kind) as sink:
         results.notes.append(f"sink: {sink.kind}; postroom batch_size {batch_size}")
-        for round_number in range(rounds):
-            for peer in rotated(peers, round_number):
-                share = max(1, round(count * apprise_share)) if peer == "apprise" else count
-                before = sink.count()
-                answer = run_peer(Path(__file__), peer,
-                                  ["--port", str(sink.port), "--count", str(share),
-                                   "--batch-size", str(batch_size)], timeout=900)
-                results.record(peer, round_number, answer, share,
-                               sink.count(before + share) - before, "the sink counted", log)
-                time.sleep(0.2)  # let the sink settle between peers
-        results.note_scaled(peers, apprise_share)
+        results.run_rounds(Path(__file__), peers, rounds, sink,
+                           ["--port", str(sink.port), "--batch-size", str(batch_size)],
+                           apprise_share, "the sink counted", timeout=900, log=log)
     return results
 
 

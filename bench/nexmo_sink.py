@@ -28,8 +28,9 @@ import binascii
 import itertools
 import json
 import ssl
-import sys
 from urllib.parse import parse_qsl
+
+from common import serve_until_stdin_closes
 
 from postroom.sms_text import segment
 
@@ -149,13 +150,10 @@ class HttpProtocol(asyncio.Protocol):
 async def serve(port: int, cert: str, latency: float) -> None:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert)
-    loop = asyncio.get_running_loop()
     api = Api()
-    server = await loop.create_server(lambda: HttpProtocol(api, latency), "127.0.0.1", port,
-                                      ssl=context, backlog=512)
-    print(f"port={server.sockets[0].getsockname()[1]}", flush=True)
-    await loop.run_in_executor(None, sys.stdin.read)
-    server.close()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: HttpProtocol(api, latency), "127.0.0.1", port, ssl=context, backlog=512)
+    await serve_until_stdin_closes(server)
 
 
 def main() -> None:

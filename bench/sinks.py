@@ -176,8 +176,9 @@ class NexmoSink:
         self.port = int(first.strip().removeprefix("port="))
         return self
 
-    def count(self) -> int:
-        """Messages the fake API accepted so far."""
+    def count(self, expected: int | None = None) -> int:
+        """Messages the fake API accepted so far (it counts one before answering
+        it, so there is never anything to wait for: ``expected`` is not needed)."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
         with urllib.request.urlopen(f"{self.url}/_bench/count", context=context,
                                     timeout=10) as answer:

@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 from common import (
@@ -46,8 +45,6 @@ from common import (
     Results,
     jinja_templates,
     people,
-    rotated,
-    run_peer,
     timed,
     values,
     write_templates,
@@ -187,18 +184,10 @@ def measure(count: int, rounds: int, peers: list[str], latency: float = API_LATE
         results.notes.append(f"fake API latency {latency * 1000:g} ms; postroom batch_size "
                              f"{batch_size}, {connections} connections, rate limit "
                              f"{RATE_PER_SECOND}/s")
-        for round_number in range(rounds):
-            for peer in rotated(peers, round_number):
-                share = max(1, round(count * apprise_share)) if peer == "apprise" else count
-                before = api.count()
-                answer = run_peer(Path(__file__), peer,
-                                  ["--url", api.url, "--ca", str(api.ca_file), "--count",
-                                   str(share), "--batch-size", str(batch_size),
-                                   "--connections", str(connections)], timeout=600)
-                results.record(peer, round_number, answer, share, api.count() - before,
-                               "the API accepted", log)
-                time.sleep(0.2)  # let the fake settle between peers
-        results.note_scaled(peers, apprise_share)
+        results.run_rounds(Path(__file__), peers, rounds, api,
+                           ["--url", api.url, "--ca", str(api.ca_file), "--batch-size",
+                            str(batch_size), "--connections", str(connections)],
+                           apprise_share, "the API accepted", timeout=600, log=log)
     return results
 
 

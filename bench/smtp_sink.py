@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import sys
 
+from common import serve_until_stdin_closes
+
 EHLO = (b"250-sink\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE 104857600\r\n"
         b"250 ENHANCEDSTATUSCODES\r\n")
 REPLIES = {
@@ -98,14 +100,10 @@ class SinkProtocol(asyncio.Protocol):
 
 
 async def serve(port: int) -> None:
-    loop = asyncio.get_running_loop()
     counts = Counts()
-    server = await loop.create_server(lambda: SinkProtocol(counts), "127.0.0.1", port,
-                                      backlog=512)
-    print(f"port={server.sockets[0].getsockname()[1]}", flush=True)
-    # Stop when the benchmark that started us closes our standard input.
-    await loop.run_in_executor(None, sys.stdin.read)
-    server.close()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: SinkProtocol(counts), "127.0.0.1", port, backlog=512)
+    await serve_until_stdin_closes(server)
 
 
 def main() -> None:
