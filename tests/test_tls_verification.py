@@ -77,10 +77,7 @@ def smtp_config(folder: Path, port: int, security: str, ca_file: Path | None,
              "local_hostname": '"postroom.test"', "timeout": "5", **extra}
     if ca_file is not None:
         lines["tls_ca_file"] = f'"{ca_file}"'
-    config = folder / "postroom.toml"
-    config.write_text('[store]\npath = "postroom.db"\n[accounts.office]\n'
-                      + "".join(f"{key} = {value}\n" for key, value in lines.items()))
-    return config
+    return write_config(folder, "office", lines)
 
 
 def nexmo_config(folder: Path, url: str, ca_file: Path | None, **extra: str) -> Path:
@@ -88,8 +85,13 @@ def nexmo_config(folder: Path, url: str, ca_file: Path | None, **extra: str) -> 
              "sender": '"Clinic"', "base_url": f'"{url}"', "timeout": "5", **extra}
     if ca_file is not None:
         lines["ca_bundle"] = f'"{ca_file}"'
+    return write_config(folder, "texts", lines, head='region = "GB"\n')
+
+
+def write_config(folder: Path, account: str, lines: dict[str, str], head: str = "") -> Path:
+    """``postroom.toml`` with a store and one account of these settings (TOML values)."""
     config = folder / "postroom.toml"
-    config.write_text('region = "GB"\n[store]\npath = "postroom.db"\n[accounts.texts]\n'
+    config.write_text(f'{head}[store]\npath = "postroom.db"\n[accounts.{account}]\n'
                       + "".join(f"{key} = {value}\n" for key, value in lines.items()))
     return config
 
