@@ -1,4 +1,4 @@
-"""Fixtures for core tests: the echo test provider and fake installed distributions."""
+"""Fixtures for core tests: the echo test provider, fake installed distributions, a CA."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import trustme
 
 from postroom.plugins import PluginRegistry
 
@@ -60,3 +61,9 @@ def installed(tmp_path, monkeypatch):
 
     install.site = site
     return install
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    """A throwaway certificate authority for the loopback TLS servers."""
+    return trustme.CA()

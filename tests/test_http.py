@@ -40,11 +40,6 @@ def clean_environment(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="module")
 def ca_file(ca, tmp_path_factory):
     return write_ca_file(ca, tmp_path_factory.mktemp("tls") / "ca.pem")
 

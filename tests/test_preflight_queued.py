@@ -10,7 +10,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import trustme
 from loopback.bulksms_api import fake_gateway
 from loopback.certificates import write_ca_file
 
@@ -24,11 +23,6 @@ TOKEN_SECRET = "fake-token-secret"
 NUMBER = "+447700900123"
 BLOCKED = "+447700900999"
 TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
 
 
 @pytest.fixture
