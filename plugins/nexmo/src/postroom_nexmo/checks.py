@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from postroom.endpoints import https_problems
 from postroom.live_checks import send_test_sms
 from postroom.results import Diagnosis, Problem
-from postroom_nexmo.balance import describe, read_credits
+from postroom_nexmo.balance import read_credits
 from postroom_nexmo.client import ApiError, NexmoClient
 from postroom_nexmo.config import DEFAULT_RATE_PER_SECOND, NexmoConfig
 from postroom_nexmo.sending import send_batch
@@ -45,8 +45,8 @@ def live_check(config: NexmoConfig, target: str | None) -> Diagnosis:
             credits = read_credits(client)
         except ApiError as exc:
             return Diagnosis.failed(exc.stage, exc.category, exc.text, exc.hint)
-        facts = {"host": client.host, "api_key": config.api_key, "balance": describe(credits)}
-        detail = f"{client.host} accepted api_key {config.api_key!r}; balance {describe(credits)}"
+        facts = {"host": client.host, "api_key": config.api_key, "balance": credits.detail}
+        detail = f"{client.host} accepted api_key {config.api_key!r}; balance {credits.detail}"
     if target is None:
         return Diagnosis.passed("auth", detail, facts)
     sent = send_test_sms(target, config.region, lambda batch: send_batch(config, batch), facts)
