@@ -11,14 +11,14 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from postroom.messages import SmsMessage
-from postroom.sms_text import segment
+from postroom.sms_text import cost
 
 UNIT = "credits"  # what balances and charges are counted in
 
 
 def credits_for(text: str, credits_per_segment: Decimal) -> Decimal:
     """Credits one message with ``text`` takes: one charge per SMS part."""
-    return segment(text).segments * credits_per_segment
+    return cost(text, credits_per_segment)
 
 
 def credits_needed(messages: Iterable[SmsMessage], credits_per_segment: Decimal) -> Decimal:
