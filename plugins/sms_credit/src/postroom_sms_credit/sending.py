@@ -27,6 +27,7 @@ from attrs import frozen
 from postroom.messages import SmsMessage
 from postroom.results import Outcome, SendResult
 from postroom.sms_text import Segmentation, segment
+from postroom_sms_credit.balance import read_credits
 from postroom_sms_credit.client import Gateway
 from postroom_sms_credit.config import SmsCreditConfig, sender_address
 from postroom_sms_credit.errors import GatewayError
@@ -212,8 +213,8 @@ def _with_shortfall(gateway: Gateway, results: dict[int, SendResult],
     """Add to out-of-credit results how many credits the unsent messages lack."""
     needed = sum((o.credits for o in stopped), Decimal(0))
     try:
-        balance = Decimal(str(gateway.profile()["credits"]["balance"]))
-    except (GatewayError, KeyError, TypeError, ArithmeticError):
+        balance = read_credits(gateway).balance
+    except GatewayError:
         return  # the refusal already says what to do; the numbers are a courtesy
     note = (f"; the {len(stopped)} messages not sent need {amount(needed)} credits and the "
             f"account has {amount(balance)}: {amount(shortfall(needed, balance))} missing")
