@@ -55,13 +55,17 @@ class NexmoClient(HttpClient):
             body = sign(body, config.signature_secret.reveal(), config.method)
         else:
             body["api_secret"] = config.api_secret.reveal()
-        return self._call("POST", SMS_PATH, form=body)
+        try:
+            response = self._post_form(SMS_PATH, body)
+        except OSError as exc:  # requests' own errors, and its plain OSError for a CA file
+            raise self.network_error(exc, SMS_PATH) from None
+        return self._parse(response, SMS_PATH)
 
     def balance(self) -> dict:
         """The account balance: ``{"value": 3.14, "autoReload": false}``."""
         # Basic authentication keeps the secret out of the address, where logs look.
         auth = (self.config.api_key, self.config.api_secret.reveal())
-        return self._call("GET", BALANCE_PATH, auth=auth)
+        return self._parse(self.request("GET", BALANCE_PATH, auth=auth), BALANCE_PATH)
 
     def _post_form(self, path: str, form: Mapping[str, str]) -> requests.Response:
         """POST ``form`` straight through the session's adapter.
@@ -88,16 +92,6 @@ class NexmoClient(HttpClient):
         # goes back to the pool even when the status is an error.
         response.content  # noqa: B018
         return response
-
-    def _call(self, method: str, path: str, form: Mapping[str, str] | None = None,
-              **kw: object) -> dict:
-        if form is None:
-            return self._parse(self.request(method, path, **kw), path)
-        try:
-            response = self._post_form(path, form)
-        except OSError as exc:  # requests' own errors, and its plain OSError for a CA file
-            raise self.network_error(exc, path) from None
-        return self._parse(response, path)
 
     def _parse(self, response: requests.Response, path: str) -> dict:
         status = response.status_code
