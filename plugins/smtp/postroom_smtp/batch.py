@@ -75,12 +75,8 @@ def _send_one(session: SmtpSession, envelope: Envelope,
 
 def _not_sent(message_id: str, failure: SessionError, finding: Finding) -> SendResult:
     code = reply_code(failure.error)
-    text = f"{finding.detail}; {finding.hint}"
-    if finding.stops_account:
-        return SendResult.account_stopped(message_id, str(code) if code else None, text)
-    # Flagged for whoever retries it: the recipient may already have this message.
-    info = {"maybe_delivered": "true"} if failure.maybe_delivered else {}
-    return SendResult.transient(message_id, str(code) if code else None, text, info=info)
+    return finding.not_sent(message_id, str(code) if code else None,
+                            maybe_delivered=failure.maybe_delivered)
 
 
 def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport) -> SendResult:

@@ -15,7 +15,7 @@ import ssl
 
 from attrs import frozen
 
-from postroom import Diagnosis
+from postroom import Diagnosis, SendResult
 from postroom_smtp.probes import plain_greeting, speaks_tls
 from postroom_smtp.transport.delivery import Delivery, Reply
 from postroom_smtp.transport.endpoint import POP3_PORTS, SMTP_PORTS, Endpoint
@@ -57,6 +57,17 @@ class Finding:
     def diagnosis(self, facts: dict[str, str] | None = None) -> Diagnosis:
         """This finding as a failed ``Diagnosis``."""
         return Diagnosis.failed(self.stage, self.category, self.detail, self.hint, facts)
+
+    def not_sent(self, message_id: str, code: str | None = None, *,
+                 maybe_delivered: bool = False) -> SendResult:
+        """The result of a message this finding kept from going: ``account_stopped``
+        when it stops the account, else ``transient``."""
+        text = f"{self.detail}; {self.hint}"
+        if self.stops_account:
+            return SendResult.account_stopped(message_id, code, text)
+        # Flagged for whoever retries it: the recipient may already have this message.
+        info = {"maybe_delivered": "true"} if maybe_delivered else {}
+        return SendResult.transient(message_id, code, text, info=info)
 
 
 def _ports(server: Endpoint) -> dict[str, int]:

@@ -14,7 +14,7 @@ from postroom import EmailMessage, SendResult
 from postroom_gmail.config import GmailConfig
 from postroom_gmail.quota import quota_result
 from postroom_gmail.token_endpoint import TokenError
-from postroom_smtp import Finding, send_batch
+from postroom_smtp import send_batch
 
 
 def _too_many(message: EmailMessage, limit: int) -> SendResult | None:
@@ -27,19 +27,12 @@ def _too_many(message: EmailMessage, limit: int) -> SendResult | None:
         "or to a Google Group that has them all")
 
 
-def _not_sent(message_id: str, finding: Finding) -> SendResult:
-    text = f"{finding.detail}; {finding.hint}"
-    if finding.stops_account:
-        return SendResult.account_stopped(message_id, None, text)
-    return SendResult.transient(message_id, None, text)
-
-
 def _send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendResult]:
     login = config.login()
     try:
         login.prepare()
     except TokenError as error:
-        return [_not_sent(m.id, error.finding) for m in messages]
+        return [error.finding.not_sent(m.id) for m in messages]
     results = send_batch(config.transport(login), messages, config.from_address,
                          config.reply_to_addresses)
     return [quota_result(r, config.kind, config.daily_limit) for r in results]
