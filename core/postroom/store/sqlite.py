@@ -88,6 +88,20 @@ CREATE TABLE IF NOT EXISTS recurring (
 LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
                "attempt", "provider_id", "code", "text", "cost", "currency", "info")
 
+IN_CHUNK = 500  # values per IN (...) list, well under SQLite's limit on parameters
+
+
+def _select_in(db: sqlite3.Connection, query: str, params: Sequence,
+               values: Sequence[str]) -> list[tuple]:
+    """The rows of ``query``, which ends in ``IN``, for ``values``, a chunk at a time;
+    ``params`` fill the placeholders before the list."""
+    rows = []
+    for start in range(0, len(values), IN_CHUNK):
+        chunk = values[start:start + IN_CHUNK]
+        rows += db.execute(f"{query} ({','.join('?' * len(chunk))})",
+                           (*params, *chunk)).fetchall()
+    return rows
+
 
 class SQLiteStore:
     """The ``Store`` on one SQLite file, created on first use."""
@@ -137,12 +151,8 @@ class SQLiteStore:
         with self._write() as db:
             self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
-            earlier = {}
-            for start in range(0, len(keyed), 500):
-                chunk = keyed[start:start + 500]
-                earlier.update(db.execute(
-                    f"SELECT idempotency_key, id FROM outbox WHERE idempotency_key IN "
-                    f"({','.join('?' * len(chunk))})", chunk).fetchall())
+            earlier = dict(_select_in(
+                db, "SELECT idempotency_key, id FROM outbox WHERE idempotency_key IN", (), keyed))
         return [earlier.get(item.idempotency_key, item.message.id) if item.idempotency_key
                 else item.message.id for item in items]
 
@@ -273,11 +283,7 @@ class SQLiteStore:
         named = list(dict.fromkeys(ids))
         with self._write() as db:
             if named:
-                rows = []
-                for start in range(0, len(named), 500):
-                    chunk = named[start:start + 500]
-                    rows += db.execute(f"{select}id IN ({','.join('?' * len(chunk))})",
-                                       (*condition_params, *chunk)).fetchall()
+                rows = _select_in(db, f"{select}id IN", condition_params, named)
             else:
                 rows = db.execute(f"{select}account = ? AND ({reach}) ORDER BY seq",
                                   (*condition_params, account)).fetchall()
