@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from postroom import Problem
 from postroom_smtp.config import SmtpConfig
 from postroom_smtp.transport.endpoint import POP3_PORTS, SMTP_PORTS, Endpoint
@@ -59,6 +61,15 @@ def _plaintext_password(server: Endpoint) -> list[Problem]:
                             "server supports it")]
 
 
+def tls_ca_file_problems(ca_file: Path | None) -> list[Problem]:
+    """A ``tls_ca_file`` that is set but is not a file."""
+    if ca_file is None or ca_file.is_file():
+        return []
+    return [Problem.error("tls_ca_file", f"{ca_file} is not a file",
+                          "point tls_ca_file at the CA certificate (a PEM file); "
+                          "relative paths start at the config file's folder")]
+
+
 def problems(config: SmtpConfig) -> list[Problem]:
     """Every mistake in ``config`` that can be found without going online."""
     found = _host_is_a_name(config.server) + _port_matches_security(config.server, SMTP_PORTS)
@@ -71,10 +82,7 @@ def problems(config: SmtpConfig) -> list[Problem]:
             "anyone in between can pose as the server and read the password and mail",
             "set tls_ca_file to the server's CA certificate instead and remove "
             "tls_verify = false"))
-    if config.tls_ca_file is not None and not config.tls_ca_file.is_file():
-        found.append(Problem.error("tls_ca_file", f"{config.tls_ca_file} is not a file",
-                                   "point tls_ca_file at the CA certificate (a PEM file); "
-                                   "relative paths start at the config file's folder"))
+    found += tls_ca_file_problems(config.tls_ca_file)
     pop3_server = config.pop3_server
     if pop3_server is not None:
         found += _host_is_a_name(pop3_server) + _port_matches_security(pop3_server, POP3_PORTS)

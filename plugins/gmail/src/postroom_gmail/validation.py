@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from postroom import Problem
 from postroom_gmail.config import PERSONAL_DOMAINS, SMTP_RECIPIENT_LIMIT, GmailConfig
 from postroom_smtp import SMTP_PORTS
+from postroom_smtp.validation import tls_ca_file_problems
 
 # Google's app passwords are 16 letters (shown in groups of four).
 _APP_PASSWORD = re.compile(r"[a-z]{16}")
@@ -85,9 +86,5 @@ def _ports(config: GmailConfig) -> list[Problem]:
 
 def problems(config: GmailConfig) -> list[Problem]:
     """Every mistake in ``config`` that can be found without going online."""
-    found = _credential(config) + _limits(config) + _ports(config)
-    if config.tls_ca_file is not None and not config.tls_ca_file.is_file():
-        found.append(Problem.error("tls_ca_file", f"{config.tls_ca_file} is not a file",
-                                   "point tls_ca_file at the CA certificate (a PEM file); "
-                                   "relative paths start at the config file's folder"))
-    return found
+    return (_credential(config) + _limits(config) + _ports(config)
+            + tls_ca_file_problems(config.tls_ca_file))
