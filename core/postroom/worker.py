@@ -242,17 +242,20 @@ class Worker:
             text = f"the {account.provider} plugin failed: {type(exc).__name__}: {exc}"
             results = [SendResult.transient(m.id, None, text) for m in messages]
         now = engine.clock()
-        pauses = engine.store.pauses(now)
+        # Only messages with a route can fail over; a batch without any reads no pauses.
+        routes = {c.route for c in claimed if c.route}
+        pauses = engine.store.pauses(now) if routes else {}
         standby = {route: engine.standby(route, instead_of=account.name, pauses=pauses)
-                   for route in {c.route for c in claimed if c.route}}
+                   for route in routes}
+        has_standby = any(standby.values())
         follow_ups = [copy for c, r in zip(claimed, results, strict=True)
                       if (copy := deferred_copy(account, c, r, now, delivery)) is not None]
         decided = [dispose(account, c, r, now, delivery, self._random.random(),
                            engine.config.store.log, standby.get(c.route))
                    for c, r in zip(claimed, results, strict=True)]
         engine.store.finish(self.id, decided, follow_ups)
-        self._pause_if_needed(account, results, now, any(standby.values()))
-        if engine.store.pauses(now).get(account.name):
+        self._pause_if_needed(account, results, now, has_standby)
+        if has_standby and engine.store.pauses(now).get(account.name):
             # Hand the account's waiting messages to their standby accounts, too.
             for route, other in standby.items():
                 if other and (moved := engine.store.reroute(account.name, route, other)):
