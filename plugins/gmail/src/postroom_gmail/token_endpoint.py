@@ -16,6 +16,7 @@ import requests
 from attrs import frozen
 
 from postroom import Secret
+from postroom.http import scrub
 from postroom_smtp import Finding
 
 # Google's access tokens last an hour; an answer without expires_in is read that way.
@@ -90,10 +91,7 @@ def _said(client: OAuth2Client, status: int, body: dict[str, object]) -> str:
         text += f" {error}"
     if isinstance(description, str) and description:
         text += f" ({description[:200]})"
-    for secret in (client.client_secret.reveal(), client.refresh_token.reveal()):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    return scrub(text, (client.client_secret.reveal(), client.refresh_token.reveal()))
 
 
 def _refusal(client: OAuth2Client, status: int, body: dict[str, object]) -> Finding:
