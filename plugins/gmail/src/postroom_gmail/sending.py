@@ -35,7 +35,8 @@ def _send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendRes
         return [error.finding.not_sent(m.id) for m in messages]
     results = send_batch(config.transport(login), messages, config.from_address,
                          config.reply_to_addresses)
-    return [quota_result(r, config.kind, config.daily_limit) for r in results]
+    kind, limit = config.kind, config.daily_limit  # read once, not once per message
+    return [quota_result(r, kind, limit) for r in results]
 
 
 def send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendResult]:
