@@ -127,17 +127,14 @@ def segment(text: str) -> Segmentation:
     """
     if is_gsm7(text):
         encoding, size, single, per_part = "GSM-7", _gsm7_units, GSM7_SINGLE, GSM7_PART
-    else:
-        encoding, size, single, per_part = "UCS-2", _utf16_units, UCS2_SINGLE, UCS2_PART
-    if encoding == "GSM-7":
         units = len(text) + sum(text.count(c) for c in GSM7_EXTENSION)
     else:
+        encoding, size, single, per_part = "UCS-2", _utf16_units, UCS2_SINGLE, UCS2_PART
         units = len(text.encode("utf-16-le")) // 2
     if units <= single:  # the common case: one part, nothing to split
         return Segmentation(encoding, units, (text,), (units,), single)
-    limit = per_part
-    parts, used = _split(text, size, limit)
-    return Segmentation(encoding, units, tuple(parts), tuple(used), limit)
+    parts, used = _split(text, size, per_part)
+    return Segmentation(encoding, units, tuple(parts), tuple(used), per_part)
 
 
 def cost(text: str, price_per_segment: Decimal) -> Decimal:
