@@ -7,22 +7,18 @@ tells which, so the hint can be specific. Both are bounded by the timeout.
 
 from __future__ import annotations
 
-import ssl
-
 from postroom_smtp.transport.endpoint import Endpoint
 from postroom_smtp.transport.errors import SessionError
 from postroom_smtp.transport.network import open_socket
+from postroom_smtp.transport.tls import TlsPolicy
 
 
 def speaks_tls(server: Endpoint, timeout: float) -> bool:
     """Whether the server completes a TLS handshake right after connecting."""
     # Only asks whether the port speaks TLS at all: nothing is sent over it,
     # so the certificate is not what this check is about.
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        with open_socket(server, timeout, lambda: context):
+        with open_socket(server, timeout, TlsPolicy(verify=False).context):
             return True
     except SessionError:
         return False
