@@ -69,6 +69,19 @@ def test_a_secret_the_endpoint_echoes_is_blanked_out(gmail, engine, messages, to
     assert REFRESH_TOKEN not in result.text
 
 
+def test_a_secret_echoed_where_the_description_is_cut_leaves_no_piece(gmail, engine, messages,
+                                                                      tokens):
+    # The description is cut at 200 characters; the token straddles the cut.
+    padding = "x" * (200 - len(REFRESH_TOKEN) // 2)
+    tokens.answer_next(400, {"error": "invalid_request",
+                             "error_description": f"{padding}{REFRESH_TOKEN} and more"})
+
+    [result] = engine(gmail).deliver("g", messages(1))
+
+    assert f"({padding}***" in result.text
+    assert REFRESH_TOKEN[:len(REFRESH_TOKEN) // 2] not in result.text
+
+
 def test_app_passwords_show_nowhere(gmail, engine, messages, everything_logged):
     good = engine(gmail, login="app_password")
     refused = engine(gmail, login="app_password", app_password=GOOGLE_PASSWORD)

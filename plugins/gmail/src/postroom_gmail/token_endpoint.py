@@ -85,13 +85,15 @@ def _json(response: requests.Response) -> dict[str, object]:
 
 def _said(client: OAuth2Client, status: int, body: dict[str, object]) -> str:
     """What the endpoint said, in one line, with any secret it echoed blanked out."""
+    secrets = (client.client_secret.reveal(), client.refresh_token.reveal())
     error, description = body.get("error"), body.get("error_description")
     text = f"HTTP {status}"
     if isinstance(error, str):
         text += f" {error}"
     if isinstance(description, str) and description:
-        text += f" ({description[:200]})"
-    return scrub(text, (client.client_secret.reveal(), client.refresh_token.reveal()))
+        # Blanked before it is cut: a secret cut in two would escape the blanking.
+        text += f" ({scrub(description, secrets)[:200]})"
+    return scrub(text, secrets)
 
 
 def _refusal(client: OAuth2Client, status: int, body: dict[str, object]) -> Finding:
