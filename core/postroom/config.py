@@ -269,9 +269,10 @@ def load_config(
                 for channel in ("email", "sms")}
     events = {name: Event(name=name, template=e.template, channels=tuple(e.channels),
                           importance=e.importance) for name, e in settings.events.items()}
-    return Config(accounts, settings.store or Config().store, settings.delivery,
-                  settings.recurring, region, settings.timezone or UTC, path, settings.templates,
-                  channels, events, settings.gateways)
+    # Every path that leaves settings.store unset has added an issue and raised above.
+    return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
+                  settings.timezone or UTC, path, settings.templates, channels, events,
+                  settings.gateways)
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
