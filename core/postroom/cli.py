@@ -244,10 +244,11 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
             engine.account(name)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
-    waiting = sum(row.waiting + row.in_flight for row in engine.queue()
-                  if not accounts or row.account in accounts)
-    show_bar = once and not as_json and sys.stdout.isatty() and waiting > 0
-    with click.progressbar(length=waiting, label="sending", show_pos=True) if show_bar \
+    waiting = 0  # counted only for the progress bar of a --once run on a terminal
+    if once and not as_json and sys.stdout.isatty():
+        waiting = sum(row.waiting + row.in_flight for row in engine.queue()
+                      if not accounts or row.account in accounts)
+    with click.progressbar(length=waiting, label="sending", show_pos=True) if waiting \
             else nullcontext() as bar:
         done = [0]
 
