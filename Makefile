@@ -9,7 +9,11 @@ BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+# Debian packages the tests need, as binary:package; installed by `make test` when the
+# binary is missing and we are root (as CI is), else the tests that need them say how.
+SYSTEM_DEPS := /usr/bin/chromium:chromium
+
+.PHONY: install demo test lint bench clean system-deps
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +26,20 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+system-deps:
+	@for dep in $(SYSTEM_DEPS); do \
+	  binary=$${dep%%:*}; package=$${dep#*:}; \
+	  [ -x "$$binary" ] && continue; \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	    echo "note: $$binary is missing: apt-get install $$package (as root)"; continue; fi; \
+	  for try in 1 2 3 4 5 6; do \
+	    { [ -n "$$updated" ] || apt-get update -q; } && updated=1 && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$package \
+	    && break; echo "apt-get busy or failed; trying again"; sleep 20; \
+	  done; \
+	done
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

@@ -565,5 +565,10 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
 
 
+from postroom.commands.web import web  # noqa: E402 (the command uses the helpers above)
+
+cli.add_command(web)
+
+
 def main() -> None:
     cli(prog_name="postroom")

@@ -38,8 +38,10 @@ from postroom.errors import ConfigError
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
+from postroom.secrets import Secret
 from postroom.settings import (
     ConfigContext,
+    Port,
     PositiveInt,
     ProviderConfig,
     Region,
@@ -117,6 +119,22 @@ class DeliverySettings:
 
 
 @define
+class WebSettings:
+    """``[web]``: the admin page (``postroom web``, ``postroom.web.create_app``).
+
+    ``password`` is what people log in with (a long random token works as
+    well); ``session_minutes`` how long a login lasts; ``secure_cookies``
+    sends the session cookie over HTTPS only, for a page served behind TLS.
+    """
+
+    password: Secret | None = None
+    host: str = "127.0.0.1"
+    port: Port = 8025
+    session_minutes: PositiveInt = 480
+    secure_cookies: bool = False
+
+
+@define
 class EventSettings:
     """``[events.NAME]``: the template an event is told with, and how."""
 
@@ -172,6 +190,7 @@ class Config:
     channels: dict[str, list[str]] = field(factory=dict)
     events: dict[str, Event] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
+    web: WebSettings = field(factory=WebSettings)
 
 
 @define
@@ -187,6 +206,7 @@ class TopLevel:
     channels: dict[Literal["email", "sms"], list[str]] = field(factory=dict)
     events: dict[str, EventSettings] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
+    web: WebSettings = field(factory=WebSettings)
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -272,7 +292,7 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways)
+                  settings.gateways, settings.web)
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],

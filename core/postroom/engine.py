@@ -210,11 +210,14 @@ class Engine:
                              for problem in self.templates.check(event.template, channel))
         return found
 
-    def test(self, account: str, target: str | None = None) -> Diagnosis:
+    def test(self, account: str, target: str | None = None, *,
+             by: str | None = None) -> Diagnosis:
         """Check live that ``account`` works; with ``target``, send it a test message.
 
         A config ``validate`` finds an error in is not tried live: the
-        diagnosis names the setting to fix.
+        diagnosis names the setting to fix. ``by`` names who asked (``"ann
+        (web)"``): given with a ``target``, the test send is written to the
+        delivery log as outcome ``test``, with who sent it.
         """
         chosen = self.account(account)
         if target and chosen.channel == "sms":
@@ -225,7 +228,13 @@ class Engine:
             return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
                                     first.hint)
         diagnosis = self.registry.hook.postroom_test(config=chosen.config, target=target)
-        return self._answered("postroom_test", chosen, diagnosis, Diagnosis)
+        diagnosis = self._answered("postroom_test", chosen, diagnosis, Diagnosis)
+        if target and by is not None and self.config.store.log:
+            self.store.append_log([LogEntry(
+                new_message_id(), self.clock(), chosen.name, chosen.provider, target,
+                "test message", "test", 0, code=diagnosis.category,
+                text=diagnosis.detail, info={"by": by})])
+        return diagnosis
 
     def credits(self, account: str) -> Credits | None:
         """The account's balance, or None for providers that have no credit."""
@@ -478,7 +487,7 @@ class Engine:
         return self.store.queue(now, midnight.timestamp())
 
     def cancel(self, ids: str | Iterable[str] = (), *, account: str | None = None,
-               reason: str = "") -> Changed:
+               reason: str = "", by: str | None = None) -> Changed:
         """Cancel queued messages so that no worker sends them: those of ``ids``
         (one id may be passed as a string), or with ``account`` alone everything
         queued for that account (given both, only the ids of that account).
@@ -488,29 +497,30 @@ class Engine:
         whose worker's lease ran out is cancelled (that worker may have died)
         with a ``caveat``: if the worker is only slow it may send it, and the
         outbox then records it sent. With the delivery log on, every message
-        cancelled gets a log entry ``cancelled`` with ``reason``.
-        Raises ``MessageError`` when neither ids nor account is given.
+        cancelled gets a log entry ``cancelled`` with ``reason`` and, given
+        ``by``, who cancelled it. Raises ``MessageError`` when neither ids nor account is given.
         """
         chosen = self._operator_choice(ids, account, "cancel", "everything queued for it")
         found = self.store.cancel(self.clock(), chosen, account,
-                                  self._note("cancelled", lambda stored: reason))
+                                  self._note("cancelled", lambda stored: reason, by))
         return self._changed(found, account, "cancelled", NOT_CANCELLED)
 
     def requeue(self, ids: str | Iterable[str] = (), *,
-                account: str | None = None) -> Changed:
+                account: str | None = None, by: str | None = None) -> Changed:
         """Put dead messages back in the queue, due now, their tries counted from
         zero: those of ``ids`` (or the one id given as a string), or with
         ``account`` alone all the account's dead messages. For after the cause
         is fixed (credentials, a full mailbox).
 
         Messages that are not dead are left, each with why in ``Changed.left``;
-        every message requeued gets a log entry ``requeued``.
+        every message requeued gets a log entry ``requeued`` (with ``by``,
+        who asked, when given).
         """
         chosen = self._operator_choice(ids, account, "retry", "all its dead messages")
         found = self.store.requeue(self.clock(), chosen, account, self._note(
             "requeued", lambda stored: f"back in the queue after {stored.attempts} "
                                        f"tr{'y' if stored.attempts == 1 else 'ies'}, "
-                                       "counted from zero again"))
+                                       "counted from zero again", by))
         return self._changed(found, account, "queued", NOT_REQUEUED)
 
     def _operator_choice(self, ids: str | Iterable[str], account: str | None, verb: str,
@@ -527,11 +537,13 @@ class Engine:
             self.account(account)  # raises, naming the accounts there are
         return chosen
 
-    def _note(self, outcome: str, text: Callable[[StoredMessage], str]) -> Note:
+    def _note(self, outcome: str, text: Callable[[StoredMessage], str],
+              by: str | None = None) -> Note:
         if not self.config.store.log:
             return None
         now = self.clock()
-        return lambda stored: self._entry(stored, now, outcome, text=text(stored))
+        info = {} if by is None else {"by": by}
+        return lambda stored: self._entry(stored, now, outcome, text=text(stored), info=info)
 
     def _entry(self, stored: StoredMessage, at: float, outcome: str,
                **details: object) -> LogEntry:
@@ -591,9 +603,17 @@ class Engine:
             self.store.append_log([entry])
         return entry
 
-    def clear_log(self, before: datetime | None = None) -> int:
-        """Delete the delivery log, or the part older than ``before``."""
-        return self.store.clear_log(None if before is None else before.timestamp())
+    def clear_log(self, before: datetime | None = None, *, by: str | None = None) -> int:
+        """Delete the delivery log, or the part older than ``before``; return how many
+        entries went. Given ``by`` (who asked), the log keeps one entry,
+        outcome ``cleared``, saying who cleared what."""
+        count = self.store.clear_log(None if before is None else before.timestamp())
+        if by is not None and self.config.store.log:
+            what = "everything" if before is None else f"entries before {before.isoformat()}"
+            self.store.append_log([LogEntry(new_message_id(), self.clock(), "-", "-", "-",
+                                            "delivery log cleared", "cleared", 0,
+                                            text=f"{count} deleted: {what}", info={"by": by})])
+        return count
 
     def standby(self, route: str, *, instead_of: str | None = None,
                 pauses: Mapping[str, object] | None = None) -> str | None:

@@ -1,0 +1,1 @@
+"""``postroom`` subcommands that live in modules of their own, registered in ``postroom.cli``."""
