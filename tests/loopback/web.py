@@ -1,18 +1,22 @@
-"""An ASGI app served by uvicorn on a free loopback port, in a thread, for the ``with`` block.
+"""An ASGI app served by uvicorn on a free loopback port, in a thread, for the ``with`` block,
+and a client logged in to the admin page it serves.
 
 ::
 
     with serving(create_app(engine, password="pw")) as url:
-        requests.get(url + "/login")
+        session = log_in(url, "pw")
+        session.get(url + "/queue")
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import requests
 import uvicorn
 
 HOST = "127.0.0.1"
@@ -36,3 +40,21 @@ def serving(app, start_timeout: float = 10.0) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def log_in(url: str, password: str, name: str = "Ann") -> requests.Session:
+    """A requests session logged in to the admin page at ``url``."""
+    session = requests.Session()
+    token = csrf_of(session.get(f"{url}/login", timeout=10).text)
+    answer = session.post(f"{url}/login", data={"csrf": token, "name": name,
+                                                "password": password, "next": ""},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 303, answer.text
+    return session

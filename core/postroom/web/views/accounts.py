@@ -14,7 +14,7 @@ from starlette.routing import Route
 from postroom.config import Account
 from postroom.engine import Engine
 from postroom.errors import ConfigError, MessageError, PostroomError
-from postroom.results import Credits, Diagnosis
+from postroom.results import Credits, Diagnosis, Problem
 from postroom.store import AccountPause
 from postroom.web.auth import action, actor
 from postroom.web.site import Page, call, engine, render
@@ -29,13 +29,17 @@ class AccountView:
     pause: AccountPause | None
     sent_today: int
     settings: list[tuple[str, str]]
+    problems: list[Problem]
 
 
 def account_views(chosen: Engine) -> list[AccountView]:
     pauses = chosen.store.pauses(chosen.clock())
     sent = {row.account: row.sent for row in chosen.queue()}
+    problems: dict[str, list[Problem]] = {}
+    for where, problem in chosen.validate():
+        problems.setdefault(where, []).append(problem)
     return [AccountView(account, pauses.get(name), sent.get(name, 0),
-                        settings_in_words(account.config))
+                        settings_in_words(account.config), problems.get(f"accounts.{name}", []))
             for name, account in chosen.config.accounts.items()]
 
 
