@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # binary is missing and we are root (as CI is), else the tests that need them say how.
 SYSTEM_DEPS := /usr/bin/chromium:chromium
 
-.PHONY: install demo test lint bench clean system-deps
+.PHONY: install demo test lint bench clean system-deps screenshots
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ system-deps:
 test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# The admin page's screenshots in docs/, taken by its browser test.
+screenshots: $(STAMP) system-deps
+	POSTROOM_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/web/test_web_browser.py -k every_page
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

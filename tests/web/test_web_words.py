@@ -76,7 +76,7 @@ def test_durations(seconds, words):
 def test_times_today_and_other_days():
     monday_nine = 1772442000.0  # 2026-03-02 09:00 London (GMT)
 
-    assert moment(monday_nine, LONDON, now=monday_nine + 3600) == "today 09:00:00"
+    assert moment(monday_nine, LONDON, now=monday_nine + 3600) == "today 09:00:00 GMT"
     assert moment(monday_nine, LONDON, now=monday_nine + 86400) == "2026-03-02 09:00 GMT"
     assert moment(None, LONDON) == "-"
 

@@ -92,13 +92,13 @@ def schedule_in_words(schedule: Schedule, default_zone: tzinfo | None = None,
 def moment(epoch: float | None, zone: tzinfo, now: float | None = None) -> str:
     """A time as the page shows it: ``2026-03-04 09:30 GMT``, or ``-`` for none.
 
-    With ``now``, a time on the same local day is shown as ``today 09:30``.
+    With ``now``, a time on the same local day is shown as ``today 09:30:00 GMT``.
     """
     if epoch is None:
         return "-"
     when = datetime.fromtimestamp(epoch, UTC).astimezone(zone)
     if now is not None and when.date() == datetime.fromtimestamp(now, zone).date():
-        return f"today {when.strftime('%H:%M:%S')}"
+        return f"today {when.strftime('%H:%M:%S %Z')}"
     return when.strftime("%Y-%m-%d %H:%M %Z")
 
 
