@@ -24,7 +24,8 @@ async def show(request: Request) -> Response:
     query = request.query_params
     filters = {key: query.get(key, "").strip() for key in ("account", "outcome", "recipient",
                                                            "since")}
-    limit = int(query["limit"]) if query.get("limit", "").isdigit() else LIMITS[0]
+    asked = int(query["limit"]) if query.get("limit", "").isdigit() else LIMITS[0]
+    limit = min(max(asked, 1), LIMITS[-1])
     error = None
     since = None
     if filters["since"]:
@@ -34,7 +35,7 @@ async def show(request: Request) -> Response:
             error = str(exc)
     entries = [] if error else await call(
         chosen.log, account=filters["account"] or None, outcome=filters["outcome"] or None,
-        recipient=filters["recipient"] or None, since=since, limit=min(limit, LIMITS[-1]))
+        recipient=filters["recipient"] or None, since=since, limit=limit)
     return render(request, "log.html", {
         "entries": entries, "filters": filters, "limit": limit, "limits": LIMITS,
         "outcomes": OUTCOMES, "accounts": list(chosen.config.accounts), "error": error,
