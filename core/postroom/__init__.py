@@ -15,13 +15,14 @@ from postroom.errors import (
     PostroomError,
 )
 from postroom.hookspecs import hookimpl
-from postroom.messages import Attachment, EmailMessage, SmsMessage
+from postroom.messages import Alternative, Attachment, EmailMessage, InlineImage, SmsMessage
 from postroom.results import Credits, Diagnosis, Outcome, Problem, SendResult
 from postroom.secrets import Secret
 from postroom.settings import ConfigContext, ProviderConfig
 
 __all__ = [
     "Address",
+    "Alternative",
     "Attachment",
     "ConfigContext",
     "ConfigError",
@@ -29,6 +30,7 @@ __all__ = [
     "Diagnosis",
     "EmailMessage",
     "Engine",
+    "InlineImage",
     "InsufficientCredits",
     "MessageError",
     "Outcome",

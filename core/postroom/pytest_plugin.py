@@ -1,0 +1,1 @@
+"""pytest plugin: the test mode for apps (filled in below)."""
