@@ -87,6 +87,15 @@ class Captured:
         return f"{self.account} ({self.channel}) to {', '.join(self.to)}: {about!r}"
 
 
+def _expected(found: list, count: int | None, what: str, pool: list[str]) -> list:
+    if (count is None and found) or (count is not None and len(found) == count):
+        return found
+    expected = "at least one" if count is None else str(count)
+    listing = "".join(f"\n  {line}" for line in pool) or " nothing"
+    raise AssertionError(f"expected {expected} {what}, found {len(found)}; captured in this "
+                         f"test:{listing}")
+
+
 class Outbox:
     """What apps handed to postroom during a test; safe to use from any thread."""
 
@@ -127,6 +136,27 @@ class Outbox:
         return [r for r in pool if (template is None or r.template == template)
                 and (to is None or (r.recipient is not None and r.recipient.to is not None
                                     and r.recipient.to.lower() == to.lower()))]
+
+    def expect(self, *, count: int | None = None, delivered: bool = False,
+               **criteria: str | None) -> list[Captured]:
+        """``find``, raising ``AssertionError`` (listing what was captured) when
+        nothing fits, or not exactly ``count`` messages."""
+        found = self.find(delivered=delivered, **criteria)
+        wanted = ", ".join(f"{key}={value!r}" for key, value in criteria.items()
+                           if value is not None)
+        what = (f"message{'s' if count not in (None, 1) else ''} "
+                f"{'delivered' if delivered else 'sent'}" + (f" with {wanted}" if wanted else ""))
+        pool = self.delivered if delivered else self.queued
+        return _expected(found, count, what, [item.describe() for item in list(pool)])
+
+    def expect_rendered(self, template: str | None = None, *, to: str | None = None,
+                        count: int | None = None) -> list[Rendered]:
+        """``templates``, raising ``AssertionError`` as ``expect`` does."""
+        found = self.templates(template, to)
+        pool = [f"{r.template} ({r.channel}, locale {r.locale or 'base'}) for "
+                f"{r.recipient.to if r.recipient else '?'}" for r in list(self.rendered)]
+        what = f"renderings of {template or 'any template'}" + (f" for {to}" if to else "")
+        return _expected(found, count, what, pool)
 
     def clear(self) -> None:
         with self._lock:

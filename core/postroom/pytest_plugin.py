@@ -105,29 +105,16 @@ def postroom_engine(request: pytest.FixtureRequest, postroom_outbox: Outbox,
         yield engine
 
 
-def _checked(found: list, count: int | None, what: str, pool: list[str]) -> list:
-    if (count is None and found) or (count is not None and len(found) == count):
-        return found
-    expected = "at least one" if count is None else str(count)
-    listing = "".join(f"\n  {line}" for line in pool) or " nothing"
-    pytest.fail(f"expected {expected} {what}, found {len(found)}; captured in this test:"
-                f"{listing}", pytrace=False)
-
-
 @pytest.fixture
 def postroom_sent(postroom_outbox: Outbox) -> Callable[..., list[Captured]]:
     """``postroom_sent(account=..., to=...)``: the matching captured messages, or a failure."""
 
     def sent(*, count: int | None = None, delivered: bool = False,
              **criteria: str | None) -> list[Captured]:
-        found = postroom_outbox.find(delivered=delivered, **criteria)
-        pool = postroom_outbox.delivered if delivered else postroom_outbox.queued
-        wanted = ", ".join(f"{key}={value!r}" for key, value in criteria.items()
-                           if value is not None)
-        what = (f"message{'s' if count not in (None, 1) else ''} "
-                f"{'delivered' if delivered else 'sent'}"
-                + (f" with {wanted}" if wanted else ""))
-        return _checked(found, count, what, [item.describe() for item in list(pool)])
+        try:
+            return postroom_outbox.expect(count=count, delivered=delivered, **criteria)
+        except AssertionError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
     return sent
 
@@ -138,10 +125,9 @@ def postroom_rendered(postroom_outbox: Outbox) -> Callable[..., list[Rendered]]:
 
     def rendered(template: str | None = None, *, to: str | None = None,
                  count: int | None = None) -> list[Rendered]:
-        found = postroom_outbox.templates(template, to)
-        pool = [f"{r.template} ({r.channel}, locale {r.locale or 'base'}) for "
-                f"{r.recipient.to if r.recipient else '?'}" for r in postroom_outbox.rendered]
-        what = f"renderings of {template or 'any template'}" + (f" for {to}" if to else "")
-        return _checked(found, count, what, pool)
+        try:
+            return postroom_outbox.expect_rendered(template, to=to, count=count)
+        except AssertionError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
     return rendered
