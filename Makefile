@@ -18,6 +18,9 @@ SYSTEM_DEPS := /usr/bin/chromium:chromium
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# phonenumberslite replaced phonenumbers: both install the module "phonenumbers",
+	@# so an older environment drops the full package before the lite one goes in.
+	$(BIN)/python -m pip uninstall --quiet --yes phonenumbers 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e ".[test]" $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 

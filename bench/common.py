@@ -54,8 +54,9 @@ class Person:
 
 
 def people(count: int) -> list[Person]:
-    """``count`` distinct recipients (fictional UK mobile numbers, example.org addresses)."""
-    return [Person(f"Member {i:05d}", f"member{i}@example.org", f"+4477009{i % 100000:05d}",
+    """``count`` distinct recipients (valid UK mobile numbers, which only ever reach the
+    local fakes, and example.org addresses)."""
+    return [Person(f"Member {i:05d}", f"member{i}@example.org", f"+447911{i % 1000000:06d}",
                    f"R{100000 + i}") for i in range(count)]
 
 

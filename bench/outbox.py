@@ -50,7 +50,7 @@ def build(sink: str, count: int) -> list:
     from postroom import EmailMessage, SmsMessage
 
     if sink == "sms":
-        return [SmsMessage(to=f"07700 9{i % 100000:05d}", region="GB",
+        return [SmsMessage(to=f"07911 {i % 1000000:06d}", region="GB",
                            text=f"Member {i}: your membership renews on 1 March.")
                 for i in range(count)]
     return [EmailMessage(to=f"Member {i} <member{i}@example.org>", subject=f"Renewal {i}",

@@ -10,6 +10,9 @@ import trustme
 
 from postroom.plugins import PluginRegistry
 
+# pytester runs the test mode for apps (postroom's pytest plugin) in app projects of its own.
+pytest_plugins = ["pytester"]
+
 ECHO_PROJECT = Path(__file__).parent / "fixtures" / "postroom-echo"
 
 # The echo provider's package is imported by path, as a plugin under test would be.

@@ -97,8 +97,22 @@ class Address:
         return email.utils.formataddr((self.name, self.email)) if self.name else self.email
 
 
+# Ofcom keeps ranges for drama and documentation (07700 900000-900999 mobile, 01632
+# 960000-960999 landline): numbers of the right form that are nobody's, which examples
+# and tests use; libphonenumber, rightly for real traffic, does not list them as valid,
+# so they are let through by name.
+FICTIONAL_RANGES = ((44, "7700900", 10), (44, "1632960", 10))
+
+
+def _fictional(parsed: phonenumbers.PhoneNumber) -> bool:
+    national = phonenumbers.national_significant_number(parsed)
+    return any(parsed.country_code == code and national.startswith(prefix)
+               and len(national) == length for code, prefix, length in FICTIONAL_RANGES)
+
+
 def phone_number(value: str, region: str | None = None) -> str:
-    """Normalise a phone number to E.164 (``+447700900123``).
+    """Normalise a phone number to E.164 (``+447700900123``), checking that it
+    is a valid number (one its country hands out), not only one of the right length.
 
     ``region`` (ISO 3166 code, ``GB``) reads numbers written without a country
     code, as people type them locally.
@@ -115,10 +129,15 @@ def phone_number(value: str, region: str | None = None) -> str:
                 "or set a default region (region = \"GB\") for local numbers"
             ) from None
         raise ValueError(f"{value!r} is not a phone number: {exc._msg}") from None
+    country = (phonenumbers.region_code_for_number(parsed)
+               or phonenumbers.region_code_for_country_code(parsed.country_code))
     if not phonenumbers.is_possible_number(parsed):
-        raise ValueError(f"{value!r} has the wrong number of digits for "
-                         f"{phonenumbers.region_code_for_number(parsed) or 'its country'}")
+        raise ValueError(f"{value!r} has the wrong number of digits for {country}")
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if not (phonenumbers.is_valid_number(parsed) or _fictional(parsed)):
+        raise ValueError(f"{value!r} is not a valid number in {country} (read as {e164}): no "
+                         "line or mobile number there is written like this; check the digits, "
+                         "or write it in full international form, +<country code><number>")
     # A number kept with leading zeros may read back as another number; it would be
     # queued as one number and sent to a different one. Only such numbers need the check.
     if parsed.italian_leading_zero and phonenumbers.format_number(

@@ -10,6 +10,7 @@ import enum
 import json
 import sys
 import threading
+from collections.abc import Callable
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -66,11 +67,18 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 class Context:
-    def __init__(self, config_path: str | None) -> None:
+    """Where commands get their engine: the config file, or ``make_engine`` when a
+    host such as Django's ``manage.py postroom`` supplies its own."""
+
+    def __init__(self, config_path: str | None,
+                 make_engine: Callable[[], Engine] | None = None) -> None:
         self.config_path = config_path
+        self.make_engine = make_engine
 
     def engine(self, as_json: bool) -> Engine:
         try:
+            if self.make_engine is not None and self.config_path is None:
+                return self.make_engine()
             return Engine.from_file(self.config_path)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE, as_json)
@@ -86,7 +94,11 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Send email and SMS through the accounts in postroom.toml."""
-    ctx.obj = Context(config_path)
+    host = ctx.obj.make_engine if isinstance(ctx.obj, Context) else None
+    if host is not None and ctx.get_parameter_source("config_path") is not \
+            click.core.ParameterSource.COMMANDLINE:
+        config_path = None  # the host's configuration, unless --config says otherwise
+    ctx.obj = Context(config_path, host)
 
 
 @cli.command()

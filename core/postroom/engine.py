@@ -25,6 +25,7 @@ from pathlib import Path
 
 from attrs import define, evolve, field, frozen
 
+from postroom import capture
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.errors import (
     ConfigError,
@@ -128,6 +129,10 @@ class Engine:
 
     def __init__(self, config: Config, registry: PluginRegistry, *, store: Store | None = None,
                  clock: Callable[[], float] = time.time) -> None:
+        testing = capture.current()
+        if testing is not None:  # an app's test run: capture, and keep off the real outbox
+            config, registry, store = testing.adopt(config, registry, clock)
+        self._on_render = testing.outbox.record_rendered if testing is not None else None
         self.config = config
         self.registry = registry
         self.clock = clock
@@ -141,18 +146,26 @@ class Engine:
                   environ: Mapping[str, str] | None = None, **kw) -> Engine:
         """Load ``path``, or ``$POSTROOM_CONFIG``, or ``./postroom.toml``."""
         found = find_config_file(path, environ)
-        registry = registry or PluginRegistry(environ=environ)
-        config = load_config(read_config_file(found), registry, path=found, environ=environ)
-        return cls(config, registry, **kw)
+        return cls._configured(read_config_file(found), registry, environ, path=found, **kw)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, base_dir: str | os.PathLike | None = None,
                   registry: PluginRegistry | None = None,
                   environ: Mapping[str, str] | None = None, **kw) -> Engine:
         """Configure from a dict shaped like ``postroom.toml``."""
-        registry = registry or PluginRegistry(environ=environ)
         base = Path(base_dir) if base_dir is not None else None
-        return cls(load_config(data, registry, base_dir=base, environ=environ), registry, **kw)
+        return cls._configured(data, registry, environ, base_dir=base, **kw)
+
+    @classmethod
+    def _configured(cls, data: Mapping[str, object], registry: PluginRegistry | None,
+                    environ: Mapping[str, str] | None, *, path: Path | None = None,
+                    base_dir: Path | None = None, **kw) -> Engine:
+        registry = registry or PluginRegistry(environ=environ)
+        testing = capture.current()
+        if testing is not None:  # a test run has no production secrets
+            data = testing.lenient(data, base_dir or (path.parent if path else None), environ)
+        config = load_config(data, registry, path=path, base_dir=base_dir, environ=environ)
+        return cls(config, registry, **kw)
 
     @property
     def store(self) -> Store:
@@ -187,7 +200,8 @@ class Engine:
         if self.config.templates is None:
             raise ConfigError([("templates", 'no [templates] section: add one with directory = '
                                              '"templates" to send or preview templates')])
-        return Templates(self.config.templates, region=self.config.region)
+        return Templates(self.config.templates, region=self.config.region,
+                         on_render=self._on_render)
 
     def validate(self) -> list[tuple[str, Problem]]:
         """Offline checks: ``(where, problem)`` pairs, ``where`` being the section

@@ -3,11 +3,17 @@
 Both are checked when they are made, so a bad address, a local phone number
 without a region or a line break in a header fails in the caller's code, with
 the field named, rather than later in a worker.
+
+Beside text and html an email may carry ``inline`` images, shown by the html
+body through ``cid:`` links, and ``alternatives`` such as a calendar
+invitation (``Alternative.calendar(ics)``), which mail programs offer to add
+to the calendar.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import re
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,7 +35,7 @@ WRITTEN_HEADERS = {
     "bcc": "use bcc instead: it is never written into the message",
     "reply-to": "use reply_to instead", "subject": "use subject instead",
     "date": "it is set when the message is built",
-    "message-id": "it is made from the message id",
+    "message-id": "set message_id instead (it is made from the message id by default)",
     "mime-version": "it is set by the MIME builder",
     "content-type": "it follows from text, html and attachments",
     "content-transfer-encoding": "it follows from the body",
@@ -90,6 +96,101 @@ def _attachment(item: Attachment | str | Path) -> Attachment:
     return item if isinstance(item, Attachment) else Attachment.from_path(item)
 
 
+# What RFC 2392 allows in a Content-ID (an addr-spec), without the angle brackets:
+# no spaces, no brackets, no line breaks.
+_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]+\Z")
+
+
+def _content_id(value: str) -> str:
+    if not isinstance(value, str) or not _CONTENT_ID.match(value.strip("<>")):
+        raise MessageError("inline.content_id",
+                           f"{value!r} is not a Content-ID: use letters, digits and . - _ @ "
+                           "(such as 'logo' or 'logo@clinic.example'), and cid:logo in the html")
+    return value.strip("<>")
+
+
+@frozen
+class InlineImage:
+    """An image shown inside the html body: ``<img src="cid:logo">`` for
+    ``InlineImage("logo", png_bytes, "image/png")``.
+
+    It travels beside the html in a ``multipart/related`` part with its
+    ``Content-ID``, so mail programs show it without fetching anything.
+    """
+
+    content_id: str = field(converter=_content_id)
+    content: bytes = field(repr=lambda b: f"<{len(b)} bytes>")
+    content_type: str = "image/png"
+    filename: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not self.content_type.startswith("image/"):
+            raise MessageError("inline.content_type",
+                               f"inline parts are images; {self.content_type!r} is not "
+                               "(an image/... type): send it as an attachment instead")
+        if self.filename is not None:
+            _checked("inline.filename", lambda v: check_header_text(v, "the file name"),
+                     self.filename)
+
+    @classmethod
+    def from_path(cls, path: str | Path, content_id: str | None = None) -> InlineImage:
+        """Read an image file; its Content-ID is the file name unless given."""
+        path = Path(path)
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise MessageError("inline", f"cannot read {path}: {exc.strerror}") from None
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return cls(content_id or path.name, content, kind, path.name)
+
+
+def _content_type(value: str) -> str:
+    kind = value.partition(";")[0]
+    if "/" not in kind or not kind.strip().isascii() or "\n" in value or "\r" in value:
+        raise MessageError("alternatives.content_type",
+                           f"expected a MIME type such as 'text/calendar; method=REQUEST', "
+                           f"got {value!r}")
+    return value.strip()
+
+
+@frozen
+class Alternative:
+    """Another form of the body, beside text and html: a calendar invitation
+    (``text/calendar; method=REQUEST``), a ``text/x-amp-html`` part.
+
+    ``content_type`` may carry parameters; text content is sent as UTF-8.
+    """
+
+    content: str | bytes = field(repr=lambda c: f"<{len(c)} characters>")
+    content_type: str = field(converter=_content_type)
+
+    @property
+    def mime_type(self) -> str:
+        """The type without its parameters: ``text/calendar``."""
+        return self.content_type.partition(";")[0].strip().lower()
+
+    @classmethod
+    def calendar(cls, ics: str, method: str | None = None) -> Alternative:
+        """A calendar invitation (iCalendar text), ``method`` taken from its
+        ``METHOD:`` line unless given (``REQUEST`` invites, ``CANCEL`` calls off).
+
+        Mail programs show it as an invitation with accept and decline buttons.
+        """
+        if not isinstance(ics, str) or "BEGIN:VCALENDAR" not in ics:
+            raise MessageError("alternatives", "a calendar invitation is iCalendar text "
+                                               "starting with BEGIN:VCALENDAR")
+        found = re.search(r"^METHOD:(\S+)\s*$", ics, re.MULTILINE)
+        written = found.group(1).upper() if found else None
+        chosen = (method or written or "REQUEST").upper()
+        if written is not None and written != chosen:
+            raise MessageError("alternatives", f"the calendar says METHOD:{written} but "
+                                               f"method={method!r} was given; make them agree")
+        if not chosen.isalpha():
+            raise MessageError("alternatives", f"{chosen!r} is not an iCalendar method such "
+                                               "as REQUEST or CANCEL")
+        return cls(ics, f"text/calendar; method={chosen}")
+
+
 @frozen(kw_only=True)
 class EmailMessage:
     """One email: recipients, subject, a text and/or html body, attachments.
@@ -97,7 +198,11 @@ class EmailMessage:
     ``sender`` overrides the account's configured sender when given.
     ``headers`` adds extra header lines (``{"X-Ref": "A-12"}``). ``envelope``,
     when given, is who actually receives it; postroom sets it on the copy it
-    sends again to recipients a server deferred.
+    sends again to recipients a server deferred. ``inline`` images are shown by
+    the html body (``cid:``); ``alternatives`` are further forms of the body,
+    such as a calendar invitation. ``message_id`` sets the Message-ID header
+    (``<id@domain>``) when the app keeps its own for threading; by default it
+    is made from ``id``.
     """
 
     to: tuple[Address, ...] = field(converter=lambda v: _addresses("to", v))
@@ -118,6 +223,9 @@ class EmailMessage:
     headers: Mapping[str, str] = field(factory=dict, converter=dict)
     envelope: tuple[str, ...] = field(
         default=(), converter=lambda v: tuple(_checked("envelope", email_address, a) for a in v))
+    inline: tuple[InlineImage, ...] = field(default=(), converter=tuple)
+    alternatives: tuple[Alternative, ...] = field(default=(), converter=tuple)
+    message_id: str | None = None
     id: str = field(factory=new_message_id)
 
     channel = "email"
@@ -136,6 +244,30 @@ class EmailMessage:
                 raise MessageError("headers", f"{name!r} is written by postroom from the "
                                               f"message; {WRITTEN_HEADERS[name.lower()]}")
             _checked(f"headers.{name}", lambda v: check_header_text(v, "the header value"), value)
+        self._check_parts()
+
+    def _check_parts(self) -> None:
+        if self.inline and self.html is None:
+            raise MessageError("inline", "inline images are shown by the html body, and this "
+                                         "email has none: add html with <img src=\"cid:...\"> "
+                                         "or send the images as attachments")
+        for part in self.inline:
+            if not isinstance(part, InlineImage):
+                raise MessageError("inline", f"expected InlineImage objects, got {part!r}")
+        ids = [image.content_id for image in self.inline]
+        if len(set(ids)) != len(ids):
+            raise MessageError("inline", f"two inline images share a Content-ID ({ids}); "
+                                         "give each its own")
+        for part in self.alternatives:
+            if not isinstance(part, Alternative):
+                raise MessageError("alternatives", f"expected Alternative objects, got {part!r}")
+            if part.mime_type in ("text/plain", "text/html"):
+                raise MessageError("alternatives", f"{part.mime_type} is the text or html body: "
+                                                   "pass it as text= or html=")
+        if self.message_id is not None and not re.fullmatch(r"<[^<>\s@]+@[^<>\s@]+>",
+                                                            self.message_id):
+            raise MessageError("message_id", f"{self.message_id!r} is not a Message-ID; write "
+                                             "it as <unique-part@your.domain>")
 
     @property
     def recipients(self) -> list[str]:

@@ -20,7 +20,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
 from postroom.addresses import Address, ascii_email
-from postroom.messages import EmailMessage
+from postroom.messages import Alternative, EmailMessage, InlineImage
 
 # CRLF line ends, as SMTP wants them.
 POLICY = email.policy.compat32.clone(linesep="\r\n")
@@ -44,15 +44,69 @@ def _text_part(body: str, subtype: str) -> MIMEText:
     return MIMEText(body, subtype, "us-ascii" if plain else UTF8)
 
 
+def _binary_part(content_type: str, content: bytes) -> MIMEBase:
+    maintype, _, subtype = content_type.partition("/")
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(content)
+    email.encoders.encode_base64(part)
+    return part
+
+
+def _inline_part(image: InlineImage) -> MIMEBase:
+    part = _binary_part(image.content_type, image.content)
+    part["Content-ID"] = f"<{image.content_id}>"
+    name = image.filename
+    if name:
+        part.add_header("Content-Disposition", "inline",
+                        filename=name if name.isascii() else ("utf-8", "", name))
+    else:
+        part["Content-Disposition"] = "inline"
+    return part
+
+
+def _alternative_part(alternative: Alternative) -> MimeMessage:
+    """A further body form; the content type's parameters (``method=REQUEST``) are kept."""
+    maintype, _, subtype = alternative.mime_type.partition("/")
+    content = alternative.content
+    if maintype == "text":
+        text = content.decode("utf-8") if isinstance(content, bytes) else content
+        part = _text_part(text, subtype)
+    else:
+        part = _binary_part(alternative.mime_type,
+                            content.encode("utf-8") if isinstance(content, str) else content)
+    for param in alternative.content_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip():
+            part.set_param(key.strip(), value.strip().strip('"'))
+    return part
+
+
+def _html_part(message: EmailMessage) -> MimeMessage:
+    """The html body, with its inline images beside it in multipart/related."""
+    html = _text_part(message.html or "", "html")
+    if not message.inline:
+        return html
+    related = MIMEMultipart("related")
+    related.attach(html)
+    for image in message.inline:
+        related.attach(_inline_part(image))
+    return related
+
+
 def _body(message: EmailMessage) -> MimeMessage:
-    if message.text is not None and message.html is not None:
-        body = MIMEMultipart("alternative")
-        body.attach(_text_part(message.text, "plain"))
-        body.attach(_text_part(message.html, "html"))
-        return body
+    forms = []
     if message.text is not None:
-        return _text_part(message.text, "plain")
-    return _text_part(message.html or "", "html")
+        forms.append(_text_part(message.text, "plain"))
+    if message.html is not None:
+        forms.append(_html_part(message))
+    forms.extend(_alternative_part(a) for a in message.alternatives)
+    if len(forms) == 1:
+        return forms[0]
+    # Simplest first: mail programs show the last form they can.
+    body = MIMEMultipart("alternative")
+    for form in forms:
+        body.attach(form)
+    return body
 
 
 def build_mime(
@@ -60,7 +114,8 @@ def build_mime(
     sender: Address,
     reply_to: Sequence[Address] = (),
 ) -> MimeMessage:
-    """Build the MIME message: headers, text with html alternative, attachments.
+    """Build the MIME message: headers, text with html and other alternatives,
+    inline images beside the html (multipart/related), attachments.
 
     ``sender`` is the From address (the message's own ``sender`` wins when
     set); ``reply_to`` the account's default Reply-To when the message has none.
@@ -74,10 +129,7 @@ def build_mime(
         mixed = MIMEMultipart("mixed")
         mixed.attach(mime)
         for attachment in message.attachments:
-            maintype, _, subtype = attachment.content_type.partition("/")
-            part = MIMEBase(maintype, subtype)
-            part.set_payload(attachment.content)
-            email.encoders.encode_base64(part)
+            part = _binary_part(attachment.content_type, attachment.content)
             name = attachment.filename
             part.add_header("Content-Disposition", "attachment",
                             filename=name if name.isascii() else ("utf-8", "", name))
@@ -95,7 +147,7 @@ def build_mime(
     mime["Subject"] = _header_text(message.subject)
     mime["Date"] = email.utils.formatdate(localtime=True)
     domain = ascii_email(sender.email).rpartition("@")[2]
-    mime["Message-ID"] = f"<{message.id}@{domain}>"
+    mime["Message-ID"] = message.message_id or f"<{message.id}@{domain}>"
     for name, value in message.headers.items():
         mime[name] = _header_text(value)
     return mime

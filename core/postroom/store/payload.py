@@ -8,7 +8,14 @@ import json
 import attrs
 
 from postroom.addresses import Address
-from postroom.messages import Attachment, EmailMessage, Message, SmsMessage
+from postroom.messages import (
+    Alternative,
+    Attachment,
+    EmailMessage,
+    InlineImage,
+    Message,
+    SmsMessage,
+)
 
 
 def _pairs(addresses: tuple[Address, ...]) -> list[list[str]]:
@@ -31,6 +38,15 @@ def _addresses(pairs: list[list[str]]) -> tuple[Address, ...]:
     return tuple(_restore(Address, email=email, name=name) for name, email in pairs)
 
 
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
+def _alternative(content_type: str, text: str | None, data: str | None) -> Alternative:
+    return _restore(Alternative, content=text if data is None else base64.b64decode(data),
+                    content_type=content_type)
+
+
 def dump(message: Message) -> str:
     """The message as JSON text; attachments are base64."""
     if isinstance(message, SmsMessage):
@@ -44,9 +60,19 @@ def dump(message: Message) -> str:
             "reply_to": _pairs(message.reply_to),
             "sender": _pairs((message.sender,)) if message.sender else None,
             "headers": dict(message.headers), "envelope": list(message.envelope),
-            "attachments": [[a.filename, a.content_type, base64.b64encode(a.content).decode()]
+            "attachments": [[a.filename, a.content_type, _b64(a.content)]
                             for a in message.attachments],
         }
+        # Written only when used, so the common message stays as short as before.
+        if message.inline:
+            data["inline"] = [[i.content_id, i.content_type, i.filename, _b64(i.content)]
+                              for i in message.inline]
+        if message.alternatives:
+            data["alternatives"] = [
+                [a.content_type, a.content, None] if isinstance(a.content, str)
+                else [a.content_type, None, _b64(a.content)] for a in message.alternatives]
+        if message.message_id:
+            data["message_id"] = message.message_id
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -65,4 +91,9 @@ def load(text: str) -> Message:
         attachments=tuple(_restore(Attachment, filename=name, content=base64.b64decode(content),
                                    content_type=kind)
                           for name, kind, content in data["attachments"]),
+        inline=tuple(_restore(InlineImage, content_id=cid, content_type=kind, filename=name,
+                              content=base64.b64decode(content))
+                     for cid, kind, name, content in data.get("inline", ())),
+        alternatives=tuple(_alternative(*row) for row in data.get("alternatives", ())),
+        message_id=data.get("message_id"),
     )

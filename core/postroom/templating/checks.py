@@ -20,12 +20,14 @@ from postroom.results import Problem
 from postroom.templating.errors import TemplateError, explain
 from postroom.templating.folder import (
     EMAIL_PARTS,
+    IMAGES,
     PART_FILES,
     SIGNATURE,
     TemplateFolder,
     Variant,
     missing_for,
 )
+from postroom.templating.render import cid_references
 from postroom.templating.sandbox import Sandbox
 
 
@@ -46,6 +48,11 @@ def _compile(env: Sandbox, folder: TemplateFolder, file: str) -> Iterator[Proble
         except TemplateNotFound:
             yield Problem.error(file, f"refers to {name!r}, which is not in the template "
                                       "folder", "create that file or correct the name")
+    if file.endswith(".html"):
+        for name in cid_references(source):
+            if "{" not in name and not (folder.directory / IMAGES / name).is_file():
+                yield Problem.error(file, f"shows cid:{name}, and there is no {IMAGES}/{name}",
+                                    f"put the image in {IMAGES}/ or correct the name")
 
 
 def _version_problems(env: Sandbox, folder: TemplateFolder, version: Variant) -> Iterator[Problem]:

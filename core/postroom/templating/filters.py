@@ -1,17 +1,26 @@
 """The filters templates get besides Jinja's own: times, money, phone numbers.
 
+Dates, times and money are written in the recipient's locale (``Recipient(locale="fr")``),
+with Babel's CLDR data; English for recipients without a locale, or with one
+Babel does not know. See ``postroom.templating.locales``.
+
 ``date``, ``time``, ``datetime``
     ``{{ appointment | datetime }}``, ``{{ appointment | date("%A %d %B") }}``,
-    ``{{ appointment | time("%H:%M", "America/New_York") }}``.
+    ``{{ appointment | time("%H:%M", "America/New_York") }}``, ``{{ appointment | date("long") }}``.
     The value is a time-zone-aware ``datetime`` or an ISO 8601 text with its
     offset (``2025-03-30T09:00:00+01:00``, ``...Z``); it is shown in the zone
     given, else the recipient's, else the organisation's (``timezone`` in
     the template settings). A time without a zone is refused, since guessing
     would silently move an appointment by hours. A plain ``date`` is shown as
-    it is. The format is ``strftime``'s; names of days and months are English.
+    it is. The format is ``strftime``'s, with the names of days and months
+    (``%A %a %B %b``) and AM/PM (``%p``) in the recipient's language, or one
+    of Babel's named formats: ``short``, ``medium``, ``long``, ``full``.
+    Without a format, a recipient with a locale gets that locale's long date
+    and short time (``30 mars 2025``, ``30. März 2025, 09:30``); one without
+    gets ``30 March 2025`` and ``09:30``.
 ``money(currency)``
-    ``{{ total | money("EUR") }}`` → ``€1,234.50``: two decimals, rounded
-    half up, ``€ £ $`` for EUR, GBP and USD, the code otherwise (``CHF 12.00``).
+    ``{{ total | money("EUR") }}`` → ``€1,234.50`` in English, ``1 234,50 €``
+    in French: rounded half up to the currency's digits (none for JPY).
 ``phone(style)``
     ``{{ office | phone }}`` → ``+44 20 7946 0000``; ``phone("national")`` →
     ``020 7946 0000``; ``phone("e164")`` → ``+442079460000``. Numbers without
@@ -22,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,13 +40,20 @@ from jinja2 import Undefined, pass_context
 from jinja2.runtime import Context
 
 from postroom.addresses import phone_number
+from postroom.templating.locales import (
+    NAMED_FORMATS,
+    Locale,
+    locale_of,
+    money_text,
+    named_format,
+    strftime,
+)
 
 DATE_FORMAT = "%d %B %Y"
 TIME_FORMAT = "%H:%M"
 DATETIME_FORMAT = "%d %B %Y %H:%M"
+DEFAULTS = {"date": DATE_FORMAT, "time": TIME_FORMAT, "datetime": DATETIME_FORMAT}
 
-_SYMBOLS = {"EUR": "€", "GBP": "£", "USD": "$"}
-_CENTS = Decimal("0.01")
 _PHONE_STYLES = {
     "international": phonenumbers.PhoneNumberFormat.INTERNATIONAL,
     "national": phonenumbers.PhoneNumberFormat.NATIONAL,
@@ -81,12 +97,22 @@ def _moment(value: object, filter_name: str) -> dt.date | dt.time:
     return value
 
 
-def format_moment(value: object, fmt: str, zone: ZoneInfo, filter_name: str = "datetime") -> str:
-    """Show ``value`` with ``fmt`` in ``zone`` (a date or a time of day is shown as it is)."""
+def format_moment(value: object, fmt: str | None, zone: ZoneInfo, filter_name: str = "datetime",
+                  locale: Locale | None = None) -> str:
+    """Show ``value`` in ``zone`` (a date or a time of day as it is) with ``fmt``:
+    ``strftime``'s directives or a named format; None is the filter's default."""
     moment = _moment(value, filter_name)
     if isinstance(moment, dt.datetime):
         moment = moment.astimezone(zone)
-    return moment.strftime(fmt)
+    chosen = locale or locale_of(None)
+    if fmt is None:
+        if locale is None or locale == locale_of(None):
+            fmt = DEFAULTS[filter_name]
+        else:
+            fmt = "short" if filter_name == "time" else "long"
+    if fmt in NAMED_FORMATS:
+        return named_format(moment, filter_name, fmt, chosen)
+    return strftime(moment, fmt, chosen)
 
 
 def _amount(value: object) -> Decimal:
@@ -103,16 +129,13 @@ def _amount(value: object) -> Decimal:
     return amount
 
 
-def money(value: object, currency: str) -> str:
-    """``12.5, "EUR"`` → ``€12.50``; ``-3, "CHF"`` → ``-CHF 3.00``."""
-    amount = _amount(value).quantize(_CENTS, rounding=ROUND_HALF_UP)
+def money(value: object, currency: str, locale: str | None = None) -> str:
+    """``12.5, "EUR"`` → ``€12.50`` (``12,50 €`` with ``locale="fr"``); ``-3, "CHF"`` →
+    ``-CHF 3.00``."""
+    amount = _amount(value)
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         raise ValueError(f"money: {currency!r} is not a currency code such as 'EUR'")
-    code = currency.upper()
-    sign = "-" if amount < 0 else ""
-    digits = f"{abs(amount):,.2f}"
-    symbol = _SYMBOLS.get(code)
-    return f"{sign}{symbol}{digits}" if symbol else f"{sign}{code} {digits}"
+    return money_text(amount, currency.upper(), locale_of(locale))
 
 
 def phone(value: object, style: str = "international", region: str | None = None) -> str:
@@ -145,21 +168,32 @@ def template_filters(default_zone: ZoneInfo, region: str | None) -> dict[str, Ca
         except ValueError as exc:
             raise ValueError(f"{filter_name}: {exc}") from None
 
-    def moment_filter(filter_name: str, default_format: str) -> Callable:
+    def locale_for(context: Context) -> Locale | None:
+        recipient = context.get("recipient")
+        tag = recipient.get("locale") if isinstance(recipient, dict) else None
+        return locale_of(tag) if tag else None
+
+    def moment_filter(filter_name: str) -> Callable:
         @pass_context
-        def apply(context: Context, value: object, fmt: str = default_format,
+        def apply(context: Context, value: object, fmt: str | None = None,
                   tz: str | None = None) -> str:
             zone = zone_for(context, tz, filter_name)
-            return format_moment(value, fmt, zone, filter_name)
+            return format_moment(value, fmt, zone, filter_name, locale_for(context))
         return apply
+
+    @pass_context
+    def money_filter(context: Context, value: object, currency: str,
+                     locale: str | None = None) -> str:
+        chosen = locale or (context.get("recipient") or {}).get("locale")
+        return money(value, currency, chosen)
 
     def phone_filter(value: object, style: str = "international") -> str:
         return phone(value, style, region)
 
     return {
-        "date": moment_filter("date", DATE_FORMAT),
-        "time": moment_filter("time", TIME_FORMAT),
-        "datetime": moment_filter("datetime", DATETIME_FORMAT),
-        "money": money,
+        "date": moment_filter("date"),
+        "time": moment_filter("time"),
+        "datetime": moment_filter("datetime"),
+        "money": money_filter,
         "phone": phone_filter,
     }

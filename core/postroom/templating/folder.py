@@ -7,10 +7,12 @@
         subject.txt         email subject
         text.txt            email text body
         html.html           email html body (autoescaped)
+        calendar.ics        optional: a calendar invitation sent with the email
         sms.txt             SMS body
       reminder.fr/          French version; pt-BR would be reminder.pt-BR/
       _layouts/ _partials/  anything in a folder starting with "_" is shared
       _signature/           text.txt and html.html appended to every email
+      _images/              images the html shows inline: <img src="cid:logo.png">
 """
 
 from __future__ import annotations
@@ -26,16 +28,19 @@ from attrs import frozen
 from postroom.messages import Channel
 from postroom.templating.errors import TemplateError
 
-Part = Literal["subject", "text", "html", "sms"]
+Part = Literal["subject", "text", "html", "sms", "calendar"]
 
 PART_FILES: dict[Part, str] = {
     "subject": "subject.txt",
     "text": "text.txt",
     "html": "html.html",
     "sms": "sms.txt",
+    "calendar": "calendar.ics",   # an invitation sent beside the email's body
 }
 EMAIL_PARTS: tuple[Part, ...] = ("subject", "text", "html")
 SIGNATURE = "_signature"
+IMAGES = "_images"
+"""Where the images an html part shows with ``<img src="cid:logo.png">`` live."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 _LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*\Z")

@@ -8,6 +8,7 @@ email header).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from attrs import frozen
 
 from postroom.addresses import Address
 from postroom.errors import MessageError
-from postroom.messages import Channel, EmailMessage, Message, SmsMessage
-from postroom.templating.errors import explain
-from postroom.templating.folder import SIGNATURE, Part, TemplateFolder, Variant
+from postroom.messages import Alternative, Channel, EmailMessage, InlineImage, Message, SmsMessage
+from postroom.templating.errors import TemplateError, explain
+from postroom.templating.folder import IMAGES, SIGNATURE, Part, TemplateFolder, Variant
 from postroom.templating.recipients import Recipient
 from postroom.templating.sandbox import Sandbox, render_capped
 
@@ -41,6 +42,8 @@ class Rendered:
     text: str | None = None
     html: str | None = None
     recipient: Recipient | None = None
+    inline: tuple[InlineImage, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
 
     def to_message(self, **fields: object) -> Message:
         """The ``EmailMessage`` or ``SmsMessage`` to send.
@@ -60,7 +63,7 @@ class Rendered:
         if self.channel == "sms":
             return SmsMessage(to=to, text=self.text, **fields)
         return EmailMessage(to=to, subject=self.subject, text=self.text, html=self.html,
-                            **fields)
+                            inline=self.inline, alternatives=self.alternatives, **fields)
 
 
 def sign(text: str | None, html: str | None, signature_text: str | None,
@@ -77,6 +80,26 @@ def sign(text: str | None, html: str | None, signature_text: str | None,
         html = (html + "\n" + signature_html if end < 0
                 else html[:end] + signature_html + "\n" + html[end:])
     return text, html
+
+
+CID = re.compile(r"""cid:([^"'\s)>]+)""")
+
+
+def cid_references(html: str) -> list[str]:
+    """The Content-IDs an html part shows (``src="cid:logo.png"``), each once, in order."""
+    return list(dict.fromkeys(CID.findall(html)))
+
+
+def inline_images(html: str | None, directory: Path, template: str) -> tuple[InlineImage, ...]:
+    """The images of ``_images/`` the html shows through ``cid:`` links."""
+    found = []
+    for name in cid_references(html or ""):
+        path = directory / IMAGES / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise TemplateError(template, f"the html shows cid:{name}, and there is no "
+                                          f"{IMAGES}/{name}: put the image there", part="html")
+        found.append(InlineImage.from_path(path, content_id=name))
+    return tuple(found)
 
 
 def render_file(env: Sandbox, directory: Path, part: Part, file: str,
@@ -131,5 +154,12 @@ class Plan:
                             recipient=recipient)
         subject = " ".join((part("subject") or "").split())
         text, html = sign(part("text"), part("html"), signature("text"), signature("html"))
+        calendar = part("calendar")
+        try:
+            invitation = (Alternative.calendar(calendar),) if calendar else ()
+        except MessageError as exc:
+            raise TemplateError(variant.folder, exc.message, part="calendar") from None
         return Rendered(variant.template, "email", variant.locale, subject=subject, text=text,
-                        html=html, recipient=recipient)
+                        html=html, recipient=recipient,
+                        inline=inline_images(html, directory, variant.folder),
+                        alternatives=invitation)

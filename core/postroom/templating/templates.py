@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from postroom.messages import Channel
@@ -29,8 +29,10 @@ class Templates:
     reads phone numbers written without a country code (``phone`` filter).
     """
 
-    def __init__(self, settings: TemplateSettings, *, region: str | None = None) -> None:
+    def __init__(self, settings: TemplateSettings, *, region: str | None = None,
+                 on_render: Callable[[Rendered], None] | None = None) -> None:
         self.settings = settings
+        self.on_render = on_render  # test mode records what was rendered
         self.folder = TemplateFolder(settings.directory)
         self.environment = make_environment(
             self.folder.directory, template_filters(time_zone(settings.timezone), region)
@@ -63,6 +65,9 @@ class Templates:
             values = template_values(shared, recipient)
             rendered.append(plan.render(self.environment, self.folder.directory, values,
                                         recipient))
+        if self.on_render is not None:
+            for item in rendered:
+                self.on_render(item)
         return rendered
 
     def render(self, template: str, channel: Channel,

@@ -1,0 +1,1 @@
+"""A small clinic site: bookings confirmed by email, invitations, reminders by SMS."""

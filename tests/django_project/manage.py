@@ -1,0 +1,11 @@
+#!/usr/bin/env python
+"""The clinic project's manage.py: a real Django project that sends through postroom."""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
