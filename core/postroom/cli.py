@@ -567,3 +567,9 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
 
 def main() -> None:
     cli(prog_name="postroom")
+
+
+from postroom.commands.mailbox import inbox, mailbox  # noqa: E402  (they import this module)
+
+cli.add_command(mailbox)
+cli.add_command(inbox)

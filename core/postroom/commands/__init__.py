@@ -1,0 +1,1 @@
+"""Command groups of the ``postroom`` CLI, one module each, registered in ``postroom.cli``."""
