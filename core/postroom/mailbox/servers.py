@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import poplib
+import select
 import socket
 import ssl
 import time
@@ -144,8 +145,7 @@ class ImapMailbox(Mailbox):
 
     def wait(self, seconds: float) -> bool:
         connection = self.connection
-        if b"IDLE" not in {c.encode() if isinstance(c, str) else c
-                           for c in connection.capabilities}:
+        if "IDLE" not in connection.capabilities:
             return False
         arrived = False
         with step("read"):
@@ -153,21 +153,14 @@ class ImapMailbox(Mailbox):
             if not connection.readline().startswith(b"+"):
                 raise imaplib.IMAP4.error("the server refused IDLE")
             deadline = time.monotonic() + seconds
-            sock = connection.sock
+            # Waited for with select: a read that times out would break the connection.
             while not arrived and (left := deadline - time.monotonic()) > 0:
-                sock.settimeout(left)
-                try:
-                    line = connection.readline()
-                except TimeoutError:
+                if not _readable(connection.sock, left):
                     break
-                if not line:
-                    raise EOFError("the server closed the connection while idling")
-                arrived = line.startswith(b"*") and b"EXISTS" in line
-            sock.settimeout(self.settings.timeout)
+                arrived = _announces_mail(connection.readline())
             connection.send(b"DONE\r\n")
             while not (line := connection.readline()).startswith(_IDLE_TAG):
-                if not line:
-                    raise EOFError("the server closed the connection after IDLE")
+                arrived = arrived or _announces_mail(line)
         return arrived
 
     def close(self) -> None:
@@ -217,6 +210,19 @@ class Pop3Mailbox(Mailbox):
         with contextlib.suppress(*NETWORK_ERRORS):
             self.connection.quit()
         self.connection.close()
+
+
+def _readable(sock: socket.socket, seconds: float) -> bool:
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    return bool(select.select([sock], [], [], seconds)[0])
+
+
+def _announces_mail(line: bytes) -> bool:
+    """Whether an untagged IMAP line says the folder has new messages (``* 5 EXISTS``)."""
+    if not line:
+        raise EOFError("the server closed the connection while idling")
+    return line.startswith(b"*") and line.rstrip().endswith(b"EXISTS")
 
 
 def open_mailbox(settings: MailboxSettings) -> Mailbox:
