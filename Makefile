@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean dovecot
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,21 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-test: $(STAMP)
+# The mailbox tests start a private Dovecot (IMAP, POP3); install it when it is missing and
+# we may (root). The system's Dovecot service is not started: the tests run their own.
+dovecot:
+	@if ! command -v dovecot >/dev/null 2>&1 && ! test -x /usr/sbin/dovecot; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends dovecot-imapd dovecot-pop3d >/dev/null && \
+	    { systemctl disable --now dovecot >/dev/null 2>&1 || service dovecot stop >/dev/null 2>&1 || true; }; \
+	  else \
+	    echo "Dovecot is missing: sudo apt-get install dovecot-imapd dovecot-pop3d" \
+	         "(the mailbox tests skip without it)"; \
+	  fi; \
+	fi
+
+test: $(STAMP) dovecot
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
