@@ -23,7 +23,7 @@ from postroom.engine import Changed, Engine
 from postroom.errors import ConfigError, MessageError, PostroomError, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
-from postroom.results import Outcome
+from postroom.results import Diagnosis, Outcome
 from postroom.scheduling import Estimate
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
@@ -139,6 +139,11 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
         diagnosis = engine.test(account, target)
     except (ConfigError, MessageError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    report_diagnosis(account, diagnosis, as_json)
+
+
+def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
+    """Show a live check's answer, its facts included; exit 1 if it failed."""
     if diagnosis.ok:
         text = f"{account}: OK ({diagnosis.stage}) - {diagnosis.detail}"
     else:

@@ -135,31 +135,30 @@ class Dovecot:
         path = self.root / "dovecot.log"
         return path.read_text() if path.exists() else ""
 
-    def _client(self, user: str) -> imaplib.IMAP4_SSL:
+    @contextlib.contextmanager
+    def _session(self, user: str) -> Iterator[imaplib.IMAP4_SSL]:
+        """A logged-in IMAP session of ``user``, over TLS."""
         context = ssl.create_default_context()
         self.ca.configure_trust(context)
         client = imaplib.IMAP4_SSL(HOST, self.ports["imaps"], ssl_context=context, timeout=10)
-        client.login(user, self.users[user])
-        return client
+        try:
+            client.login(user, self.users[user])
+            yield client
+        finally:
+            client.logout()
 
     def deliver(self, user: str, raw: bytes, folder: str = "INBOX") -> None:
         """Put the message ``raw`` in ``user``'s ``folder``, as a delivery would."""
-        client = self._client(user)
-        try:
+        with self._session(user) as client:
             kind, answer = client.append(folder, None, None, raw)
             assert kind == "OK", answer
-        finally:
-            client.logout()
 
     def flagged_seen(self, user: str) -> int:
         """How many of ``user``'s inbox messages are marked read."""
-        client = self._client(user)
-        try:
+        with self._session(user) as client:
             client.select("INBOX", readonly=True)
             _, answer = client.search(None, "SEEN")
             return len((answer[0] or b"").split())
-        finally:
-            client.logout()
 
 
 def _wait_until_listening(dovecot: Dovecot) -> None:

@@ -182,6 +182,19 @@ def running_token_endpoint(ca: trustme.CA, **options: object) -> Iterator[FakeGo
         raise AssertionError(f"the token endpoint failed: {server.handler_errors!r}")
 
 
+async def read_xoauth2(server, args: list[str]) -> dict[str, str] | None:
+    """The fields of an AUTH XOAUTH2 answer (initial or after an empty challenge); None
+    when there is none to read (the client aborted, or sent no base64: answered 501)."""
+    if len(args) == 1:
+        blob = await server.challenge_auth("")
+        return None if blob is MISSING else xoauth2_fields(blob)
+    try:
+        return xoauth2_fields(base64.b64decode(args[1], validate=True))
+    except binascii.Error:
+        await server.push("501 5.5.2 Cannot Decode response")
+        return None
+
+
 def xoauth2_fields(blob: bytes) -> dict[str, str]:
     """``user=...^Aauth=Bearer ...^A^A`` as a dict (empty when malformed)."""
     try:
@@ -219,17 +232,9 @@ class GmailHandler(RecordingHandler):
 
     async def auth_XOAUTH2(self, server, args: list[str]) -> AuthResult:
         """aiosmtpd calls ``auth_<MECHANISM>`` for ``AUTH <MECHANISM>``."""
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = base64.b64decode(args[1], validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Cannot Decode response")
-                return AuthResult(success=False, handled=True)
-        fields = xoauth2_fields(blob)
+        fields = await read_xoauth2(server, args)
+        if fields is None:
+            return AuthResult(success=False, handled=True)
         user, bearer = fields.get("user", ""), fields.get("auth", "")
         token = bearer.removeprefix("Bearer ")
         if self.tokens is not None and bearer.startswith("Bearer ") and self.tokens.accepts(

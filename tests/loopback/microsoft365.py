@@ -26,8 +26,6 @@ Both read time from ``clock`` (default ``time.monotonic``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import itertools
 import threading
 import time
@@ -37,12 +35,12 @@ from contextlib import contextmanager
 from functools import partial
 
 import trustme
-from aiosmtpd.smtp import MISSING, AuthResult
+from aiosmtpd.smtp import AuthResult
 from attrs import define, field, frozen
 from werkzeug import Request, Response
 
 from loopback.certificates import server_context
-from loopback.gmail import QuickHTTPServer, json_response, xoauth2_fields
+from loopback.gmail import QuickHTTPServer, json_response, read_xoauth2
 from loopback.smtp import Answer, Command, LoopbackSmtp, RecordingHandler, running_smtp
 
 APP_SCOPE = "https://outlook.office365.com/.default"
@@ -302,17 +300,9 @@ class ExchangeHandler(RecordingHandler):
 
     async def auth_XOAUTH2(self, server, args: list[str]) -> AuthResult:
         """aiosmtpd calls ``auth_<MECHANISM>`` for ``AUTH <MECHANISM>``."""
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = base64.b64decode(args[1], validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Cannot Decode response")
-                return AuthResult(success=False, handled=True)
-        fields = xoauth2_fields(blob)
+        fields = await read_xoauth2(server, args)
+        if fields is None:
+            return AuthResult(success=False, handled=True)
         user, bearer = fields.get("user", ""), fields.get("auth", "")
         refusal = self._refusal(user, bearer.removeprefix("Bearer ")) if bearer.startswith(
             "Bearer ") else TOKEN_REFUSED

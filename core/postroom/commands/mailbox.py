@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from postroom.cli import (
-    EXIT_FAILED,
     EXIT_USAGE,
     Context,
-    _plain,
     _when,
     emit,
     fail,
     json_option,
     parse_time,
     pass_context,
+    report_diagnosis,
     with_group_json,
 )
 from postroom.errors import ConfigError
@@ -42,11 +39,7 @@ def mailbox_check(obj: Context, account: str, as_json: bool) -> None:
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except MailboxFailed as failed:
-        found = failed.diagnosis
-        emit(as_json, {"account": account, **_plain(found)},
-             f"{account}: mailbox FAILED at {found.stage} [{found.category}]\n"
-             f"  what happened: {found.detail}\n  what to do:    {found.hint}")
-        sys.exit(EXIT_FAILED)
+        report_diagnosis(account, failed.diagnosis, as_json)
     lines = [f"{entry.kind}: from {entry.sender or '?'} {entry.subject!r}"
              + (f" (about message {entry.message_id})" if entry.message_id else "")
              for entry in report.entries]
@@ -69,15 +62,7 @@ def mailbox_test(obj: Context, account: str, as_json: bool) -> None:
         found = engine.test_mailbox(account)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
-    if found.ok:
-        text = f"{account}: mailbox OK - {found.detail}"
-    else:
-        text = (f"{account}: mailbox FAILED at {found.stage} [{found.category}]\n"
-                f"  what happened: {found.detail}\n  what to do:    {found.hint}")
-    text += "".join(f"\n  {key}: {value}" for key, value in found.facts.items())
-    emit(as_json, {"account": account, **_plain(found)}, text)
-    if not found.ok:
-        sys.exit(EXIT_FAILED)
+    report_diagnosis(account, found, as_json)
 
 
 @click.command()

@@ -127,6 +127,13 @@ def _select_in(db: sqlite3.Connection, query: str, params: Sequence,
     return rows
 
 
+def _filtered(filters: dict[str, object], limit: int | None) -> tuple[str, str, list]:
+    """The WHERE clause, the LIMIT clause and the parameters, for the filters that are set."""
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
+    return where, f"LIMIT {int(limit)}" if limit else "", list(chosen.values())
+
+
 class SQLiteStore:
     """The ``Store`` on one SQLite file, created on first use."""
 
@@ -353,14 +360,12 @@ class SQLiteStore:
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
             message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
-        filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
-                   "recipient LIKE ?": f"%{recipient}%" if recipient else None,
-                   "message_id = ?": message_id}
-        chosen = {sql: value for sql, value in filters.items() if value is not None}
-        where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
-        tail = f"LIMIT {int(limit)}" if limit else ""
+        where, tail, params = _filtered({"account = ?": account, "outcome = ?": outcome,
+                                         "at >= ?": since, "message_id = ?": message_id,
+                                         "recipient LIKE ?": f"%{recipient}%" if recipient
+                                         else None}, limit)
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
-                          f"ORDER BY seq DESC {tail}", list(chosen.values()))
+                          f"ORDER BY seq DESC {tail}", params)
         return [LogEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
 
     def clear_log(self, before: float | None = None) -> int:
@@ -393,13 +398,11 @@ class SQLiteStore:
     def inbox(self, *, account: str | None = None, kind: str | None = None,
               channel: str | None = None, since: float | None = None,
               message_id: str | None = None, limit: int | None = None) -> list[InboxEntry]:
-        filters = {"account = ?": account, "kind = ?": kind, "channel = ?": channel,
-                   "received >= ?": since, "message_id = ?": message_id}
-        chosen = {sql: value for sql, value in filters.items() if value is not None}
-        where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
-        tail = f"LIMIT {int(limit)}" if limit else ""
+        where, tail, params = _filtered({"account = ?": account, "kind = ?": kind,
+                                         "channel = ?": channel, "received >= ?": since,
+                                         "message_id = ?": message_id}, limit)
         rows = self._read(f"SELECT {', '.join(INBOX_COLUMNS)} FROM inbox {where} "
-                          f"ORDER BY received DESC, seq DESC {tail}", list(chosen.values()))
+                          f"ORDER BY received DESC, seq DESC {tail}", params)
         return [InboxEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
 
     def seen_mail(self, account: str) -> set[str]:
