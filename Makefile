@@ -11,7 +11,9 @@ STAMP := $(VENV)/.installed
 
 # Debian packages the tests need, as binary:package; installed by `make test` when the
 # binary is missing and we are root (as CI is), else the tests that need them say how.
-SYSTEM_DEPS := /usr/bin/chromium:chromium
+# The tests start private servers of their own: the system's services are never used.
+SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/lib/dovecot/imap:dovecot-imapd \
+               /usr/lib/dovecot/pop3:dovecot-pop3d
 
 .PHONY: install demo test lint bench clean system-deps screenshots
 

@@ -24,7 +24,7 @@ from postroom.engine import Changed, Engine
 from postroom.errors import ConfigError, MessageError, PostroomError, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
-from postroom.results import Outcome
+from postroom.results import Diagnosis, Outcome
 from postroom.scheduling import Estimate
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
@@ -151,6 +151,11 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
         diagnosis = engine.test(account, target)
     except (ConfigError, MessageError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    report_diagnosis(account, diagnosis, as_json)
+
+
+def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
+    """Show a live check's answer, its facts included; exit 1 if it failed."""
     if diagnosis.ok:
         text = f"{account}: OK ({diagnosis.stage}) - {diagnosis.detail}"
     else:
@@ -584,3 +589,9 @@ cli.add_command(web)
 
 def main() -> None:
     cli(prog_name="postroom")
+
+
+from postroom.commands.mailbox import inbox, mailbox  # noqa: E402  (they import this module)
+
+cli.add_command(mailbox)
+cli.add_command(inbox)

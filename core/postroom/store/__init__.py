@@ -10,6 +10,7 @@ from postroom.store.interface import (
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
@@ -19,5 +20,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
+           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
