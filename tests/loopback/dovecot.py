@@ -34,7 +34,7 @@ from attrs import define, field
 
 HOST = "127.0.0.1"
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
-INSTALL = "apt-get install -y dovecot-imapd dovecot-pop3d (or: make dovecot)"
+INSTALL = "apt-get install -y dovecot-imapd dovecot-pop3d (or: make system-deps)"
 _START_TIMEOUT = 20.0
 
 
