@@ -565,5 +565,12 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
 
 
+from postroom.commands.inbox import inbox  # noqa: E402 - the commands import this module
+from postroom.commands.webhooks import webhooks  # noqa: E402
+
+cli.add_command(webhooks)
+cli.add_command(inbox)
+
+
 def main() -> None:
     cli(prog_name="postroom")

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from attrs import define, field
 
 from postroom.errors import ConfigError
+from postroom.inbound import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, Keywords
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
@@ -53,7 +54,7 @@ from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
-CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment")
+CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment", "keywords")
 
 
 @define
@@ -85,6 +86,17 @@ class ScheduleSettings:
         windows = tuple(Window(frozenset(w.days), w.start, w.end) for w in self.windows)
         return Schedule(windows, self.timezone or default_tz, self.per_second, self.per_minute,
                         self.per_hour, self.daily_cap, self.min_gap, self.stagger)
+
+
+@define
+class KeywordSettings:
+    """``[accounts.NAME.keywords]``: replies that opt a number out or back in."""
+
+    opt_out: list[str] = field(factory=lambda: list(DEFAULT_OPT_OUT))
+    opt_in: list[str] = field(factory=lambda: list(DEFAULT_OPT_IN))
+
+    def build(self) -> Keywords:
+        return Keywords(self.opt_out, self.opt_in)
 
 
 @define
@@ -150,6 +162,7 @@ class Account:
     region: str | None = None
     schedule: Schedule = field(factory=Schedule)
     price_per_segment: Decimal | None = None
+    keywords: Keywords = field(factory=Keywords)
 
     @property
     def channel(self) -> str:
@@ -335,7 +348,11 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
             price = converter.structure(settings["price_per_segment"], Decimal)
         except ValueError as exc:
             raise ConfigError([("price_per_segment", str(exc))]) from None
-    return Account(name, provider, config, region, schedule.build(timezone), price)
+    try:
+        keywords = structure(settings.get("keywords", {}), KeywordSettings, converter).build()
+    except ConfigError as exc:
+        raise exc.under("keywords") from None
+    return Account(name, provider, config, region, schedule.build(timezone), price, keywords)
 
 
 def _installed(registry: PluginRegistry) -> str:

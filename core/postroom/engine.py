@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from pathlib import Path
 from attrs import define, evolve, field, frozen
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
+from postroom.consent import opted_out_reason
 from postroom.errors import (
     ConfigError,
     InsufficientCredits,
@@ -33,23 +35,28 @@ from postroom.errors import (
     PluginError,
     amount,
 )
+from postroom.inbound import DeliveryReport
 from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
+from postroom.receiving import Answer, Arrival, InboundCallback, receive, take_report
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.scheduling import Estimate, estimate
 from postroom.sms_text import segment
 from postroom.store import (
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     SQLiteStore,
     Store,
     StoredMessage,
 )
 from postroom.templating import Preview, Recipient, Templates
+from postroom.webhooks.request import WebhookRequest
 from postroom.worker import Worker, WorkerReport, history
 
 log = logging.getLogger("postroom.engine")
@@ -134,6 +141,7 @@ class Engine:
         self.events: dict[str, Event] = dict(config.events)
         self._store = store
         self._store_lock = threading.Lock()
+        self._inbound_callbacks: list[InboundCallback] = []
 
     @classmethod
     def from_file(cls, path: str | os.PathLike | None = None, *,
@@ -278,10 +286,27 @@ class Engine:
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
         items = [NewMessage(account, message, not_before, now, key)
                  for message, key in zip(batch, keys, strict=True)]
+        refused = {item.message.id: why for item in items
+                   if (why := self._opted_out(chosen, item.message)) is not None}
+        items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
-        ids = self.store.enqueue(items)
+        queued = iter(self.store.enqueue(items) if items else [])
         self._hold(hold)
-        return ids
+        self._log_opted_out(chosen, [m for m in batch if m.id in refused], refused)
+        return [message.id if message.id in refused else next(queued) for message in batch]
+
+    def _opted_out(self, account: Account, message: Message) -> str | None:
+        """Why ``message`` must not go (a recipient opted out), or None."""
+        return next((why for address in message.recipients
+                     if (why := opted_out_reason(self.store, account.channel, address))), None)
+
+    def _log_opted_out(self, account: Account, messages: Sequence[Message],
+                       reasons: Mapping[str, str]) -> None:
+        if messages and self.config.store.log:
+            now = self.clock()
+            self.store.append_log([
+                LogEntry(m.id, now, account.name, account.provider, ", ".join(m.recipients),
+                         m.summary, "skipped", 0, text=reasons[m.id]) for m in messages])
 
     def _preflight(self, account: Account, items: Sequence[NewMessage]) -> tuple[str, str] | None:
         """Compare a bulk send's cost, plus what the account's queued messages will
@@ -359,6 +384,12 @@ class Engine:
                 skipped.append(Skip(delivery.contact, delivery.channel,
                                     f"no {delivery.route} account is configured"))
                 continue
+            opted_out = opted_out_reason(self.store, delivery.route, delivery.to)
+            if opted_out and not chosen.critical:
+                skipped.append(Skip(delivery.contact, delivery.channel, opted_out))
+                continue
+            if opted_out:
+                delivery = evolve(delivery, note=f"critical event: sent although {opted_out}")
             message = self._notification(chosen, delivery, context, signature)
             if isinstance(message, Skip):
                 skipped.append(message)
@@ -568,28 +599,61 @@ class Engine:
         (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
         return self.store.log(**filters)
 
+    def receive(self, account: str, request: WebhookRequest) -> Answer:
+        """Take one webhook call for ``account`` (what ``postroom.webhooks`` does for
+        each call to ``/ACCOUNT/...``): the account's plugin checks and reads it,
+        delivery reports update the messages and the log, replies go to the
+        inbox, STOP and START replies opt the number out or in, then each
+        ``on_inbound`` callback gets every event. See ``postroom.receiving``."""
+        return receive(self, account, request, self._inbound_callbacks)
+
+    def on_inbound(self, callback: InboundCallback) -> InboundCallback:
+        """Call ``callback(arrival)`` for every event a webhook brings, once it is
+        recorded (``arrival.kind``: ``report``, ``reply``, ``opt_out``, ``opt_in``).
+        Returns ``callback``, so it works as a decorator. An exception in it is
+        logged; the call still succeeds, as the event is recorded."""
+        self._inbound_callbacks.append(callback)
+        return callback
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              since: float | None = None, sender: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        """What came in (replies, opt-outs, opt-ins), newest first: ``kind`` one of
+        ``reply``, ``opt_out``, ``opt_in``; ``since`` epoch seconds; ``sender``
+        part of the address."""
+        return self.store.inbox(account=account, kind=kind, since=since, sender=sender,
+                                limit=limit)
+
+    def opted_out(self, account: str, address: str) -> OptOut | None:
+        """The opt-out in force for ``address`` on ``account``'s channel, or None."""
+        return self.store.opted_out(self.account(account).channel, address)
+
     def record_report(self, message_id: str, status: str, *, provider_id: str | None = None,
                       code: str | None = None, text: str = "", cost: Decimal | None = None,
                       currency: str | None = None, info: Mapping[str, str] | None = None
-                      ) -> LogEntry:
-        """Log a delivery report a provider sent after accepting a message.
+                      ) -> Arrival:
+        """Deprecated: a plugin's ``postroom_receive`` reads delivery reports, and
+        ``postroom.webhooks`` routes them; this records one by hand the same way.
 
-        ``status`` is the provider's word (``delivered``, ``failed``,
-        ``expired``...); it becomes the log entry's outcome, so ``postroom
-        log --recipient`` answers "did it arrive?". Raises ``MessageError``
-        for a message id the outbox does not know.
+        ``status`` is the provider's word; ``delivered`` is delivered,
+        ``failed``, ``expired``, ``rejected`` and ``undeliverable`` failed, any
+        other on its way. Raises ``MessageError`` for a message id the outbox
+        does not know.
         """
+        warnings.warn("Engine.record_report is deprecated: implement postroom_receive and "
+                      "serve postroom.webhooks, or call Engine.receive", DeprecationWarning,
+                      stacklevel=2)
         stored = self.store.find(message_id)
         if stored is None:
             raise MessageError("message_id", f"no message {message_id!r} in the outbox; the "
                                              "report may be for another postroom or too old")
-        entry = self._entry(stored, self.clock(), status,
-                            provider_id=provider_id or stored.provider_id, code=code, text=text,
-                            cost=None if cost is None else str(cost), currency=currency,
-                            info={"report": "delivery", **(info or {})})
-        if self.config.store.log:
-            self.store.append_log([entry])
-        return entry
+        word = status.lower()
+        state = ("delivered" if word == "delivered" else "failed"
+                 if word in ("failed", "expired", "rejected", "undeliverable") else "pending")
+        report = DeliveryReport(state=state, message_id=message_id, provider_id=provider_id,
+                                status=status, code=code, reason=text, cost=cost,
+                                currency=currency, info=dict(info or {}))
+        return take_report(self, self.account(stored.account), report, self.clock())
 
     def clear_log(self, before: datetime | None = None) -> int:
         """Delete the delivery log, or the part older than ``before``."""

@@ -1,4 +1,4 @@
-"""The postroom plugin contract: five hooks a provider plugin implements.
+"""The postroom plugin contract: six hooks a provider plugin implements.
 
 A provider plugin is a module (or object) with functions marked
 ``@postroom.hookimpl`` and named as below. It is found through the entry-point
@@ -36,9 +36,11 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from postroom.inbound import Received
     from postroom.messages import Message
     from postroom.results import Credits, Diagnosis, Problem, SendResult
     from postroom.settings import ConfigContext, ProviderConfig
+    from postroom.webhooks.request import WebhookRequest
 
 PROJECT = "postroom"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -160,4 +162,48 @@ def postroom_credits(config: ProviderConfig) -> Credits | None:
         detail)`` for your own config, or ``None`` (also when the provider has
         no notion of credit, such as SMTP). Raise ``postroom.PluginError``
         with a readable message if the balance cannot be read.
+    """
+
+
+@hookspec(firstresult=True)
+def postroom_receive(config: ProviderConfig, request: WebhookRequest) -> Received | None:
+    """Read one webhook call from the provider: delivery reports, replies, opt-outs.
+
+    :param config: the account's config; answer only if it is your class.
+    :param request: a ``postroom.webhooks.WebhookRequest``: ``method``,
+        ``path`` (below the account's ``/ACCOUNT`` prefix), ``headers``,
+        ``query``, ``body`` (bytes), ``remote_addr``; ``params()`` merges the
+        query with a form or JSON body, ``json()`` and ``form()`` read the body.
+
+    postroom's webhook app (``postroom.webhooks``) routes ``/ACCOUNT/...`` to
+    the account's plugin through this hook. First make sure the call comes
+    from the provider: check its signature with the provider's scheme and the
+    account's secret, or, for a provider that signs nothing, a shared secret
+    in the address (``postroom.webhooks.shared_secret_problem(request,
+    config.webhook_secret)``). A call that fails the check, or carries none,
+    is refused, whatever it holds; so is one whose account has no secret set.
+
+    :returns: ``postroom.inbound.Received``:
+
+        - ``Received.refuse(reason, status=403)`` for a missing or wrong
+          signature (400 for a call that is not a webhook of yours): postroom
+          answers the status, logs ``reason`` with the caller's address, and
+          records nothing. Never quote a secret in ``reason``.
+        - ``Received.accept(events)`` with, for each item of the call:
+          ``DeliveryReport(state="delivered"|"failed"|"pending",
+          message_id=..., provider_id=..., status=..., reason=..., cost=...)``
+          for a report on a sent message (``message_id`` is postroom's id, the
+          client reference you sent with the message; ``provider_id`` the id
+          the provider answered the send with; either finds the message);
+          ``InboundMessage(sender, recipient, text, at, provider_id)`` for a
+          message someone sent to the account (postroom reads STOP and START
+          keywords in it itself, under the account's ``keywords``);
+          ``OptChange(number, opted_out)`` when the provider says a number
+          opted out on its own. ``body`` and ``status`` are what postroom
+          answers (204 and no body unless the provider wants otherwise).
+
+        ``None`` when the config is not yours, or your provider sends no
+        webhooks. Read what you can and ignore fields you do not know;
+        exceptions are for bugs (postroom answers 500, and the provider will
+        call again).
     """

@@ -10,14 +10,16 @@ from postroom.store.interface import (
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     Store,
     StoredMessage,
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
+           "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]

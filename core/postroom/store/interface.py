@@ -94,6 +94,45 @@ class StoredMessage:
     state: str
     attempts: int
     provider_id: str | None
+    report: str | None = None
+
+
+@frozen
+class InboxEntry:
+    """Something that came in for an account: a reply, an opt-out or opt-in keyword.
+
+    ``kind`` is ``reply``, ``opt_out`` or ``opt_in``; ``channel`` ``sms`` or
+    ``email``. ``sender`` wrote to ``recipient`` (the account's number or
+    address) at ``received`` (epoch seconds). ``message_id`` is postroom's
+    message it answers, when one was found; ``provider_id`` the provider's id
+    for it (one provider id is recorded once per account).
+    """
+
+    id: str
+    received: float
+    channel: str
+    account: str
+    kind: str
+    sender: str
+    recipient: str
+    text: str
+    subject: str | None = None
+    message_id: str | None = None
+    provider_id: str | None = None
+    info: dict[str, str] = field(factory=dict)
+
+
+@frozen
+class OptOut:
+    """Whether ``address`` opted out within ``scope`` (a channel such as ``sms``),
+    as of ``at``, by ``keyword`` sent to ``account``."""
+
+    scope: str
+    address: str
+    opted_out: bool
+    at: float
+    account: str | None = None
+    keyword: str | None = None
 
 
 @frozen
@@ -247,6 +286,37 @@ class Store(Protocol):
 
     def find(self, message_id: str) -> StoredMessage | None:
         """The outbox's record of a message, if it has one."""
+
+    def find_sent(self, account: str, provider_id: str) -> StoredMessage | None:
+        """The account's message the provider gave ``provider_id``, if any."""
+
+    def last_sent_to(self, account: str, recipient: str) -> str | None:
+        """The id of the account's message last sent to ``recipient``, if any."""
+
+    def record_report(self, message_id: str, state: str, entry: LogEntry | None) -> None:
+        """Set a message's delivery ``state`` (``delivered``, ``failed``, ``pending``)
+        and log ``entry``, in one transaction. A final state is not turned back
+        to ``pending`` by a late report, and ``failed`` (of any part) wins over
+        ``delivered``."""
+
+    def add_inbox(self, entry: InboxEntry) -> bool:
+        """Record what came in; False (and nothing written) when the account already
+        has an entry with the same ``provider_id``: the provider called twice."""
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              since: float | None = None, sender: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        """Inbox entries, newest first, filtered (``sender``: part of the address)."""
+
+    def set_opt_out(self, change: OptOut) -> bool:
+        """Record an opt-out or opt-in; False when a later change is already recorded
+        for the same scope and address (a late or replayed call changes nothing)."""
+
+    def opted_out(self, scope: str, address: str) -> OptOut | None:
+        """The opt-out in force for ``address`` within ``scope``, or None."""
+
+    def opt_outs(self, scope: str | None = None) -> list[OptOut]:
+        """Every address opted out (within ``scope``), newest first."""
 
     def recurring_last(self, name: str) -> float | None:
         """When the recurring send ``name`` last fired (or was first seen)."""

@@ -25,9 +25,11 @@ from postroom.store.interface import (
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     StoredMessage,
 )
@@ -83,10 +85,49 @@ CREATE TABLE IF NOT EXISTS recurring (
     name TEXT PRIMARY KEY,
     last REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    received REAL NOT NULL,
+    channel TEXT NOT NULL,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,                        -- reply | opt_out | opt_in
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL,
+    subject TEXT,
+    message_id TEXT,
+    provider_id TEXT,
+    info TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS inbox_provider_id ON inbox (account, provider_id)
+    WHERE provider_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received);
+CREATE TABLE IF NOT EXISTS opt_out (
+    scope TEXT NOT NULL,
+    address TEXT NOT NULL,
+    opted_out INTEGER NOT NULL,
+    at REAL NOT NULL,
+    account TEXT,
+    keyword TEXT,
+    PRIMARY KEY (scope, address)
+);
+"""
+
+# Columns added to the outbox after its first release, with their types.
+LATER_OUTBOX_COLUMNS = {"route": "TEXT", "report": "TEXT", "report_at": "REAL"}
+# Indexes on those columns, made once they exist.
+LATER_INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id)
+    WHERE provider_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (account, recipient, sent_at);
 """
 
 LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
                "attempt", "provider_id", "code", "text", "cost", "currency", "info")
+INBOX_COLUMNS = ("id", "received", "channel", "account", "kind", "sender", "recipient", "text",
+                 "subject", "message_id", "provider_id", "info")
+STORED_COLUMNS = "id, account, recipient, summary, state, attempts, provider_id, report"
 
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's limit on parameters
 
@@ -101,6 +142,17 @@ def _select_in(db: sqlite3.Connection, query: str, params: Sequence,
         rows += db.execute(f"{query} ({','.join('?' * len(chunk))})",
                            (*params, *chunk)).fetchall()
     return rows
+
+
+def _where(filters: dict[str, object]) -> tuple[str, list]:
+    """A WHERE clause of the filters whose value is not None, and its parameters."""
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
+
+
+def _opt_out(row: tuple) -> OptOut:
+    scope, address, opted_out, at, account, keyword = row
+    return OptOut(scope, address, bool(opted_out), at, account, keyword)
 
 
 class SQLiteStore:
@@ -119,8 +171,10 @@ class SQLiteStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        if "route" not in columns:  # an outbox made before failover routes existed
-            self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
+        for name, kind in LATER_OUTBOX_COLUMNS.items():
+            if name not in columns:  # an outbox made by an earlier version
+                self._db.execute(f"ALTER TABLE outbox ADD COLUMN {name} {kind}")
+        self._db.executescript(LATER_INDEXES)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -222,9 +276,70 @@ class SQLiteStore:
             self._insert_log(db, entries)
 
     def find(self, message_id: str) -> StoredMessage | None:
-        rows = self._read("SELECT id, account, recipient, summary, state, attempts, "
-                          "provider_id FROM outbox WHERE id = ?", (message_id,))
+        rows = self._read(f"SELECT {STORED_COLUMNS} FROM outbox WHERE id = ?", (message_id,))
         return StoredMessage(*rows[0]) if rows else None
+
+    def find_sent(self, account: str, provider_id: str) -> StoredMessage | None:
+        rows = self._read(f"SELECT {STORED_COLUMNS} FROM outbox WHERE account = ? "
+                          "AND provider_id = ? ORDER BY seq DESC LIMIT 1", (account, provider_id))
+        return StoredMessage(*rows[0]) if rows else None
+
+    def last_sent_to(self, account: str, recipient: str) -> str | None:
+        rows = self._read("SELECT id FROM outbox WHERE account = ? AND recipient = ? "
+                          "AND sent_at IS NOT NULL ORDER BY sent_at DESC LIMIT 1",
+                          (account, recipient))
+        return rows[0][0] if rows else None
+
+    def record_report(self, message_id: str, state: str, entry: LogEntry | None) -> None:
+        with self._write() as db:
+            # Pending only fills a blank; delivered replaces pending; failed replaces all.
+            db.execute("UPDATE outbox SET report = ?1, report_at = ?2 WHERE id = ?3 AND "
+                       "(report IS NULL OR (report = 'pending' AND ?1 != 'pending') "
+                       "OR ?1 = 'failed')", (state, self._clock(), message_id))
+            if entry is not None:
+                self._insert_log(db, [entry])
+
+    def add_inbox(self, entry: InboxEntry) -> bool:
+        with self._write() as db:
+            return db.execute(
+                f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(INBOX_COLUMNS))}) "
+                "ON CONFLICT (account, provider_id) WHERE provider_id IS NOT NULL DO NOTHING",
+                (entry.id, entry.received, entry.channel, entry.account, entry.kind,
+                 entry.sender, entry.recipient, entry.text, entry.subject, entry.message_id,
+                 entry.provider_id, json.dumps(entry.info, ensure_ascii=False))).rowcount == 1
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              since: float | None = None, sender: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        filters = {"account = ?": account, "kind = ?": kind, "received >= ?": since,
+                   "sender LIKE ?": f"%{sender}%" if sender else None}
+        where, params = _where(filters)
+        tail = f"LIMIT {int(limit)}" if limit else ""
+        rows = self._read(f"SELECT {', '.join(INBOX_COLUMNS)} FROM inbox {where} "
+                          f"ORDER BY seq DESC {tail}", params)
+        return [InboxEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
+
+    def set_opt_out(self, change: OptOut) -> bool:
+        with self._write() as db:
+            return db.execute(
+                "INSERT INTO opt_out VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, address) "
+                "DO UPDATE SET opted_out = excluded.opted_out, at = excluded.at, "
+                "account = excluded.account, keyword = excluded.keyword "
+                "WHERE excluded.at >= opt_out.at",
+                (change.scope, change.address, int(change.opted_out), change.at, change.account,
+                 change.keyword)).rowcount == 1
+
+    def opted_out(self, scope: str, address: str) -> OptOut | None:
+        rows = self._read("SELECT scope, address, opted_out, at, account, keyword FROM opt_out "
+                          "WHERE scope = ? AND address = ? AND opted_out = 1", (scope, address))
+        return _opt_out(rows[0]) if rows else None
+
+    def opt_outs(self, scope: str | None = None) -> list[OptOut]:
+        where, params = _where({"scope = ?": scope, "opted_out = ?": 1})
+        rows = self._read("SELECT scope, address, opted_out, at, account, keyword FROM opt_out "
+                          f"{where} ORDER BY at DESC", params)
+        return [_opt_out(row) for row in rows]
 
     def release(self, worker: str, message_ids: Sequence[str]) -> None:
         with self._write() as db:
@@ -332,11 +447,10 @@ class SQLiteStore:
         filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
                    "recipient LIKE ?": f"%{recipient}%" if recipient else None,
                    "message_id = ?": message_id}
-        chosen = {sql: value for sql, value in filters.items() if value is not None}
-        where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
+        where, params = _where(filters)
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
-                          f"ORDER BY seq DESC {tail}", list(chosen.values()))
+                          f"ORDER BY seq DESC {tail}", params)
         return [LogEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
 
     def clear_log(self, before: float | None = None) -> int:
