@@ -167,7 +167,14 @@ def wsgi_app(engine: Engine, max_body: int = MAX_BODY) -> Callable:
 
 def asgi_app(engine: Engine, max_body: int = MAX_BODY) -> Callable:
     """The webhook app for ``engine`` as an ASGI application."""
-    return WebhookApp(engine, max_body).asgi
+    webhooks = WebhookApp(engine, max_body)
+
+    # A coroutine function, which ASGI servers recognise as an ASGI 3 app (a bound
+    # method they would take for the older two-step interface).
+    async def app(scope: dict, receive: Callable, send: Callable) -> None:
+        await webhooks.asgi(scope, receive, send)
+
+    return app
 
 
 __all__ = ["WebhookApp", "asgi_app", "split_path", "wsgi_app"]

@@ -19,8 +19,8 @@ def config_of(engine) -> NexmoConfig:
 def test_the_installed_distribution_registers_the_provider():
     info = PluginRegistry(environ={}).providers()["nexmo"]
     assert (info.distribution, info.status) == ("postroom-nexmo", "loaded")
-    assert info.hooks == ["postroom_configure", "postroom_credits", "postroom_send",
-                          "postroom_test", "postroom_validate"]
+    assert info.hooks == ["postroom_configure", "postroom_credits", "postroom_receive",
+                          "postroom_send", "postroom_test", "postroom_validate"]
 
 
 def test_defaults(make_engine):

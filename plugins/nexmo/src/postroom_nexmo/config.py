@@ -28,6 +28,7 @@ from postroom.settings import InvalidSetting, PositiveInt, ProviderConfig, Regio
 
 PROVIDER = "nexmo"
 DEFAULT_BASE_URL = "https://rest.nexmo.com"
+CURRENCY = "EUR"  # the API prices messages and keeps balances in euros
 
 # Vonage limits every API key to 30 requests per second unless the account
 # manager raised it; each part of a long message does not count on its own.
@@ -112,7 +113,10 @@ class NexmoConfig(ProviderConfig):
     - ``low_balance``: EUR below which ``test`` and ``credits`` warn.
     - ``ca_bundle``: a PEM file of the CAs to trust instead of the CA bundle
       requests ships (certifi).
-    - ``receipt_url``: where the API should send delivery receipts.
+    - ``receipt_url``: where the API should send delivery receipts (the
+      webhook app's ``/ACCOUNT/`` address).
+    - ``webhook_secret``: for webhooks that are not signed (no
+      ``signature_secret``): a secret of your own in the webhook address.
     - ``region``: not a setting of its own: the account's ``region``, which
       reads a sender number written without its country code.
     """
@@ -132,6 +136,7 @@ class NexmoConfig(ProviderConfig):
     low_balance: float | None = field(default=None, validator=_not_negative)
     ca_bundle: Path | None = None
     receipt_url: str | None = None
+    webhook_secret: Secret | None = None
     region: Region | None = None
 
     def __attrs_post_init__(self) -> None:

@@ -1,4 +1,4 @@
-"""The five postroom hooks of the ``nexmo`` provider."""
+"""The six postroom hooks of the ``nexmo`` provider."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from collections.abc import Mapping, Sequence
 
 from postroom.errors import PluginError
 from postroom.hookspecs import hookimpl
+from postroom.inbound import Received
 from postroom.messages import SmsMessage
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.settings import ConfigContext
+from postroom.webhooks import WebhookRequest
 from postroom_nexmo.balance import read_credits
 from postroom_nexmo.checks import live_check, problems
 from postroom_nexmo.client import ApiError, NexmoClient
 from postroom_nexmo.config import PROVIDER, NexmoConfig
 from postroom_nexmo.sending import send_batch
+from postroom_nexmo.webhooks import receive
 
 
 @hookimpl
@@ -56,3 +59,10 @@ def postroom_credits(config: object) -> Credits | None:
         except ApiError as exc:
             raise PluginError(f"cannot read the balance of api_key {config.api_key!r}: "
                               f"{exc.text}; {exc.hint}") from None
+
+
+@hookimpl
+def postroom_receive(config: object, request: WebhookRequest) -> Received | None:
+    if not isinstance(config, NexmoConfig):
+        return None
+    return receive(config, request)

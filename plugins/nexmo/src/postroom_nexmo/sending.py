@@ -4,8 +4,10 @@ A long text goes as one request; the API splits it and answers with one
 entry per part. The message counts as accepted only when every part is; its
 cost is the sum of the parts' prices. Requests of a batch share one session
 and go out over at most ``connections`` connections, never faster than
-``rate_per_second``. When the account itself is refused (credentials, credit,
-suspension) the messages not yet sent stay unsent, with a result that says so.
+``rate_per_second``; the first goes alone, so a refusal of the account meets
+one request, not ``connections`` of them. When the account itself is refused
+(credentials, credit, suspension) or throttled, the messages not yet sent
+stay unsent, with the same outcome and a text that says so.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from postroom.messages import SmsMessage
 from postroom.results import Outcome, SendResult
 from postroom.sms_text import Segmentation, segment
 from postroom_nexmo.client import ApiError, NexmoClient
-from postroom_nexmo.config import NexmoConfig, normalise_sender
+from postroom_nexmo.config import CURRENCY, NexmoConfig, normalise_sender
 from postroom_nexmo.pacing import pacer_for
 from postroom_nexmo.statuses import OK, status_for
 from postroom_nexmo.statuses import result as failed_result
-
-CURRENCY = "EUR"  # the API prices messages and keeps balances in euros
 
 # When parts of one message fail differently, the gravest decides.
 _GRAVITY = [Outcome.ACCOUNT_STOPPED, Outcome.PERMANENT, Outcome.THROTTLED, Outcome.TRANSIENT]
@@ -112,21 +112,18 @@ def send_one(client: NexmoClient, message: SmsMessage) -> SendResult:
 
 
 def stops_the_batch(result: SendResult) -> bool:
-    """True when the answer refuses the account, not just this message."""
-    if result.ok or result.code is None:
-        return False
-    return result.code == "HTTP 401" or status_for(result.code).account_wide
+    """True when the answer refuses or throttles the account, not just this message:
+    the engine pauses the account, so the rest of the batch waits too."""
+    return result.outcome in (Outcome.ACCOUNT_STOPPED, Outcome.THROTTLED)
 
 
 def _unsent(message: SmsMessage, cause: SendResult) -> SendResult:
-    """The result of a message held back after the account was refused."""
+    """The result of a message held back after the account was refused or throttled."""
     text = (f"not sent: an earlier message of this batch was refused for the whole account "
             f"({cause.text})")
-    # Out of credit pauses the account; anything else is retried once the admin fixes it.
-    outcome = (Outcome.ACCOUNT_STOPPED if cause.outcome is Outcome.ACCOUNT_STOPPED
-               else Outcome.TRANSIENT)
     info = {key: cause.info[key] for key in ("category", "hint") if key in cause.info}
-    return failed_result(message.id, outcome, cause.code, text, info=info)
+    return failed_result(message.id, cause.outcome, cause.code, text, info=info,
+                         retry_after=cause.retry_after)
 
 
 def send_batch(config: NexmoConfig, messages: Sequence[SmsMessage]) -> list[SendResult]:
@@ -156,11 +153,13 @@ def send_batch(config: NexmoConfig, messages: Sequence[SmsMessage]) -> list[Send
                 with lock:
                     stopped.append(result)
 
-        workers = min(config.connections, len(messages))
+        if messages:
+            run(0)  # alone: a refused account is met by one request, not by one per connection
+        workers = min(config.connections, len(messages) - 1)
         if workers <= 1:
-            for index in range(len(messages)):
+            for index in range(1, len(messages)):
                 run(index)
         else:
             with ThreadPoolExecutor(workers, thread_name_prefix="postroom-nexmo") as pool:
-                list(pool.map(run, range(len(messages))))
+                list(pool.map(run, range(1, len(messages))))
     return [results[index] for index in range(len(messages))]
