@@ -10,6 +10,7 @@ from postroom_sms_credit.estimate import credits_for, credits_needed, shortfall
 from postroom_sms_credit.plugin import (
     postroom_configure,
     postroom_credits,
+    postroom_receive,
     postroom_send,
     postroom_test,
     postroom_validate,
@@ -21,6 +22,7 @@ __all__ = [
     "credits_needed",
     "postroom_configure",
     "postroom_credits",
+    "postroom_receive",
     "postroom_send",
     "postroom_test",
     "postroom_validate",

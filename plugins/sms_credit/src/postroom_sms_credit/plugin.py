@@ -1,4 +1,4 @@
-"""The five postroom hooks of the ``sms_credit`` provider."""
+"""The six postroom hooks of the ``sms_credit`` provider."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ from collections.abc import Mapping, Sequence
 
 from postroom.errors import PluginError
 from postroom.hookspecs import hookimpl
+from postroom.inbound import Received
 from postroom.messages import SmsMessage
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.settings import ConfigContext
+from postroom.webhooks import WebhookRequest
 from postroom_sms_credit.balance import read_credits
 from postroom_sms_credit.checks import live_check, problems
 from postroom_sms_credit.client import Gateway
 from postroom_sms_credit.config import PROVIDER, SmsCreditConfig
 from postroom_sms_credit.errors import GatewayError
 from postroom_sms_credit.sending import send_batch
+from postroom_sms_credit.webhooks import receive
 
 
 @hookimpl
@@ -57,3 +60,10 @@ def postroom_credits(config: object) -> Credits | None:
         except GatewayError as exc:
             raise PluginError(f"cannot read the credits of {config.login} at {gateway.host}: "
                               f"{exc.text}; {exc.hint}") from None
+
+
+@hookimpl
+def postroom_receive(config: object, request: WebhookRequest) -> Received | None:
+    if not isinstance(config, SmsCreditConfig):
+        return None
+    return receive(config, request)
