@@ -1,4 +1,4 @@
-"""Plugin discovery and the five hooks, through the registry and the engine."""
+"""Plugin discovery and the six hooks, through the registry and the engine."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import pytest
 import postroom
 from postroom import ConfigError, EmailMessage, Engine, Outcome, hookspecs
 from postroom.plugins import PluginRegistry
+from postroom.webhooks import WebhookRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
          if name.startswith("postroom_")]
 
 
-def drive_all_five_hooks(engine: Engine, echo) -> None:
-    """Configure happened in the engine; now validate, test, send and credits."""
+def drive_all_six_hooks(engine: Engine, echo) -> None:
+    """Configure happened in the engine; now validate, test, send, credits and receive."""
     assert engine.validate() == []
     assert engine.test("desk").ok
     message = engine.message("desk", to="ann@example.org", subject="Hi", text="Hello")
@@ -27,6 +28,11 @@ def drive_all_five_hooks(engine: Engine, echo) -> None:
     assert results[0].outcome is Outcome.ACCEPTED
     assert echo.SENT[-1].subject == "Hi"
     assert engine.credits("desk").balance == Decimal("10.0")
+    call = WebhookRequest(method="POST", query={"token": "right"},
+                          headers={"Content-Type": "application/json"},
+                          body=b'{"replies": [{"from": "ann@example.org", "text": "Thanks"}]}')
+    answer = engine.receive("desk", call)
+    assert (answer.status, [a.kind for a in answer.arrivals]) == (200, ["reply"])
 
 
 def test_builtin_providers_are_always_there():
@@ -35,12 +41,12 @@ def test_builtin_providers_are_always_there():
     assert all(info.builtin and info.distribution == "postroom" for info in providers.values())
 
 
-def test_plugin_registered_in_code_is_driven_through_all_five_hooks(registry, echo,
+def test_plugin_registered_in_code_is_driven_through_all_six_hooks(registry, echo,
                                                                     echo_settings):
     engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
                               environ={"ECHO_SECRET": "right"})
     assert isinstance(engine.account("desk").config, echo.EchoConfig)
-    drive_all_five_hooks(engine, echo)
+    drive_all_six_hooks(engine, echo)
 
 
 def test_entry_point_plugin_is_discovered_and_driven(installed, echo, echo_settings):
@@ -51,7 +57,7 @@ def test_entry_point_plugin_is_discovered_and_driven(installed, echo, echo_setti
     assert info.hooks == sorted(HOOKS)
     engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
                               environ={"ECHO_SECRET": "right"})
-    drive_all_five_hooks(engine, echo)
+    drive_all_six_hooks(engine, echo)
 
 
 def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_load(installed):
@@ -159,8 +165,8 @@ def test_a_plugin_answering_with_the_wrong_count_is_a_plugin_error(registry, ech
 def test_every_hook_is_documented_for_vendors_and_tested():
     readme = (ROOT / "README.md").read_text()
     tests = (Path(__file__)).read_text()
-    assert sorted(HOOKS) == ["postroom_configure", "postroom_credits", "postroom_send",
-                             "postroom_test", "postroom_validate"]
+    assert sorted(HOOKS) == ["postroom_configure", "postroom_credits", "postroom_receive",
+                             "postroom_send", "postroom_test", "postroom_validate"]
     for name in HOOKS:
         doc = inspect.getdoc(getattr(hookspecs, name)) or ""
         assert len(doc.split()) > 40, f"{name} needs a docstring a vendor can build from"
