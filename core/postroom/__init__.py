@@ -16,6 +16,7 @@ from postroom.errors import (
 )
 from postroom.hookspecs import hookimpl
 from postroom.messages import Attachment, EmailMessage, SmsMessage
+from postroom.provider import Provider
 from postroom.results import Credits, Diagnosis, Outcome, Problem, SendResult
 from postroom.secrets import Secret
 from postroom.settings import ConfigContext, ProviderConfig
@@ -35,6 +36,7 @@ __all__ = [
     "PluginError",
     "PostroomError",
     "Problem",
+    "Provider",
     "ProviderConfig",
     "Secret",
     "SendResult",
