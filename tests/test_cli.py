@@ -54,8 +54,14 @@ def test_plugins_lists_builtins_and_installed(run):
     rows = json.loads(run("plugins", "--json").output)
     echo = next(r for r in rows if r["providers"] == ["echo"])
     assert echo["status"] == "loaded"
-    assert echo["hooks"] == ["postroom_configure", "postroom_credits", "postroom_send",
-                             "postroom_test", "postroom_validate"]
+    assert echo["hooks"] == ["postroom_configure", "postroom_credits", "postroom_receive",
+                             "postroom_send", "postroom_test", "postroom_validate"]
+    # The text shows each row's providers and name as --json spells them.
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["providers", "name", "distribution", "status"]
+    for row in rows:
+        assert any(line.split()[:2] == [", ".join(row["providers"]), row["name"]]
+                   for line in lines), (row, result.output)
 
 
 def test_plugins_shows_a_broken_plugin_with_its_import_error(run, installed):

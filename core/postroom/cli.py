@@ -94,10 +94,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def plugins(as_json: bool) -> None:
     """List provider plugins: built-in, installed, broken or disabled."""
     infos = PluginRegistry().plugins()
-    lines = []
+    # The same fields --json gives: providers, name (the plugin's module), distribution.
+    lines = [f"{'providers':<14} {'name':<22} {'distribution':<28} status"]
     for info in infos:
         where = "built-in" if info.builtin else f"{info.distribution} {info.version}"
-        lines.append(f"{', '.join(info.providers):<14} {where:<28} {info.status}")
+        lines.append(f"{', '.join(info.providers):<14} {info.name:<22} {where:<28} "
+                     f"{info.status}")
         if info.error:
             lines.append(f"{'':<14} {info.error}")
         elif info.hooks:

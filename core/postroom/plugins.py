@@ -29,6 +29,8 @@ DISABLE_VARIABLE = "POSTROOM_DISABLE_PLUGINS"
 class PluginInfo:
     """One row of ``postroom plugins``.
 
+    ``name`` is the plugin's own name (the module an entry point names, or the
+    name given to ``register``), ``providers`` the provider names it serves.
     ``status`` is ``loaded``, ``broken`` (failed to import or register),
     ``disabled`` or ``conflict``; ``error`` says why when not loaded.
     """
