@@ -15,7 +15,7 @@ from loopback.webhooks import serve_webhooks
 
 from postroom import Engine, MessageError, Secret, hookimpl
 from postroom.inbound import Keywords, Received, keyword
-from postroom.notifications import Contact, Event
+from postroom.notifications import Contact
 from postroom.store import OptOut
 from postroom.webhooks import WebhookRequest, shared_secret_problem
 
@@ -125,11 +125,26 @@ def test_a_provider_opt_out_skips_later_sends_and_notify_unless_critical(engine,
     assert skip.outcome == "skipped"
     assert "reported by account desk's provider" in skip.text
     assert engine.store.find(ids[0]) is None  # never queued
-    engine.register_event(Event(name="news", template="x", channels="email"))
-    engine.register_event(Event(name="alarm", template="x", channels="email",
-                                importance="critical"))
+
+
+def test_a_critical_event_reaches_an_opted_out_address_and_the_log_says_so(
+        registry, echo_settings, tmp_path):
+    folder = tmp_path / "templates" / "closed"
+    folder.mkdir(parents=True)
+    (folder / "subject.txt").write_text("Clinic closed")
+    (folder / "text.txt").write_text("The clinic is closed today.")
+    engine = Engine.from_dict({
+        "accounts": {"desk": echo_settings}, "templates": {"directory": "templates"},
+        "events": {"closed": {"template": "closed", "importance": "critical"},
+                   "news": {"template": "closed"}}},
+        registry=registry, environ={"ECHO_SECRET": "right"}, base_dir=tmp_path)
+    engine.store.set_opt_out(OptOut("email", "ann@example.org", True, 1.0, "desk", "STOP"))
     news = engine.notify("news", [Contact(email="ann@example.org")])
     assert news.queued == [] and "opted out of email messages" in news.skipped[0].reason
+    (queued,) = engine.notify("closed", [Contact(email="ann@example.org")]).queued
+    (override,) = engine.log(outcome="override")
+    assert override.message_id == queued[2]
+    assert override.text.startswith("critical event: sent although ann@example.org opted out")
 
 
 def test_send_keeps_the_order_of_ids_when_some_are_skipped(engine):

@@ -396,14 +396,18 @@ def log(ctx: click.Context, account, status, since, recipient, limit, as_json: b
     if ctx.invoked_subcommand:
         return
     engine = ctx.find_object(Context).engine(as_json)
-    try:
-        start = parse_time(since, "--since", engine, past=True) if since else None
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE, as_json)
     entries = engine.log(account=account, outcome=status, recipient=recipient,
-                         since=start.timestamp() if start else None, limit=limit)
+                         since=since_option(since, engine, as_json), limit=limit)
     lines = [log_line(e, engine) for e in entries]
     emit(as_json, entries, "\n".join(lines) if lines else "no log entries")
+
+
+def since_option(since: str | None, engine: Engine, as_json: bool) -> float | None:
+    """A ``--since`` value as epoch seconds (None when not given); exits 2 if unreadable."""
+    try:
+        return parse_time(since, "--since", engine, past=True).timestamp() if since else None
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
 
 
 def log_line(e: LogEntry, engine: Engine) -> str:

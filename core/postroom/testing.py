@@ -39,8 +39,9 @@ is skipped, and the skip says what it would have checked:
   send with a server error (HTTP 500 or 503);
 - ``garbled_answer``: a callable that makes the service answer every later
   send with a success status and a body that is not the API's (an HTML page);
-- ``slow``: a callable taking a delay in seconds that makes the service hold
-  every answer back that long, and returns settings whose timeout is
+- ``hold_answers``: a callable taking a delay in seconds that makes the
+  service hold every answer back that long; the kit then sets the setting
+  named by the class attribute ``timeout_setting`` (``timeout``) to
   ``SLOW_TIMEOUT`` seconds;
 - ``invalid_settings``: settings ``configure`` accepts and ``validate`` must
   report an error for (plain http to a public host, say);
@@ -83,7 +84,7 @@ from postroom.webhooks.request import WebhookRequest
 HOOKS = ("postroom_configure", "postroom_validate", "postroom_test", "postroom_send",
          "postroom_credits", "postroom_receive")
 NOBODYS_PROVIDER = "no-such-provider-for-the-contract-kit"
-SLOW_TIMEOUT = 1.0  # the timeout the ``slow`` fixture's settings carry
+SLOW_TIMEOUT = 1.0  # the timeout the kit sets while the service holds its answers
 SLOW_DELAY = 8.0  # how long the service holds answers in the timeout check
 SLOW_BOUND = 4.0  # a send that honours SLOW_TIMEOUT returns well within this
 SIGNING_NAMES = ("sig", "signature", "token", "hmac")
@@ -154,6 +155,7 @@ class ProviderContract:
 
     provider: str = ""
     plugin: object | None = None
+    timeout_setting: str = "timeout"
 
     # Fixtures a subclass gives -------------------------------------------------
 
@@ -198,7 +200,7 @@ class ProviderContract:
         return None
 
     @pytest.fixture
-    def slow(self) -> Callable[[float], Mapping[str, object]] | None:
+    def hold_answers(self) -> Callable[[float], None] | None:
         return None
 
     @pytest.fixture
@@ -459,11 +461,16 @@ class ProviderContract:
             "message, so make it transient (maybe_processed) and let your client reference "
             "or deduplication make the retry safe")
 
-    def test_the_timeout_is_honoured(self, hooks, context, recipient, slow):
-        if slow is None:
-            pytest.skip("no slow fixture: would check that a service that does not answer "
-                        "is given up after the configured timeout")
-        config = self.configured(hooks, slow(SLOW_DELAY), context)
+    def slow(self, hooks, settings, context, hold_answers, delay: float) -> ProviderConfig:
+        """A config with a timeout of ``SLOW_TIMEOUT``, the service holding answers ``delay``."""
+        hold_answers(delay)
+        return self.configured(hooks, {**settings, self.timeout_setting: SLOW_TIMEOUT}, context)
+
+    def test_the_timeout_is_honoured(self, hooks, settings, context, recipient, hold_answers):
+        if hold_answers is None:
+            pytest.skip("no hold_answers fixture: would check that a service that does not "
+                        "answer is given up after the configured timeout")
+        config = self.slow(hooks, settings, context, hold_answers, SLOW_DELAY)
         started = time.monotonic()
         results = self.send(hooks, config, self.messages(config, recipient, 1))
         took = time.monotonic() - started
@@ -545,8 +552,8 @@ class ProviderContract:
     def test_no_secret_leaks(self, hooks, config, settings, context, recipient,
                              rejected_recipient, unreachable_settings, bad_credentials_settings,
                              invalid_settings, webhook_requests, forged_webhook_requests,
-                             throttle, server_error, garbled_answer, slow, secrets, caplog,
-                             capfd):
+                             throttle, server_error, garbled_answer, hold_answers, secrets,
+                             caplog, capfd):
         caplog.set_level(logging.DEBUG)
         seen: list[str] = []
 
@@ -590,8 +597,8 @@ class ProviderContract:
                 trouble()
                 run("postroom_send", config=config, messages=self.messages(config, recipient, 2))
                 run("postroom_test", config=config, target=None)
-        if slow is not None:
-            timing_out = self.configured(hooks, slow(SLOW_TIMEOUT * 2), context)
+        if hold_answers is not None:
+            timing_out = self.slow(hooks, settings, context, hold_answers, SLOW_TIMEOUT * 2)
             run("postroom_send", config=timing_out,
                 messages=self.messages(timing_out, recipient, 1))
             run("postroom_test", config=timing_out, target=None)

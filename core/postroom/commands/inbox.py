@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from postroom.cli import Context, _when, emit, fail, json_option, parse_time, with_group_json
-from postroom.errors import ConfigError
+from postroom.cli import Context, _when, emit, json_option, since_option, with_group_json
 from postroom.store import InboxEntry
 
 KINDS = ("reply", "opt_out", "opt_in")
@@ -24,12 +23,8 @@ def inbox(ctx: click.Context, account, kind, since, sender, limit, as_json: bool
     if ctx.invoked_subcommand:
         return
     engine = ctx.find_object(Context).engine(as_json)
-    try:
-        start = parse_time(since, "--since", engine, past=True) if since else None
-    except ConfigError as exc:
-        fail(str(exc), 2, as_json)
     entries = engine.inbox(account=account, kind=kind, sender=sender, limit=limit,
-                           since=start.timestamp() if start else None)
+                           since=since_option(since, engine, as_json))
     lines = [_line(entry, engine) for entry in entries]
     emit(as_json, entries, "\n".join(lines) if lines else "the inbox is empty")
 

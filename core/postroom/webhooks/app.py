@@ -71,6 +71,14 @@ class WebhookApp:
             return _plain(413, f"the body is {length} bytes; at most {self.max_body} are taken")
         return None
 
+    def declared_length(self, header: str | None) -> int | Answer:
+        """The Content-Length a call declares, or the answer refusing it."""
+        try:
+            length = int(header or 0)
+        except ValueError:
+            return _plain(400, "the Content-Length header is not a number")
+        return self.too_big(length) or length
+
     # WSGI ----------------------------------------------------------------------
 
     def wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
@@ -82,13 +90,9 @@ class WebhookApp:
         return [data]
 
     def _wsgi_answer(self, environ: dict) -> Answer:
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return _plain(400, "the Content-Length header is not a number")
-        refused = self.too_big(length)
-        if refused is not None:
-            return refused
+        length = self.declared_length(environ.get("CONTENT_LENGTH"))
+        if isinstance(length, Answer):
+            return length
         body = environ["wsgi.input"].read(length) if length > 0 else b""
         headers = {key[5:].replace("_", "-"): value for key, value in environ.items()
                    if key.startswith("HTTP_")}
@@ -118,13 +122,9 @@ class WebhookApp:
     async def _asgi_answer(self, scope: dict, receive: Callable) -> Answer:
         headers = {name.decode("latin-1"): value.decode("latin-1")
                    for name, value in scope.get("headers", [])}
-        try:
-            declared = int(headers.get("content-length") or 0)
-        except ValueError:
-            return _plain(400, "the Content-Length header is not a number")
-        refused = self.too_big(declared)
-        if refused is not None:
-            return refused
+        declared = self.declared_length(headers.get("content-length"))
+        if isinstance(declared, Answer):
+            return declared
         chunks, size = [], 0
         while True:
             message = await receive()

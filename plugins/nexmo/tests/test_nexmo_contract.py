@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from postroom.testing import SLOW_TIMEOUT, ProviderContract
+from postroom.testing import ProviderContract
 from postroom.webhooks import WebhookRequest
 from postroom_nexmo.signing import sign
 
@@ -76,11 +76,8 @@ class TestNexmoContract(ProviderContract):
         return lambda: api.answer_next(200, "<html>maintenance</html>", "text/html", times=100)
 
     @pytest.fixture
-    def slow(self, api, settings):
-        def slow(delay: float) -> dict:
-            api.delay = delay
-            return {**settings, "timeout": SLOW_TIMEOUT}
-        return slow
+    def hold_answers(self, api):
+        return lambda delay: setattr(api, "delay", delay)
 
     @pytest.fixture
     def invalid_settings(self, settings):

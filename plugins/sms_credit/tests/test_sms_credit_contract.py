@@ -7,7 +7,7 @@ import json
 import pytest
 from loopback.ports import refused_port
 
-from postroom.testing import SLOW_TIMEOUT, ProviderContract
+from postroom.testing import ProviderContract
 from postroom.webhooks import WebhookRequest
 
 TOKEN_SECRET = "t0ken/secret+with&odd=chars"  # the fake gateway's token secret, as conftest sets
@@ -70,11 +70,8 @@ class TestSmsCreditContract(ProviderContract):
         return lambda: gateway.answer_next(201, times=100)  # a text body, not JSON
 
     @pytest.fixture
-    def slow(self, gateway, settings):
-        def slow(delay: float) -> dict:
-            gateway.delay = delay
-            return {**settings, "timeout": SLOW_TIMEOUT}
-        return slow
+    def hold_answers(self, gateway):
+        return lambda delay: setattr(gateway, "delay", delay)
 
     @pytest.fixture
     def invalid_settings(self, settings):
