@@ -30,7 +30,7 @@ module keep working; this is a shorthand for them, not a replacement.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
 
 from postroom.hookspecs import hookimpl
@@ -69,8 +69,11 @@ class Provider(abc.ABC):
         """The live check, as ``postroom_test`` describes it."""
 
     @abc.abstractmethod
-    def send(self, config: ProviderConfig, messages: Sequence[Message]) -> Sequence[SendResult]:
-        """Send the batch, as ``postroom_send`` describes it."""
+    def send(self, config: ProviderConfig,
+             messages: Sequence[Message]) -> Iterator[SendResult | Sequence[SendResult]]:
+        """Send the batch, yielding each result as it is known, as ``postroom_send``
+        describes it; this method may itself be a generator function (the hook
+        that routes to it is not)."""
 
     def credits(self, config: ProviderConfig) -> Credits | None:
         """The balance, or None for a provider without credit."""
@@ -96,8 +99,8 @@ class Provider(abc.ABC):
         return self.test(config, target) if self.owns(config) else None
 
     @hookimpl
-    def postroom_send(self, config: ProviderConfig,
-                      messages: Sequence[Message]) -> Sequence[SendResult] | None:
+    def postroom_send(self, config: ProviderConfig, messages: Sequence[Message]
+                      ) -> Iterator[SendResult | Sequence[SendResult]] | None:
         return self.send(config, messages) if self.owns(config) else None
 
     @hookimpl

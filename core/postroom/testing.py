@@ -52,6 +52,11 @@ is skipped, and the skip says what it would have checked:
   ``forged_webhook_requests``: calls whose signature or secret is wrong;
 - ``expect_credits``: True if the provider reports a balance.
 
+``postroom_send`` is checked as the engine uses it: an iterator whose results
+come one per message (or a list per request carrying several), in order,
+which hands a message over only when asked for its result and can be closed
+after any result.
+
 Needs pytest.
 """
 
@@ -73,6 +78,7 @@ from urllib.parse import quote, quote_plus, urlencode
 import attrs
 import pytest
 
+from postroom.dispatch import each_result
 from postroom.errors import ConfigError
 from postroom.inbound import DeliveryReport, InboundMessage, OptChange, Received
 from postroom.messages import EmailMessage, Message, SmsMessage
@@ -268,13 +274,13 @@ class ProviderContract:
         """Send through the hook; fail, saying what to fix, unless one result per message,
         in order, came back."""
         try:
-            results = hooks["postroom_send"](config=config, messages=messages)
+            results = list(each_result(
+                hooks["postroom_send"](config=config, messages=messages) or []))
         except Exception as exc:
             pytest.fail(f"postroom_send raised {type(exc).__name__}: {exc}. Turn every answer "
                         "of the service, including one you cannot read, into a SendResult "
-                        "(transient, with maybe_processed when the request may have been "
-                        "acted on); exceptions are for bugs and fail the whole batch")
-        results = list(results or [])
+                        "(transient, with info maybe_delivered when the request may have been "
+                        "acted on); exceptions are for bugs")
         assert [getattr(r, "message_id", None) for r in results] == [m.id for m in messages], (
             f"postroom_send answered {len(results)} results for a batch of {len(messages)}: "
             "return exactly one SendResult per message, in the batch's order, with "
@@ -363,12 +369,41 @@ class ProviderContract:
 
     # The checks: sending ----------------------------------------------------------------
 
-    def test_send_returns_one_result_per_message_in_order(self, hooks, config, recipient):
+    def test_send_streams_one_result_per_message_in_order(self, hooks, config, recipient):
         batch = self.messages(config, recipient, 3)
-        results = self.send(hooks, config, batch)
-        assert _outcomes(results) == ["accepted"] * 3, results
+        answer = hooks["postroom_send"](config=config, messages=batch)
+        assert not isinstance(answer, list | tuple), (
+            "postroom_send returned a list: return an iterator (a generator object) that "
+            "yields each result as it is known")
+        assert iter(answer) is answer, "postroom_send must return an iterator"
+        results = []
+        for item in answer:  # taken one at a time, as the engine does
+            results.extend(item if isinstance(item, list | tuple) else [item])
+            assert [r.message_id for r in results] == [m.id for m in batch][:len(results)]
+        assert all(isinstance(r, SendResult) for r in results)
+        assert [r.message_id for r in results] == [m.id for m in batch]
+        assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3, results
         (single,) = self.send(hooks, config, self.messages(config, recipient, 1))
         assert single.outcome is Outcome.ACCEPTED, single
+
+    def test_send_can_be_stopped_after_a_result(self, hooks, config, recipient, sends_seen):
+        batch = self.messages(config, recipient, 3)
+        before = sends_seen() if sends_seen else 0
+        answer = hooks["postroom_send"](config=config, messages=batch)
+        first = next(answer)
+        given = len(first) if isinstance(first, list | tuple) else 1
+        first = first[0] if isinstance(first, list | tuple) else first
+        assert first.message_id == batch[0].id and first.ok, first
+        answer.close()  # as the engine does when it stops: cleans up, raises nothing
+        if sends_seen is not None:
+            sent = sends_seen() - before
+            assert sent <= given, (
+                f"{sent} send requests reached the service before the engine asked for more "
+                f"than {given} result(s): hand a message over only when asked for its result "
+                "(send inside the generator, one request per yield), so that a batch the "
+                "engine stops leaves the rest unsent")
+        (again,) = self.send(hooks, config, self.messages(config, recipient, 1))
+        assert again.ok, again
 
     def test_a_refused_recipient_fails_permanently(self, hooks, config, recipient,
                                                    rejected_recipient):
@@ -384,12 +419,14 @@ class ProviderContract:
                                                        unreachable_settings):
         if unreachable_settings is None:
             pytest.skip("no unreachable_settings fixture: would check that a service that "
-                        "cannot be reached fails transiently and test says where")
+                        "cannot be reached is unreachable (or transient) and test says where")
         config = self.configured(hooks, unreachable_settings, context)
         results = self.send(hooks, config, self.messages(config, recipient, 2))
-        assert set(_outcomes(results)) == {"transient"}, (
-            f"an unreachable service gave {_outcomes(results)}: a network error is "
-            "SendResult.transient, retried with backoff")
+        # unreachable pauses the account as a whole; transient is the older answer.
+        assert set(_outcomes(results)) <= {"unreachable", "transient"}, (
+            f"an unreachable service gave {_outcomes(results)}: a service that cannot be "
+            "reached before a message is handed over is SendResult.unreachable (the account "
+            "backs off as a whole), never permanent or accepted")
         diagnosis = hooks["postroom_test"](config=config, target=None)
         assert isinstance(diagnosis, Diagnosis)
         assert not diagnosis.ok
@@ -560,6 +597,8 @@ class ProviderContract:
         def run(hook: str, **kw) -> object:
             try:
                 answer = hooks[hook](**kw)
+                if hook == "postroom_send":  # the results come as the stream is read
+                    answer = list(each_result(answer or []))
             except Exception as exc:  # the text of any exception is a channel too
                 seen.append("".join(traceback.format_exception(exc)))
                 return None

@@ -7,6 +7,7 @@ several workers on several hosts.
 
 from postroom.store.interface import (
     AccountPause,
+    Claim,
     Claimed,
     Disposition,
     Handled,
@@ -21,5 +22,6 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
-           "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "InboxEntry",
+           "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore", "Store",
+           "StoredMessage"]
