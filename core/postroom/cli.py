@@ -265,7 +265,8 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
 
         report = engine.run_worker(once=once, accounts=accounts or None, stop=stop,
                                    progress=progress)
-    emit(as_json, report, f"sent {report.sent}, dead {report.dead}, left {report.left} "
+    skipped = f", skipped {report.skipped} (opted out)" if report.skipped else ""
+    emit(as_json, report, f"sent {report.sent}, dead {report.dead}{skipped}, left {report.left} "
                           f"(in {report.batches} batches)")
     if once and (report.dead or report.left):
         sys.exit(EXIT_FAILED)

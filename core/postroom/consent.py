@@ -3,14 +3,17 @@
 An opt-out is recorded in the store for a channel (``sms``), so every account
 of that channel, every worker and every host honours it. ``send`` skips such
 a number, and so does the worker when an opt-out arrived while the message
-waited; ``notify`` skips it unless the event is critical.
+waited; ``notify`` skips it unless the event is critical, and the worker lets
+a critical event's message through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from postroom.store import OptOut, Store
+from postroom.messages import Message
+from postroom.store import Claimed, OptOut, Store
 
 
 def describe(opt_out: OptOut) -> str:
@@ -28,4 +31,24 @@ def opted_out_reason(store: Store, scope: str, address: str) -> str | None:
     return None if found is None else describe(found)
 
 
-__all__ = ["describe", "opted_out_reason"]
+def message_opted_out(store: Store, scope: str, message: Message) -> str | None:
+    """Why ``message`` must not go (one of its recipients opted out), or None."""
+    for address in message.recipients:
+        why = opted_out_reason(store, scope, address)
+        if why is not None:
+            return why
+    return None
+
+
+def opted_out_claims(store: Store, scope: str, claimed: Iterable[Claimed]) -> dict[str, str]:
+    """The claimed messages a recipient of which opted out, critical ones left
+    out: each message's id with the reason."""
+    found = {}
+    for each in claimed:
+        why = None if each.critical else message_opted_out(store, scope, each.message)
+        if why is not None:
+            found[each.message.id] = why
+    return found
+
+
+__all__ = ["describe", "message_opted_out", "opted_out_claims", "opted_out_reason"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from attrs import define, evolve, field, frozen
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
-from postroom.consent import opted_out_reason
+from postroom.consent import message_opted_out, opted_out_reason
 from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
     ConfigError,
@@ -289,19 +289,14 @@ class Engine:
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
         items = [NewMessage(account, message, not_before, now, key)
                  for message, key in zip(batch, keys, strict=True)]
-        refused = {item.message.id: why for item in items
-                   if (why := self._opted_out(chosen, item.message)) is not None}
+        refused = {item.message.id: why for item in items if (
+            why := message_opted_out(self.store, chosen.channel, item.message)) is not None}
         items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
         queued = iter(self.store.enqueue(items) if items else [])
         self._hold(hold)
         self._log_opted_out(chosen, [m for m in batch if m.id in refused], refused)
         return [message.id if message.id in refused else next(queued) for message in batch]
-
-    def _opted_out(self, account: Account, message: Message) -> str | None:
-        """Why ``message`` must not go (a recipient opted out), or None."""
-        return next((why for address in message.recipients
-                     if (why := opted_out_reason(self.store, account.channel, address))), None)
 
     def _log_opted_out(self, account: Account, messages: Sequence[Message],
                        reasons: Mapping[str, str]) -> None:
@@ -401,7 +396,7 @@ class Engine:
                 f"{key}:{chosen.name}:{delivery.contact.label}:{delivery.channel}")
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
-                                               route=delivery.route)))
+                                               route=delivery.route, critical=chosen.critical)))
         holds = [self._preflight(self.account(name), [i for _, i in items if i.account == name])
                  for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])

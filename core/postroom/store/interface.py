@@ -22,6 +22,8 @@ class NewMessage:
     ``manual`` marks an operator's "send now" (skips stagger and windows).
     ``idempotency_key``: enqueuing the same key again is a no-op. ``route``
     names the channel group (``sms``) whose other accounts may take over.
+    ``critical`` marks a critical event's message: it goes even to an address
+    that opted out.
     """
 
     account: str
@@ -30,6 +32,7 @@ class NewMessage:
     manual: bool = False
     idempotency_key: str | None = None
     route: str | None = None
+    critical: bool = False
 
 
 @frozen
@@ -43,6 +46,7 @@ class Claimed:
     manual: bool
     route: str | None = None
     due: float = 0.0
+    critical: bool = False
 
 
 @frozen

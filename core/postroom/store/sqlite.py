@@ -149,7 +149,8 @@ CREATE TABLE IF NOT EXISTS opt_out (
 ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
                  ("outbox", "claimed_at"): "REAL",
                  ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'",
-                 ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL"}
+                 ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL",
+                 ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0"}
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claim) WHERE state = 'inflight'",
     "CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id) "
@@ -319,10 +320,11 @@ class SQLiteStore:
         now = self._clock()
         rows = [(item.message.id, item.account, payload.dump(item.message),
                  ", ".join(item.message.recipients), item.message.summary, item.not_before,
-                 int(item.manual), item.idempotency_key, now, item.route) for item in items]
+                 int(item.manual), item.idempotency_key, now, item.route, int(item.critical))
+                for item in items]
         db.executemany(
             "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-            "manual, idempotency_key, created, route) VALUES (?,?,?,?,?,?,?,?,?,?) "
+            "manual, idempotency_key, created, route, critical) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (idempotency_key) DO NOTHING", rows)
 
     def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
@@ -378,8 +380,8 @@ class SQLiteStore:
         if not taken:
             return Claim(account, token, wake=plan.wake)
         return Claim(account, token, [Claimed(account, payload.load(text), attempts,
-                                              bool(manual), route, due)
-                                      for text, attempts, manual, route, due in taken],
+                                              bool(manual), route, due, bool(critical))
+                                      for text, attempts, manual, route, due, critical in taken],
                      now + lease, decided.probe)
 
     def _decide(self, db: sqlite3.Connection, account: str, schedule: Schedule,
@@ -423,7 +425,7 @@ class SQLiteStore:
             "claimed_at = ? WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
             "AND manual = ? AND ((state = 'queued' AND not_before <= ?) OR "
             f"(state = 'inflight' AND lease_until <= ?)) {only} ORDER BY not_before, seq "
-            "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before",
+            "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, critical",
             (now + lease, worker, token, now, account, int(manual), now, now,
              *([wanted] if wanted else []), count)).fetchall()
         rows.sort()

@@ -1,5 +1,7 @@
 """Sending one claimed batch: results taken as they come, recorded, the account paused if need be.
 
+Messages whose recipient opted out (a STOP reply) while they waited are
+skipped first, with the reason in the log, unless a critical event sent them.
 The plugin hands message *i* over when asked for result *i*. Before each
 ask the worker checks that it may go on: not stopping, its lease not in
 danger, its account not paused by an earlier answer of the batch. When it
@@ -19,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from attrs import define, field
 
+from postroom.consent import opted_out_claims
 from postroom.dispatch import ResultStream
 from postroom.results import Outcome, SendResult
-from postroom.store import Claim, Claimed
+from postroom.store import Claim, Claimed, Disposition, LogEntry
 from postroom.worker.lease import Heartbeat
 from postroom.worker.outcomes import deferred_copy, dispose, fails_over, pause_for, standby
 from postroom.worker.recording import Recorder, StoreHealth, persist
@@ -40,6 +43,7 @@ class Tally:
 
     sent: int = 0
     dead: int = 0
+    skipped: int = 0
     put_back: list[str] = field(factory=list)
 
 
@@ -58,6 +62,7 @@ class BatchSender:
         self.jitter = jitter
         self.recorder = Recorder(host.store, claim.token, health, lock)
         self.tally = Tally()
+        self.sending: tuple[Claimed, ...] = claim.messages  # all but those skipped
         self.handed = 0  # results taken, in order
         self.released = 0
         self._outcomes: list[Outcome] = []
@@ -73,20 +78,47 @@ class BatchSender:
     def run(self) -> Tally:
         self.heartbeat.hold(self.claim.token, self.outstanding)
         try:
-            stream = self.host.dispatch(self.account, [c.message for c in self.claim.messages])
-            try:
-                self._take(stream)
-            finally:
-                stream.close()
+            self._skip_opted_out()
+            if self.sending:
+                stream = self.host.dispatch(self.account, [c.message for c in self.sending])
+                try:
+                    self._take(stream)
+                finally:
+                    stream.close()
             self.recorder.flush()
-            self._release(self.claim.messages[self.handed:])
+            self._release(self.sending[self.handed:])
             self._after()
         finally:
             self.heartbeat.drop()
         return self.tally
 
-    def _take(self, stream: ResultStream) -> None:
+    def _skip_opted_out(self) -> None:
+        """Record as skipped the messages to an address that opted out since they
+        were queued; keep the rest in ``sending``."""
+        account = self.account
+        reasons = persist(lambda: opted_out_claims(self.host.store, account.channel,
+                                                   self.claim.messages),
+                          self.health, "reading opt-outs")
+        if not reasons:
+            return
+        now = self.host.clock()
+        keep_log = self.host.config.store.log
         for claimed in self.claim.messages:
+            why = reasons.get(claimed.message.id)
+            if why is None:
+                continue
+            message = claimed.message
+            entry = LogEntry(message.id, now, account.name, account.provider,
+                             ", ".join(message.recipients), message.summary, "skipped",
+                             claimed.attempts, text=why) if keep_log else None
+            self.recorder.add(Disposition(message.id, "cancelled", now, now, counted=False,
+                                          error=why, log=entry))
+            self.tally.skipped += 1
+            log.info("message %s to account %s skipped: %s", message.id, account.name, why)
+        self.sending = tuple(c for c in self.claim.messages if c.message.id not in reasons)
+
+    def _take(self, stream: ResultStream) -> None:
+        for claimed in self.sending:
             if stream.interruptible and stream.between_items and self._must_stop():
                 return
             try:
@@ -109,7 +141,7 @@ class BatchSender:
     def _plugin_failed(self, stream: ResultStream, error: Exception) -> None:
         """Log ``error`` for the plugin's author; the messages it may have sent are
         retried: the one in hand, or with a list-returning plugin every one left."""
-        messages = self.claim.messages
+        messages = self.sending
         log.error("%s raised while sending message %d of a batch of %d for account %s",
                   stream.plugin, self.handed + 1, len(messages), self.account.name,
                   exc_info=error)

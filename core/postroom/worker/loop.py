@@ -39,7 +39,8 @@ MIN_SLEEP = 0.001
 class WorkerReport:
     """What a worker run did, in messages (not tries).
 
-    ``sent`` and ``dead`` (failed for good) count messages this run finished;
+    ``sent`` and ``dead`` (failed for good) count messages this run finished,
+    ``skipped`` those it did not send because their recipient opted out;
     ``left`` the messages still queued when it ended that were due (waiting
     for a limit, a window or a paused account) or waiting to be tried again;
     ``batches`` the batches sent.
@@ -47,12 +48,13 @@ class WorkerReport:
 
     sent: int = 0
     dead: int = 0
+    skipped: int = 0
     left: int = 0
     batches: int = 0
 
     @property
     def finished(self) -> int:
-        return self.sent + self.dead
+        return self.sent + self.dead + self.skipped
 
 
 class Worker:
@@ -164,8 +166,9 @@ class Worker:
                             jitter=self._random).run()
         self.report.sent += tally.sent
         self.report.dead += tally.dead
+        self.report.skipped += tally.skipped
         self.report.batches += 1
-        if tally.sent or tally.dead:
+        if tally.sent or tally.dead or tally.skipped:
             self._progressed = self.host.clock()
         if self.progress:
             self.progress(self.report)
