@@ -35,7 +35,8 @@ def gateway(ca):
 def make_engine(gateway, ca, tmp_path):
     """``make_engine(preflight)``: one ``texts`` account on the fake gateway."""
     registry = PluginRegistry(entry_points=False, environ={})
-    registry.register(postroom_sms_credit, ["sms_credit"], distribution="postroom-sms-credit")
+    registry.register(postroom_sms_credit.plugin, ["sms_credit"],
+                      distribution="postroom-sms-credit")
     ca_file = write_ca_file(ca, tmp_path / "ca.pem")
     shutil.copytree(TEMPLATES, tmp_path / "templates")
 

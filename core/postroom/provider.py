@@ -21,10 +21,13 @@ instance::
     # pyproject.toml: [project.entry-points.postroom]  acme_sms = "postroom_acme_sms:plugin"
 
 ``send`` and ``test`` must be written; ``configure`` (structure the settings
-into ``config_class``), ``validate`` (no problems), ``credits`` (no balance)
-and ``receive`` (no webhooks) have defaults. Each method gets the config
-already known to be of ``config_class``. Plain ``@hookimpl`` functions in a
-module keep working; this is a shorthand for them, not a replacement.
+into ``config_class``, with the account's region as ``region`` when the class
+has such a field), ``validate`` (no problems), ``credits`` (no balance) and
+``receive`` (no webhooks) have defaults. Each method gets a config of exactly
+``config_class``: a plugin built on another, with a config class derived from
+the other's, gets its own calls and the other plugin none of them. Plain
+``@hookimpl`` functions in a module keep working; this is a shorthand for
+them, not a replacement.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping, Sequence
 from typing import ClassVar
+
+import attrs
 
 from postroom.hookspecs import hookimpl
 from postroom.inbound import Received
@@ -51,13 +56,19 @@ class Provider(abc.ABC):
 
     def owns(self, config: object) -> bool:
         """Whether ``config`` is this provider's (the routing every hook does)."""
-        return isinstance(config, self.config_class)
+        return type(config) is self.config_class
 
     # What a provider writes -----------------------------------------------------
 
     def configure(self, settings: Mapping[str, object], context: ConfigContext) -> ProviderConfig:
-        """The account's typed config; by default ``settings`` structured into
-        ``config_class``. Override to add, say, ``context.region``."""
+        """The account's typed config: ``settings`` structured into ``config_class``.
+
+        The account's ``region`` is a key postroom reads itself, so it is not
+        in ``settings``; a config class with a ``region`` field gets it here
+        (to read a sender number written without its country code).
+        """
+        if "region" in attrs.fields_dict(self.config_class):
+            settings = {**settings, "region": context.region}
         return context.structure(settings, self.config_class)
 
     def validate(self, config: ProviderConfig) -> Sequence[Problem]:

@@ -8,14 +8,7 @@ reaches the scheduler through ``NexmoConfig.schedule_defaults()``.
 """
 
 from postroom_nexmo.config import NexmoConfig
-from postroom_nexmo.plugin import (
-    postroom_configure,
-    postroom_credits,
-    postroom_receive,
-    postroom_send,
-    postroom_test,
-    postroom_validate,
-)
+from postroom_nexmo.plugin import plugin
 from postroom_nexmo.receipts import (
     BadSignature,
     Receipt,
@@ -34,11 +27,6 @@ __all__ = [
     "engine_receipt_app",
     "log_receipts",
     "parse_receipt",
-    "postroom_configure",
-    "postroom_credits",
-    "postroom_receive",
-    "postroom_send",
-    "postroom_test",
-    "postroom_validate",
+    "plugin",
     "receipt_app",
 ]
