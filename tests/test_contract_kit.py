@@ -19,6 +19,10 @@ class TestAcmeContract(AcmeContract):
     plugin = Acme()
 
 
+def test_each_broken_variant_names_a_check_the_kit_has():
+    assert {check for check, _ in BROKEN.values()} <= set(dir(AcmeContract))
+
+
 @pytest.mark.parametrize(("variant", "check", "fix"),
                          [(name, *caught) for name, caught in BROKEN.items()])
 def test_the_kit_fails_a_broken_provider_saying_what_to_fix(pytester, variant, check, fix):
