@@ -48,9 +48,9 @@ class WorkerReport:
 
     sent: int = 0
     dead: int = 0
-    skipped: int = 0
     left: int = 0
     batches: int = 0
+    skipped: int = 0
 
     @property
     def finished(self) -> int:
