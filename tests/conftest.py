@@ -14,10 +14,14 @@ from postroom.plugins import PluginRegistry
 pytest_plugins = ["pytester"]
 
 ECHO_PROJECT = Path(__file__).parent / "fixtures" / "postroom-echo"
+ACME_PROJECT = Path(__file__).parent / "fixtures" / "postroom-acme"
 
-# The echo provider's package is imported by path, as a plugin under test would be.
-if str(ECHO_PROJECT) not in sys.path:
-    sys.path.insert(0, str(ECHO_PROJECT))
+pytest_plugins = ["pytester"]
+
+# The test providers' packages are imported by path, as a plugin under test would be.
+for project in (ECHO_PROJECT, ACME_PROJECT):
+    if str(project) not in sys.path:
+        sys.path.insert(0, str(project))
 
 
 @pytest.fixture

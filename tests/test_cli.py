@@ -54,8 +54,14 @@ def test_plugins_lists_builtins_and_installed(run):
     rows = json.loads(run("plugins", "--json").output)
     echo = next(r for r in rows if r["providers"] == ["echo"])
     assert echo["status"] == "loaded"
-    assert echo["hooks"] == ["postroom_configure", "postroom_credits", "postroom_send",
-                             "postroom_test", "postroom_validate"]
+    assert echo["hooks"] == ["postroom_configure", "postroom_credits", "postroom_receive",
+                             "postroom_send", "postroom_test", "postroom_validate"]
+    # The text shows each row's providers and name as --json spells them.
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["providers", "name", "distribution", "status"]
+    for row in rows:
+        assert any(line.split()[:2] == [", ".join(row["providers"]), row["name"]]
+                   for line in lines), (row, result.output)
 
 
 def test_plugins_shows_a_broken_plugin_with_its_import_error(run, installed):
@@ -98,6 +104,22 @@ def test_send_email_and_sms(run, tmp_path):
     assert [r["outcome"] for r in data] == ["accepted", "accepted"]
     lines = (tmp_path / "outbox" / "sms.jsonl").read_text().splitlines()
     assert [json.loads(line)["to"] for line in lines] == ["+447700900123", "+33612345678"]
+
+
+def test_send_delivers_its_own_messages_not_the_accounts_backlog(run, tmp_path):
+    for i in range(5):
+        queued = run("send", "-a", "mail", "--to", f"bulk{i}@example.org", "--text", "x",
+                     "--queue")
+        assert queued.exit_code == 0 and "queued: id" in queued.output
+    result = run("send", "-a", "mail", "--to", "boss@example.org", "--text", "now", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["outcome"] == "accepted" and row["recipient"] == "boss@example.org"
+    (eml,) = (tmp_path / "outbox" / "email").glob("*.eml")  # the backlog is the workers'
+    assert row["id"] in eml.name
+    (mail,) = [r for r in json.loads(run("queue", "--json").output)["accounts"]
+               if r["account"] == "mail"]
+    assert (mail["waiting"], mail["sent"]) == (5, 1)
 
 
 def test_send_failures_and_usage_errors_have_their_exit_codes(run):

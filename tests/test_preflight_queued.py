@@ -35,7 +35,8 @@ def gateway(ca):
 def make_engine(gateway, ca, tmp_path):
     """``make_engine(preflight)``: one ``texts`` account on the fake gateway."""
     registry = PluginRegistry(entry_points=False, environ={})
-    registry.register(postroom_sms_credit, ["sms_credit"], distribution="postroom-sms-credit")
+    registry.register(postroom_sms_credit.plugin, ["sms_credit"],
+                      distribution="postroom-sms-credit")
     ca_file = write_ca_file(ca, tmp_path / "ca.pem")
     shutil.copytree(TEMPLATES, tmp_path / "templates")
 
@@ -86,7 +87,7 @@ def test_queued_and_new_messages_over_the_balance_are_held(make_engine, gateway)
     assert pause.reason == ("held for credits: 2 credits missing (6 for this send and 6 for "
                             "the 6 already queued, against a balance of 10); top the account up")
     assert waiting(engine) == 12
-    assert engine.run_worker(once=True, wait=0).handled == 0
+    assert engine.run_worker(once=True, wait=0).batches == 0
     assert gateway.charged == 0
 
 

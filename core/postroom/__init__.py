@@ -15,10 +15,12 @@ from postroom.errors import (
     MessageError,
     PluginError,
     PostroomError,
+    StoreUnavailable,
 )
 from postroom.hookspecs import hookimpl
 from postroom.messages import Alternative, Attachment, EmailMessage, InlineImage, SmsMessage
 from postroom.notifications import Contact
+from postroom.provider import Provider
 from postroom.results import Credits, Diagnosis, Outcome, Problem, SendResult
 from postroom.secrets import Secret
 from postroom.settings import ConfigContext, ProviderConfig
@@ -43,10 +45,12 @@ __all__ = [
     "PluginError",
     "PostroomError",
     "Problem",
+    "Provider",
     "ProviderConfig",
     "Recipient",
     "Secret",
     "SendResult",
     "SmsMessage",
+    "StoreUnavailable",
     "hookimpl",
 ]

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +28,8 @@ from attrs import define, evolve, field, frozen
 
 from postroom import capture
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
+from postroom.consent import message_opted_out, opted_out_reason
+from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
     ConfigError,
     InsufficientCredits,
@@ -34,6 +37,7 @@ from postroom.errors import (
     PluginError,
     amount,
 )
+from postroom.inbound import DeliveryReport
 from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
 from postroom.mailbox.check import read_new_mail
 from postroom.mailbox.diagnosis import explain as explain_mailbox
@@ -41,6 +45,7 @@ from postroom.mailbox.servers import Mailbox, MailboxError, open_mailbox
 from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
+from postroom.receiving import Answer, Arrival, InboundCallback, receive, take_report
 from postroom.results import Credits, Diagnosis, Problem, SendResult
 from postroom.scheduling import Estimate, estimate
 from postroom.sms_text import segment
@@ -50,13 +55,16 @@ from postroom.store import (
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     SQLiteStore,
     Store,
     StoredMessage,
 )
 from postroom.templating import Preview, Recipient, Templates
-from postroom.worker import Worker, WorkerReport, history
+from postroom.webhooks.request import WebhookRequest
+from postroom.worker import Worker, WorkerReport
+from postroom.worker.outcomes import standby
 
 log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
@@ -144,6 +152,7 @@ class Engine:
         self.events: dict[str, Event] = dict(config.events)
         self._store = store
         self._store_lock = threading.Lock()
+        self._inbound_callbacks: list[InboundCallback] = []
 
     @classmethod
     def from_file(cls, path: str | os.PathLike | None = None, *,
@@ -177,7 +186,8 @@ class Engine:
         with self._store_lock:
             if self._store is None:
                 settings = self.config.store
-                self._store = SQLiteStore(settings.path, settings.durability, self.clock)
+                self._store = SQLiteStore(settings.path, settings.durability, self.clock,
+                                          settings.busy_timeout)
             return self._store
 
     def close(self) -> None:
@@ -244,7 +254,7 @@ class Engine:
         chosen = self.account(account)
         if target and chosen.channel == "sms":
             target = SmsMessage(to=target, text=".", region=chosen.region).to
-        errors = self._config_errors(chosen)
+        errors = config_errors(self.registry, chosen)
         if errors:
             first = errors[0]
             return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
@@ -315,10 +325,22 @@ class Engine:
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
         items = [NewMessage(account, message, not_before, now, key)
                  for message, key in zip(batch, keys, strict=True)]
+        refused = {item.message.id: why for item in items if (
+            why := message_opted_out(self.store, chosen.channel, item.message)) is not None}
+        items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
-        ids = self.store.enqueue(items)
+        queued = iter(self.store.enqueue(items) if items else [])
         self._hold(hold)
-        return ids
+        self._log_opted_out(chosen, [m for m in batch if m.id in refused], refused)
+        return [message.id if message.id in refused else next(queued) for message in batch]
+
+    def _log_opted_out(self, account: Account, messages: Sequence[Message],
+                       reasons: Mapping[str, str]) -> None:
+        if messages and self.config.store.log:
+            now = self.clock()
+            self.store.append_log([
+                LogEntry(m.id, now, account.name, account.provider, ", ".join(m.recipients),
+                         m.summary, "skipped", 0, text=reasons[m.id]) for m in messages])
 
     def _preflight(self, account: Account, items: Sequence[NewMessage]) -> tuple[str, str] | None:
         """Compare a bulk send's cost, plus what the account's queued messages will
@@ -396,6 +418,12 @@ class Engine:
                 skipped.append(Skip(delivery.contact, delivery.channel,
                                     f"no {delivery.route} account is configured"))
                 continue
+            opted_out = opted_out_reason(self.store, delivery.route, delivery.to)
+            if opted_out and not chosen.critical:
+                skipped.append(Skip(delivery.contact, delivery.channel, opted_out))
+                continue
+            if opted_out:
+                delivery = evolve(delivery, note=f"critical event: sent although {opted_out}")
             message = self._notification(chosen, delivery, context, signature)
             if isinstance(message, Skip):
                 skipped.append(message)
@@ -404,7 +432,7 @@ class Engine:
                 f"{key}:{chosen.name}:{delivery.contact.label}:{delivery.channel}")
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
-                                               route=delivery.route)))
+                                               route=delivery.route, critical=chosen.critical)))
         holds = [self._preflight(self.account(name), [i for _, i in items if i.account == name])
                  for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])
@@ -453,37 +481,38 @@ class Engine:
     def deliver(self, account: str, messages: Sequence[Message]) -> list[SendResult]:
         """Send a batch through the provider now, bypassing the outbox.
 
-        The worker calls this; apps want ``send``, which is durable and
-        honours the account's schedule. An account whose config has an error
-        sends nothing: every message comes back ``account_stopped``, so the
-        account pauses and the messages wait for the fix.
+        For tests and tools; apps want ``send``, which is durable and honours
+        the account's schedule. An account whose config has an error sends
+        nothing: every message comes back ``account_stopped``.
         """
         chosen = self.account(account)
         batch = list(messages)
         self._check_batch(chosen, batch)
-        errors = self._config_errors(chosen)
-        if errors:
-            text = "; ".join(f"{p.field}: {p.message}" + (f" ({p.hint})" if p.hint else "")
-                             for p in errors)
-            return [SendResult.account_stopped(m.id, None, text) for m in batch]
-        results = self.registry.hook.postroom_send(config=chosen.config, messages=batch)
-        results = self._answered("postroom_send", chosen, results, list)
-        if [r.message_id for r in results] != [m.id for m in batch]:
-            raise PluginError(f"the {chosen.provider} plugin answered postroom_send with "
-                              f"{len(results)} results for {len(batch)} messages, or out of order")
-        return results
+        stream = self.dispatch(chosen, batch)
+        try:
+            return list(stream)
+        finally:
+            stream.close()
+
+    def dispatch(self, account: Account, messages: Sequence[Message]) -> ResultStream:
+        """Hand a batch to the account's plugin; its results, one at a time (the worker's way)."""
+        return send_stream(self.registry, account, messages)
 
     def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
                    stop: threading.Event | None = None, wait: float | None = None,
-                   progress: Callable[[WorkerReport], None] | None = None) -> WorkerReport:
+                   progress: Callable[[WorkerReport], None] | None = None,
+                   messages: Iterable[str] = ()) -> WorkerReport:
         """Send what is due, account by account, within each account's schedule.
 
         Runs until ``stop`` is set; with ``once``, until nothing due can go
-        within ``wait`` seconds (default ``[delivery] once_wait``).
+        within ``wait`` seconds (default ``[delivery] once_wait``) of the last
+        message sent or failed for good. ``messages`` (ids) sends only those:
+        what an operator's "send now" queued, not the account's backlog.
         """
         for name in accounts or ():
             self.account(name)
-        worker = Worker(self, accounts=accounts, stop=stop, progress=progress)
+        worker = Worker(self, accounts=accounts, messages=list(messages), stop=stop,
+                        progress=progress)
         return worker.run(once=once, wait=wait)
 
     def preview(self, template: str, *, account: str | None = None,
@@ -503,9 +532,8 @@ class Engine:
         """When ``count`` messages sent now through ``account`` would all have gone."""
         chosen = self.account(account)
         now = at or datetime.fromtimestamp(self.clock(), UTC)
-        seen = history(self, chosen, now.timestamp())
-        return estimate(chosen.schedule, count, now, seen,
-                        self.config.delivery.warn_after_days)
+        usage = self.store.usage(chosen.name, chosen.schedule)
+        return estimate(chosen.schedule, count, now, usage, self.config.delivery.warn_after_days)
 
     def queue(self) -> list[QueueRow]:
         """Per-account counts: waiting, scheduled, in flight, dead, cancelled, sent today."""
@@ -665,39 +693,68 @@ class Engine:
             except MailboxError as failure:
                 raise MailboxFailed(explain_mailbox(failure, settings)) from None
 
-    def inbox(self, **filters: object) -> list[InboxEntry]:
-        """Incoming messages, newest first: ``account``, ``kind`` (reply, bounce,
-        other), ``channel``, ``since`` (epoch seconds), ``message_id`` (the sent
-        message they are about), ``limit``."""
-        return self.store.inbox(**filters)
-
     def log(self, **filters: object) -> list[LogEntry]:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
         (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
         return self.store.log(**filters)
 
+    def receive(self, account: str, request: WebhookRequest) -> Answer:
+        """Take one webhook call for ``account`` (what ``postroom.webhooks`` does for
+        each call to ``/ACCOUNT/...``): the account's plugin checks and reads it,
+        delivery reports update the messages and the log, replies go to the
+        inbox, STOP and START replies opt the number out or in, then each
+        ``on_inbound`` callback gets every event. See ``postroom.receiving``."""
+        return receive(self, account, request, self._inbound_callbacks)
+
+    def on_inbound(self, callback: InboundCallback) -> InboundCallback:
+        """Call ``callback(arrival)`` for every event a webhook brings, once it is
+        recorded (``arrival.kind``: ``report``, ``reply``, ``opt_out``, ``opt_in``).
+        Returns ``callback``, so it works as a decorator. An exception in it is
+        logged; the call still succeeds, as the event is recorded."""
+        self._inbound_callbacks.append(callback)
+        return callback
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              channel: str | None = None, since: float | None = None,
+              sender: str | None = None, message_id: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        """What came in (texts by webhook, mail from checked mailboxes), newest first:
+        ``kind`` one of ``reply``, ``bounce``, ``opt_out``, ``opt_in``, ``other``;
+        ``since`` epoch seconds; ``sender`` part of the address; ``message_id``
+        the sent message it is about."""
+        return self.store.inbox(account=account, kind=kind, channel=channel, since=since,
+                                sender=sender, message_id=message_id, limit=limit)
+
+    def opted_out(self, account: str, address: str) -> OptOut | None:
+        """The opt-out in force for ``address`` on ``account``'s channel, or None."""
+        return self.store.opted_out(self.account(account).channel, address)
+
     def record_report(self, message_id: str, status: str, *, provider_id: str | None = None,
                       code: str | None = None, text: str = "", cost: Decimal | None = None,
                       currency: str | None = None, info: Mapping[str, str] | None = None
-                      ) -> LogEntry:
-        """Log a delivery report a provider sent after accepting a message.
+                      ) -> Arrival:
+        """Deprecated: a plugin's ``postroom_receive`` reads delivery reports, and
+        ``postroom.webhooks`` routes them; this records one by hand the same way.
 
-        ``status`` is the provider's word (``delivered``, ``failed``,
-        ``expired``...); it becomes the log entry's outcome, so ``postroom
-        log --recipient`` answers "did it arrive?". Raises ``MessageError``
-        for a message id the outbox does not know.
+        ``status`` is the provider's word; ``delivered`` is delivered,
+        ``failed``, ``expired``, ``rejected`` and ``undeliverable`` failed, any
+        other on its way. Raises ``MessageError`` for a message id the outbox
+        does not know.
         """
+        warnings.warn("Engine.record_report is deprecated: implement postroom_receive and "
+                      "serve postroom.webhooks, or call Engine.receive", DeprecationWarning,
+                      stacklevel=2)
         stored = self.store.find(message_id)
         if stored is None:
             raise MessageError("message_id", f"no message {message_id!r} in the outbox; the "
                                              "report may be for another postroom or too old")
-        entry = self._entry(stored, self.clock(), status,
-                            provider_id=provider_id or stored.provider_id, code=code, text=text,
-                            cost=None if cost is None else str(cost), currency=currency,
-                            info={"report": "delivery", **(info or {})})
-        if self.config.store.log:
-            self.store.append_log([entry])
-        return entry
+        word = status.lower()
+        state = ("delivered" if word == "delivered" else "failed"
+                 if word in ("failed", "expired", "rejected", "undeliverable") else "pending")
+        report = DeliveryReport(state=state, message_id=message_id, provider_id=provider_id,
+                                status=status, code=code, reason=text, cost=cost,
+                                currency=currency, info=dict(info or {}))
+        return take_report(self, self.account(stored.account), report, self.clock())
 
     def clear_log(self, before: datetime | None = None, *, by: str | None = None) -> int:
         """Delete the delivery log, or the part older than ``before``; return how many
@@ -716,14 +773,7 @@ class Engine:
         """The first account of ``route``'s group that is not paused (and is not
         ``instead_of``, the account that just failed): where a message goes."""
         pauses = self.store.pauses(self.clock()) if pauses is None else pauses
-        for name in self.config.channels.get(route, []):
-            if name != instead_of and name not in pauses:
-                return name
-        return None
-
-    def _config_errors(self, account: Account) -> list[Problem]:
-        answers = self.registry.hook.postroom_validate(config=account.config)
-        return [p for answer in answers for p in answer or () if p.severity == "error"]
+        return standby(self.config.channels, route, pauses, instead_of)
 
     def _check_batch(self, account: Account, batch: list[Message]) -> None:
         if not batch:

@@ -7,11 +7,9 @@ import click
 from postroom.cli import (
     EXIT_USAGE,
     Context,
-    _when,
     emit,
     fail,
     json_option,
-    parse_time,
     pass_context,
     report_diagnosis,
     with_group_json,
@@ -63,26 +61,3 @@ def mailbox_test(obj: Context, account: str, as_json: bool) -> None:
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     report_diagnosis(account, found, as_json)
-
-
-@click.command()
-@click.option("-a", "--account", help="Only this account.")
-@click.option("--kind", type=click.Choice(["reply", "bounce", "other"]), help="Only this kind.")
-@click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
-@click.option("--limit", type=int, default=50, show_default=True)
-@json_option
-@pass_context
-def inbox(obj: Context, account: str | None, kind: str | None, since: str | None, limit: int,
-          as_json: bool) -> None:
-    """Show incoming messages, newest first: replies, bounces and other mail."""
-    engine = obj.engine(as_json)
-    try:
-        start = parse_time(since, "--since", engine, past=True) if since else None
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE, as_json)
-    entries = engine.inbox(account=account, kind=kind, limit=limit,
-                           since=start.timestamp() if start else None)
-    lines = [f"{_when(e.received, engine)}  {e.account:<10} {e.kind:<7} {e.sender}  "
-             f"{e.subject!r}" + (f"  re {e.message_id}" if e.message_id else "")
-             for e in entries]
-    emit(as_json, entries, "\n".join(lines) if lines else "the inbox is empty")

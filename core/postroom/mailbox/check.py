@@ -87,9 +87,9 @@ def record(incoming: Incoming, key: str, account: str, store: Store, now: float,
     info = {"key": key, "header_id": incoming.header_id}
     if incoming.auto:
         info["auto-submitted"] = "yes"
-    entry = InboxEntry(new_message_id(), "email", account, incoming.sender, incoming.recipient,
-                       incoming.subject, incoming.text, incoming.received or now, kind,
-                       original.id if original else None, info)
+    entry = InboxEntry(new_message_id(), incoming.received or now, "email", account, kind,
+                       incoming.sender, incoming.recipient, incoming.text, incoming.subject,
+                       original.id if original else None, info=info)
     return entry, entries
 
 

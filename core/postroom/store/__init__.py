@@ -7,6 +7,7 @@ several workers on several hosts.
 
 from postroom.store.interface import (
     AccountPause,
+    Claim,
     Claimed,
     Disposition,
     Handled,
@@ -14,11 +15,13 @@ from postroom.store.interface import (
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     Store,
     StoredMessage,
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
-           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "InboxEntry",
+           "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore", "Store",
+           "StoredMessage"]

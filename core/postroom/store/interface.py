@@ -12,6 +12,7 @@ from typing import Protocol
 from attrs import field, frozen
 
 from postroom.messages import Message
+from postroom.scheduling import Schedule, Usage
 
 
 @frozen
@@ -21,6 +22,8 @@ class NewMessage:
     ``manual`` marks an operator's "send now" (skips stagger and windows).
     ``idempotency_key``: enqueuing the same key again is a no-op. ``route``
     names the channel group (``sms``) whose other accounts may take over.
+    ``critical`` marks a critical event's message: it goes even to an address
+    that opted out.
     """
 
     account: str
@@ -29,17 +32,43 @@ class NewMessage:
     manual: bool = False
     idempotency_key: str | None = None
     route: str | None = None
+    critical: bool = False
 
 
 @frozen
 class Claimed:
-    """A message a worker holds under lease, with how many tries it has had."""
+    """A message a worker holds under lease, with how many tries it has had and
+    when it fell due (``due``: kept when the account, not the message, failed)."""
 
     account: str
     message: Message
     attempts: int
     manual: bool
     route: str | None = None
+    due: float = 0.0
+    critical: bool = False
+
+
+@frozen
+class Claim:
+    """What one ``claim`` took: ``messages`` under one lease and one ``token``.
+
+    The token is written on every message taken; ``renew``, ``record`` and
+    ``release`` change only the messages that still carry it, so a worker whose
+    lease ran out (and whose messages another worker took) changes nothing,
+    but a "sent". ``lease_until`` is when the lease ends unless renewed;
+    ``probe`` marks the one batch allowed to try an account that could not be
+    reached. With no messages, ``wake`` is the earliest time a claim of the
+    account may take something (limits, a pause, a probe under way), or None
+    when nothing is due.
+    """
+
+    account: str
+    token: str
+    messages: tuple[Claimed, ...] = field(default=(), converter=tuple)
+    lease_until: float = 0.0
+    probe: bool = False
+    wake: float | None = None
 
 
 @frozen
@@ -47,14 +76,17 @@ class Disposition:
     """What becomes of a claimed message after a try.
 
     ``state``: ``sent``, ``dead`` (failed for good) or ``queued`` (try again
-    at ``not_before``). ``counted`` says whether the try counts against the
-    retry limit (throttling and a stopped account do not). ``log`` is the
-    delivery-log entry for this try, or None when logging is off. ``account``
-    moves the message to another account of its route (failover).
+    at ``not_before``). ``at`` is when the provider's answer came: a sent
+    message's completion time, which the rate limits count. ``counted`` says
+    whether the try counts against the retry limit (throttling, a stopped or
+    unreachable account do not). ``log`` is the delivery-log entry for this
+    try, or None when logging is off. ``account`` moves the message to another
+    account of its route (failover).
     """
 
     message_id: str
     state: str
+    at: float
     not_before: float = 0.0
     counted: bool = True
     provider_id: str | None = None
@@ -94,6 +126,47 @@ class StoredMessage:
     state: str
     attempts: int
     provider_id: str | None
+    report: str | None = None
+
+
+@frozen
+class InboxEntry:
+    """Something that came in for an account: a reply, a bounce, an opt-out or opt-in
+    keyword, or other mail read from the account's mailbox.
+
+    ``kind`` is ``reply``, ``bounce`` (a report that ``message_id`` could not be
+    delivered), ``opt_out``, ``opt_in`` or ``other``; ``channel`` ``sms`` or
+    ``email``. ``sender`` wrote to ``recipient`` (the account's number or
+    address) at ``received`` (epoch seconds). ``message_id`` is postroom's
+    message it answers, when one was found; ``provider_id`` the provider's id
+    for it (one provider id is recorded once per account).
+    """
+
+    id: str
+    received: float
+    channel: str
+    account: str
+    kind: str
+    sender: str
+    recipient: str
+    text: str
+    subject: str | None = None
+    message_id: str | None = None
+    provider_id: str | None = None
+    info: dict[str, str] = field(factory=dict)
+
+
+@frozen
+class OptOut:
+    """Whether ``address`` opted out within ``scope`` (a channel such as ``sms``),
+    as of ``at``, by ``keyword`` sent to ``account``."""
+
+    scope: str
+    address: str
+    opted_out: bool
+    at: float
+    account: str | None = None
+    keyword: str | None = None
 
 
 @frozen
@@ -102,7 +175,8 @@ class QueueRow:
 
     ``waiting`` are due now, ``scheduled`` due later, ``in_flight`` claimed by
     a worker, ``dead`` failed for good, ``cancelled`` cancelled by an operator,
-    ``sent`` sent since ``since``.
+    ``sent`` sent since ``since``; ``retrying``, of the ``scheduled``, those
+    waiting for another try after a failed one.
     """
 
     account: str
@@ -113,6 +187,7 @@ class QueueRow:
     cancelled: int
     sent: int
     next_due: float | None
+    retrying: int = 0
 
 
 @frozen
@@ -141,46 +216,29 @@ Note = Callable[[StoredMessage], LogEntry] | None
 
 
 @frozen
-class InboxEntry:
-    """A message that came in: an email from a checked mailbox (or an inbound SMS).
-
-    ``channel`` is ``email`` or ``sms``; ``account`` the account it came in
-    on; ``sender`` and ``recipient`` the addresses (or numbers); ``received``
-    when it arrived (epoch seconds). ``kind`` is ``reply`` (it answers
-    ``message_id``, a message in the outbox), ``bounce`` (a report that
-    ``message_id`` could not be delivered) or ``other``; ``message_id`` is
-    None when nothing in the outbox matched. ``info`` holds further facts
-    (the mailbox's key for the message, its own Message-ID).
-    """
-
-    id: str
-    channel: str
-    account: str
-    sender: str
-    recipient: str
-    subject: str
-    text: str
-    received: float
-    kind: str
-    message_id: str | None = None
-    info: dict[str, str] = field(factory=dict)
-
-
-@frozen
 class AccountPause:
-    """An account that must not send until ``until``, and why."""
+    """An account that must not send until ``until``, and why. ``kind`` is
+    ``unreachable`` for an outage (lifted as soon as a probe gets through)
+    and ``pause`` for the rest (throttled, out of credit, held, cooling down)."""
 
     account: str
     until: float
     reason: str
+    kind: str = "pause"
 
 
 class Store(Protocol):
     """Storage for the outbox and the delivery log.
 
     Every method is atomic. A message is durable once ``enqueue`` returns; a
-    claim lasts ``lease`` seconds, after which another worker may take the
-    message again, so a worker that dies loses nothing.
+    claim lasts ``lease`` seconds unless renewed, after which another worker
+    may take the message again, so a worker that dies loses nothing. The
+    store is the only state workers share: the account's limits are decided
+    in ``claim``'s transaction with ``postroom.store.accounting``, so any
+    number of workers on any number of hosts keep to them together.
+
+    A method that cannot reach or write the storage raises
+    ``postroom.StoreUnavailable`` and changes nothing.
     """
 
     def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
@@ -192,17 +250,51 @@ class Store(Protocol):
     def next_due(self) -> float | None:
         """When the next queued message falls due, if any."""
 
-    def claim(self, account: str, now: float, limit: int, lease: float, worker: str,
-              manual_only: bool = False) -> list[Claimed]:
-        """Take up to ``limit`` due messages of ``account`` under lease, manual ones first."""
+    def claim(self, account: str, schedule: Schedule, *, limit: int, lease: float,
+              worker: str, ids: Collection[str] = ()) -> Claim:
+        """Take as many of ``account``'s due messages as its limits allow now, at most
+        ``limit``, "send now" ones first, under a lease of ``lease`` seconds.
 
-    def finish(self, worker: str, dispositions: Sequence[Disposition],
+        In one write transaction, at the store's own clock: read the usage
+        (``accounting.usage_query``), pass ``accounting.gate`` (pauses, an
+        outage's probe), ask ``accounting.plan_claim``, take the messages and
+        store the bucket (``bucket_after``) and, for a probe, the probe's token.
+        A due message is queued with ``not_before`` passed, or in flight under
+        a lease that ran out. ``ids`` limits the claim to those messages (an
+        operator's ``send``). ``worker`` names the claimer for people.
+        """
+
+    def renew(self, token: str, lease: float) -> int:
+        """Extend the lease of the claim ``token``'s messages still in flight to
+        ``lease`` seconds from now (and its probe's); return how many it holds."""
+
+    def record(self, token: str, dispositions: Sequence[Disposition],
                follow_ups: Sequence[NewMessage] = ()) -> None:
-        """Record the outcome of a batch, its log entries and the messages it gave
-        rise to (copies for deferred recipients), in one transaction."""
+        """Record outcomes of the claim ``token``'s messages as they come, with their
+        log entries and the messages they gave rise to (copies for deferred
+        recipients), in one transaction; called as often as results come.
 
-    def release(self, worker: str, message_ids: Sequence[str]) -> None:
-        """Give claimed messages back unsent (a worker stopping before sending them)."""
+        Only messages still carrying the token change, but a ``sent`` is
+        recorded whatever happened meanwhile: it did go.
+        """
+
+    def release(self, token: str, message_ids: Sequence[str]) -> None:
+        """Give claimed messages back unsent and untried (a worker stopping, or
+        losing its lease, before handing them over); ends the claim's probe."""
+
+    def mark_unreachable(self, account: str, token: str, reason: str, pause: float,
+                         pause_max: float) -> float | None:
+        """The batch ``token`` could not reach the account: pause it as a whole,
+        doubling from ``pause`` to ``pause_max`` (``accounting.after_unreachable``),
+        with an ``unreachable`` pause saying ``reason``. Returns the pause's end,
+        or None when this batch does not decide it."""
+
+    def mark_reachable(self, account: str) -> None:
+        """A batch got through to the account: end its outage and lift its
+        ``unreachable`` pause, so every worker sends again."""
+
+    def usage(self, account: str, schedule: Schedule) -> Usage:
+        """The account's usage now, as ``claim`` counts it (for estimates)."""
 
     def reroute(self, account: str, route: str, to_account: str) -> int:
         """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
@@ -216,13 +308,6 @@ class Store(Protocol):
         the account's queue.
         """
 
-    def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
-        """When the account's messages were sent since ``since``, oldest first;
-        only the ``newest`` few when given."""
-
-    def sent_count(self, account: str, since: float) -> int:
-        """How many of the account's messages were sent since ``since``."""
-
     def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
                note: Note = None) -> list[Handled]:
         """Cancel queued messages, so that no worker ever sends them, with a log entry
@@ -234,7 +319,7 @@ class Store(Protocol):
         its worker may be sending it. One whose lease ran out counts as queued,
         as it does for ``claim`` (its worker may have died), and is cancelled,
         reported with ``state`` ``inflight``; should that worker be only slow and
-        send it after all, ``finish`` records it ``sent``, as it went. Returns
+        send it after all, ``record`` records it ``sent``, as it went. Returns
         every id named, each once, or for ``account`` alone the messages
         cancelled and those left in flight.
         """
@@ -249,7 +334,7 @@ class Store(Protocol):
         """
 
     def pause(self, account: str, until: float, reason: str) -> None:
-        """Stop an account from sending until ``until``."""
+        """Stop an account from sending until ``until`` (a pause of kind ``pause``)."""
 
     def pauses(self, now: float) -> dict[str, AccountPause]:
         """Accounts paused at ``now``."""
@@ -274,22 +359,47 @@ class Store(Protocol):
     def find(self, message_id: str) -> StoredMessage | None:
         """The outbox's record of a message, if it has one."""
 
+    def find_sent(self, account: str, provider_id: str) -> StoredMessage | None:
+        """The account's message the provider gave ``provider_id``, if any."""
+
+    def last_sent_to(self, account: str, recipient: str) -> str | None:
+        """The id of the account's message last sent to ``recipient``, if any."""
+
+    def record_report(self, message_id: str, state: str, entry: LogEntry | None) -> None:
+        """Set a message's delivery ``state`` (``delivered``, ``failed``, ``pending``)
+        and log ``entry``, in one transaction. A final state is not turned back
+        to ``pending`` by a late report, and ``failed`` (of any part) wins over
+        ``delivered``."""
+
+    def add_inbox(self, entries: Sequence[InboxEntry], log: Sequence[LogEntry] = (),
+                  seen: Sequence[tuple[str, str]] = ()) -> list[bool]:
+        """Record what came in, the log entries it gives rise to (bounces) and the
+        ``(account, key)`` of the mailbox messages it was read from, in one
+        transaction. Returns, per entry, False when nothing was written for it:
+        the account already has an entry with its ``provider_id`` (the provider
+        called twice) or its id."""
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              channel: str | None = None, since: float | None = None,
+              sender: str | None = None, message_id: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        """Inbox entries, newest first, filtered (``sender``: part of the address)."""
+
+    def set_opt_out(self, change: OptOut) -> bool:
+        """Record an opt-out or opt-in; False when a later change is already recorded
+        for the same scope and address (a late or replayed call changes nothing)."""
+
+    def opted_out(self, scope: str, address: str) -> OptOut | None:
+        """The opt-out in force for ``address`` within ``scope``, or None."""
+
+    def opt_outs(self, scope: str | None = None) -> list[OptOut]:
+        """Every address opted out (within ``scope``), newest first."""
+
     def recurring_last(self, name: str) -> float | None:
         """When the recurring send ``name`` last fired (or was first seen)."""
 
     def set_recurring_last(self, name: str, at: float) -> None:
         """Remember when the recurring send ``name`` fired."""
-
-    def add_inbox(self, entries: Sequence[InboxEntry], log: Sequence[LogEntry] = (),
-                  seen: Sequence[tuple[str, str]] = ()) -> None:
-        """Store incoming messages, the log entries they give rise to (bounces) and the
-        ``(account, key)`` of the mailbox messages they were read from, in one
-        transaction: a message is recorded once, and marked read with it."""
-
-    def inbox(self, *, account: str | None = None, kind: str | None = None,
-              channel: str | None = None, since: float | None = None,
-              message_id: str | None = None, limit: int | None = None) -> list[InboxEntry]:
-        """Incoming messages, newest first, filtered."""
 
     def seen_mail(self, account: str) -> set[str]:
         """The keys of the account's mailbox messages already read."""

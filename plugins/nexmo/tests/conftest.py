@@ -34,7 +34,7 @@ def api(ca):
 @pytest.fixture
 def registry() -> PluginRegistry:
     reg = PluginRegistry(entry_points=False, environ={})
-    reg.register(postroom_nexmo, ["nexmo"], distribution="postroom-nexmo")
+    reg.register(postroom_nexmo.plugin, ["nexmo"], distribution="postroom-nexmo")
     return reg
 
 

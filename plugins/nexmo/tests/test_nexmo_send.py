@@ -9,15 +9,17 @@ from decimal import Decimal
 import pytest
 
 from postroom import Outcome, SmsMessage
+from postroom.dispatch import each_result
 
 NUMBER = "+447700900123"
 OTHER = "+447700900456"
 
 
 def deliver(engine, *messages: SmsMessage):
-    """Send now through the provider's hook, as a worker does."""
+    """Send now through the provider's hook, taking every result as a worker does."""
     config = engine.account("texts").config
-    results = engine.registry.hook.postroom_send(config=config, messages=list(messages))
+    results = list(each_result(engine.registry.hook.postroom_send(config=config,
+                                                                  messages=list(messages))))
     assert [r.message_id for r in results] == [m.id for m in messages]
     return results
 
@@ -122,14 +124,22 @@ def test_out_of_credit_stops_the_account_and_holds_the_rest_back(make_engine, se
     assert len(api.sms) == 2  # the third was never sent
 
 
-def test_refused_credentials_fail_the_message_and_hold_the_rest_back(make_engine, settings,
-                                                                     api):
-    engine = make_engine({**settings, "api_secret": "wrong", "connections": 1})
-    _, results = send(engine, "one", "two")
-    assert [(r.outcome, r.code) for r in results] == [(Outcome.PERMANENT, "4"),
-                                                      (Outcome.TRANSIENT, "4")]
+def test_refused_credentials_stop_the_account_and_hold_the_rest_back(make_engine, settings,
+                                                                      api):
+    engine = make_engine({**settings, "api_secret": "wrong"})  # four connections: one goes
+    _, results = send(engine, "one", "two", "three")
+    assert [(r.outcome, r.code) for r in results] == [(Outcome.ACCOUNT_STOPPED, "4")] * 3
     assert "api_key and api_secret" in results[0].info["hint"]
+    assert results[1].text.startswith("not sent:")
     assert len(api.sms) == 1
+
+
+def test_throttling_holds_the_rest_of_the_batch_back(make_engine, settings, api):
+    api.answer_next(429)
+    _, results = send(make_engine(settings), "one", "two", "three")
+    assert [r.outcome for r in results] == [Outcome.THROTTLED] * 3
+    assert [r.retry_after for r in results] == [2.0] * 3
+    assert len(api.sms) == 0  # the 429 came before the fake read the form
 
 
 def test_signed_requests_carry_sig_and_no_secret(make_engine, settings, ca):
@@ -152,12 +162,12 @@ def test_a_wrong_signature_secret_is_refused(make_engine, settings, ca):
         engine = make_engine({**settings, "base_url": api.url, "signature_secret": "wrong",
                               "signature_method": "sha1"})
         _, (result,) = send(engine, "Hi")
-    assert (result.outcome, result.code) == (Outcome.PERMANENT, "14")
+    assert (result.outcome, result.code) == (Outcome.ACCOUNT_STOPPED, "14")
 
 
 @pytest.mark.parametrize(("http_status", "outcome"), [
     (500, Outcome.TRANSIENT), (503, Outcome.TRANSIENT), (400, Outcome.TRANSIENT),
-    (429, Outcome.THROTTLED), (401, Outcome.PERMANENT)])
+    (429, Outcome.THROTTLED), (401, Outcome.ACCOUNT_STOPPED)])
 def test_http_errors(engine, api, http_status, outcome):
     api.answer_next(http_status)
     _, (result,) = send(engine, "Hi")
@@ -170,7 +180,7 @@ def test_a_401_holds_the_rest_of_the_batch_back(make_engine, settings, api):
     engine = make_engine({**settings, "connections": 1})
     api.answer_next(401)
     _, results = send(engine, "one", "two")
-    assert [r.outcome for r in results] == [Outcome.PERMANENT, Outcome.TRANSIENT]
+    assert [r.outcome for r in results] == [Outcome.ACCOUNT_STOPPED] * 2
     assert len(api.sms) == 0  # the 401 came before the fake read the form
 
 
@@ -181,13 +191,13 @@ def test_a_timeout_is_transient(make_engine, settings, api):
     assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "timeout")
 
 
-def test_a_refused_connection_is_transient(make_engine, settings):
+def test_a_refused_connection_is_unreachable(make_engine, settings):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     engine = make_engine({**settings, "base_url": f"https://127.0.0.1:{port}"})
     _, (result,) = send(engine, "Hi")
-    assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "connect-failed")
+    assert (result.outcome, result.info["category"]) == (Outcome.UNREACHABLE, "connect-failed")
     assert "Connection refused" in result.text
 
 

@@ -20,15 +20,15 @@ def test_every_documented_code_is_known():
     ("1", Outcome.THROTTLED),
     ("5", Outcome.TRANSIENT), ("10", Outcome.TRANSIENT),
     ("9", Outcome.ACCOUNT_STOPPED),
-    ("4", Outcome.PERMANENT), ("7", Outcome.PERMANENT), ("15", Outcome.PERMANENT),
+    ("4", Outcome.ACCOUNT_STOPPED), ("7", Outcome.PERMANENT), ("15", Outcome.PERMANENT),
     ("29", Outcome.PERMANENT), ("42", Outcome.PERMANENT)])
 def test_outcomes(code, outcome):
     assert status_for(code).outcome is outcome
 
 
-def test_account_wide_refusals():
-    assert {c for c, s in STATUSES.items() if s.account_wide} == {"4", "8", "9", "11", "14",
-                                                                   "32"}
+def test_refusals_of_the_account_stop_it():
+    assert {c for c, s in STATUSES.items() if s.outcome is Outcome.ACCOUNT_STOPPED} == {
+        "4", "8", "9", "11", "14", "32"}
 
 
 def test_categories_are_stable_keys():

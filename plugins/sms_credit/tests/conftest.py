@@ -36,7 +36,7 @@ def gateway(ca):
 @pytest.fixture
 def registry() -> PluginRegistry:
     reg = PluginRegistry(entry_points=False, environ={})
-    reg.register(postroom_sms_credit, ["sms_credit"], distribution="postroom-sms-credit")
+    reg.register(postroom_sms_credit.plugin, ["sms_credit"], distribution="postroom-sms-credit")
     return reg
 
 

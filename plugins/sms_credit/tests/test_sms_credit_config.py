@@ -16,8 +16,8 @@ TOKEN = {"token_id": "6A8F1C0D", "token_secret": "t0ken/secret+with&odd=chars"}
 
 def configure(tmp_path: Path, region: str | None = "GB", environ=None, **settings):
     context = ConfigContext("texts", tmp_path, region, environ or {})
-    return postroom_sms_credit.postroom_configure(provider="sms_credit", settings=settings,
-                                                  context=context)
+    return postroom_sms_credit.plugin.postroom_configure(provider="sms_credit",
+                                                         settings=settings, context=context)
 
 
 def issues(tmp_path: Path, **settings) -> dict[str, str]:
@@ -129,7 +129,7 @@ def test_shortfall_is_what_is_missing_and_never_negative():
 
 
 def problems(config) -> dict[str, tuple[str, str]]:
-    found = postroom_sms_credit.postroom_validate(config=config)
+    found = postroom_sms_credit.plugin.postroom_validate(config=config)
     return {p.field: (p.severity, p.message) for p in found}
 
 

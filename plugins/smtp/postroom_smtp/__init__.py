@@ -1,7 +1,7 @@
 """postroom-smtp: the ``smtp`` provider for postroom.
 
-Registered under the ``postroom`` entry-point group as ``smtp``; this module
-is the plugin (its hook implementations come from ``postroom_smtp.plugin``).
+Registered under the ``postroom`` entry-point group as ``smtp``; the plugin is
+``postroom_smtp.plugin``, a ``postroom.Provider``.
 
 For plugins built on it, the pieces are importable from here: build an
 ``SmtpTransport`` (server ``Endpoint``, ``TlsPolicy``, an ``Authenticator``),
@@ -16,13 +16,7 @@ from postroom_smtp.config import Pop3Settings, SmtpConfig
 from postroom_smtp.diagnosis import Finding, explain, explain_refusal
 from postroom_smtp.hosted import PreparedLogin, send_hosted
 from postroom_smtp.live_check import check_transport
-from postroom_smtp.plugin import (
-    postroom_configure,
-    postroom_credits,
-    postroom_send,
-    postroom_test,
-    postroom_validate,
-)
+from postroom_smtp.plugin import plugin
 from postroom_smtp.pop_before_smtp import PopBeforeSmtp
 from postroom_smtp.transport import (
     POP3_PORTS,
@@ -78,11 +72,7 @@ __all__ = [
     "default_local_hostname",
     "explain",
     "explain_refusal",
-    "postroom_configure",
-    "postroom_credits",
-    "postroom_send",
-    "postroom_test",
-    "postroom_validate",
+    "plugin",
     "send_batch",
     "send_hosted",
 ]

@@ -20,9 +20,7 @@ from postroom_smtp import (
     TlsPolicy,
     check_transport,
     explain,
-    postroom_send,
-    postroom_test,
-    postroom_validate,
+    plugin,
     send_batch,
 )
 
@@ -144,6 +142,6 @@ def test_the_hooks_leave_configs_of_plugins_built_on_this_one_alone():
 
     config = HostedConfig(host="smtp.example.org", sender_email="ann@example.org")
 
-    assert postroom_validate(config) is None
-    assert postroom_test(config, None) is None
-    assert postroom_send(config, []) is None
+    assert plugin.postroom_validate(config) is None
+    assert plugin.postroom_test(config, None) is None
+    assert plugin.postroom_send(config, []) is None

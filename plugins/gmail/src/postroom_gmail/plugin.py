@@ -1,55 +1,32 @@
-"""The five postroom hooks for the ``gmail`` provider.
+"""The ``gmail`` provider's hooks: ``plugin``, the object the entry point names.
 
-Each hook answers only for a ``GmailConfig``. ``postroom_credits`` answers
-``None``: Gmail sells no credit (its limits reach the scheduler through
-``GmailConfig.schedule_defaults`` instead).
+Its hooks answer only for a ``GmailConfig``. Gmail sells no credit (its
+limits reach the store through ``GmailConfig.limits`` instead).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
-from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
+from postroom import Diagnosis, EmailMessage, Problem, Provider, SendResult
 from postroom_gmail.config import PROVIDER, GmailConfig
 from postroom_gmail.live_check import check
 from postroom_gmail.sending import send
 from postroom_gmail.validation import problems
 
 
-def _ours(config: object) -> bool:
-    return type(config) is GmailConfig
+class Gmail(Provider):
+    name = PROVIDER
+    config_class = GmailConfig
+
+    def validate(self, config: GmailConfig) -> list[Problem]:
+        return problems(config)
+
+    def test(self, config: GmailConfig, target: str | None) -> Diagnosis:
+        return check(config, target)
+
+    def send(self, config: GmailConfig, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
+        return send(config, messages)
 
 
-@hookimpl
-def postroom_configure(provider: str, settings: Mapping[str, object],
-                       context: ConfigContext) -> GmailConfig | None:
-    if provider != PROVIDER:
-        return None
-    return context.structure(settings, GmailConfig)
-
-
-@hookimpl
-def postroom_validate(config: object) -> list[Problem] | None:
-    if not _ours(config):
-        return None
-    return problems(config)
-
-
-@hookimpl
-def postroom_test(config: object, target: str | None) -> Diagnosis | None:
-    if not _ours(config):
-        return None
-    return check(config, target)
-
-
-@hookimpl
-def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
-    if not _ours(config):
-        return None
-    return send(config, messages)
-
-
-@hookimpl
-def postroom_credits(config: object) -> Credits | None:
-    # Gmail sells no credit: nothing to report, for our config or any other.
-    return None
+plugin = Gmail()

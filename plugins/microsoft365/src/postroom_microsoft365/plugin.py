@@ -7,7 +7,7 @@ scheduler through ``Microsoft365Config.schedule_defaults`` instead).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
 from postroom_microsoft365.config import PROVIDER, Microsoft365Config
@@ -43,7 +43,8 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[EmailMessage]) -> Iterator[SendResult] | None:
     if not _ours(config):
         return None
     return send(config, messages)

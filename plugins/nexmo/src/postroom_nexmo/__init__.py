@@ -1,19 +1,14 @@
 """postroom-nexmo: send text messages through the Nexmo/Vonage SMS API.
 
 Install it beside postroom and name ``provider = "nexmo"`` in an account.
-Besides the hooks, integrators use ``receipt_app`` / ``parse_receipt`` to take
-delivery receipts; the account's ``rate_per_second`` reaches the scheduler
-through ``NexmoConfig.schedule_defaults()``.
+Delivery receipts and inbound messages come through ``postroom_receive`` and
+postroom's webhook app (``postroom.webhooks``); ``receipt_app`` and
+``engine_receipt_app`` remain, deprecated. The account's ``rate_per_second``
+reaches the scheduler through ``NexmoConfig.schedule_defaults()``.
 """
 
 from postroom_nexmo.config import NexmoConfig
-from postroom_nexmo.plugin import (
-    postroom_configure,
-    postroom_credits,
-    postroom_send,
-    postroom_test,
-    postroom_validate,
-)
+from postroom_nexmo.plugin import plugin
 from postroom_nexmo.receipts import (
     BadSignature,
     Receipt,
@@ -32,10 +27,6 @@ __all__ = [
     "engine_receipt_app",
     "log_receipts",
     "parse_receipt",
-    "postroom_configure",
-    "postroom_credits",
-    "postroom_send",
-    "postroom_test",
-    "postroom_validate",
+    "plugin",
     "receipt_app",
 ]

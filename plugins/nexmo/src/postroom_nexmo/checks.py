@@ -30,11 +30,12 @@ def problems(config: NexmoConfig) -> list[Problem]:
         if urlsplit(config.receipt_url).scheme not in ("http", "https"):
             found.append(Problem.error("receipt_url", f"{config.receipt_url!r} is not a web "
                                        "address", "write it as https://host/path"))
-        if not config.signature_secret:
+        if not (config.signature_secret or config.webhook_secret):
             found.append(Problem.warning(
                 "receipt_url", "delivery receipts cannot be verified without a signature "
-                "secret: anyone who learns the address can post false ones",
-                "set signature_secret and turn on signed webhooks in the dashboard"))
+                "secret or a webhook secret, so every one will be refused",
+                "set signature_secret and turn on signed webhooks in the dashboard, or set "
+                "webhook_secret and add ?token=<it> to receipt_url"))
     return found
 
 

@@ -97,7 +97,9 @@ class NexmoClient(HttpClient):
         status = response.status_code
         code = f"HTTP {status}"
         if status == 401:
-            raise self.error(Outcome.PERMANENT, code, "auth", "auth-failed",
+            # Bad credentials stop the account: only an admin can fix them, and the
+            # messages wait for the fix instead of failing for good.
+            raise self.error(Outcome.ACCOUNT_STOPPED, code, "auth", "auth-failed",
                              f"{self.host} refused the credentials for api_key "
                              f"{self.config.api_key!r} (HTTP 401)",
                              "check api_key and api_secret in the dashboard's API settings")

@@ -28,6 +28,7 @@ from postroom.settings import InvalidSetting, PositiveInt, ProviderConfig, Regio
 
 PROVIDER = "nexmo"
 DEFAULT_BASE_URL = "https://rest.nexmo.com"
+CURRENCY = "EUR"  # the API prices messages and keeps balances in euros
 
 # Vonage limits every API key to 30 requests per second unless the account
 # manager raised it; each part of a long message does not count on its own.
@@ -106,13 +107,15 @@ class NexmoConfig(ProviderConfig):
     - ``base_url``: the REST host; tests point it at a local server.
     - ``timeout``: seconds to wait for each network step.
     - ``rate_per_second``: the account's request limit. It reaches postroom's
-      scheduler through ``schedule_defaults()`` as ``per_second``; ``send``
-      also never starts requests faster than this for one API key.
+      store through ``limits()`` as ``per_second``, kept across every worker.
     - ``connections``: requests a batch may have in flight at once.
     - ``low_balance``: EUR below which ``test`` and ``credits`` warn.
     - ``ca_bundle``: a PEM file of the CAs to trust instead of the CA bundle
       requests ships (certifi).
-    - ``receipt_url``: where the API should send delivery receipts.
+    - ``receipt_url``: where the API should send delivery receipts (the
+      webhook app's ``/ACCOUNT/`` address).
+    - ``webhook_secret``: for webhooks that are not signed (no
+      ``signature_secret``): a secret of your own in the webhook address.
     - ``region``: not a setting of its own: the account's ``region``, which
       reads a sender number written without its country code.
     """
@@ -132,6 +135,7 @@ class NexmoConfig(ProviderConfig):
     low_balance: float | None = field(default=None, validator=_not_negative)
     ca_bundle: Path | None = None
     receipt_url: str | None = None
+    webhook_secret: Secret | None = None
     region: Region | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -141,10 +145,10 @@ class NexmoConfig(ProviderConfig):
             raise InvalidSetting("sender", str(exc)) from None
         object.__setattr__(self, "sender", sender)
 
-    def schedule_defaults(self) -> Mapping[str, object]:
-        """The request limit, for postroom's scheduler to pace the account by.
+    def limits(self) -> Mapping[str, object]:
+        """The request limit, which the store keeps for all workers together.
 
-        The account's own ``[accounts.NAME.schedule]`` ``per_second`` wins.
+        A lower ``[accounts.NAME.schedule]`` ``per_second`` of the account wins.
         """
         return {"per_second": self.rate_per_second}
 

@@ -1,58 +1,44 @@
-"""The five postroom hooks of the ``nexmo`` provider."""
+"""The ``nexmo`` provider's hooks: ``plugin``, the object the entry point names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
-from postroom.errors import PluginError
-from postroom.hookspecs import hookimpl
-from postroom.messages import SmsMessage
-from postroom.results import Credits, Diagnosis, Problem, SendResult
-from postroom.settings import ConfigContext
+from postroom import Credits, Diagnosis, PluginError, Problem, Provider, SendResult, SmsMessage
+from postroom.inbound import Received
+from postroom.webhooks import WebhookRequest
 from postroom_nexmo.balance import read_credits
 from postroom_nexmo.checks import live_check, problems
 from postroom_nexmo.client import ApiError, NexmoClient
 from postroom_nexmo.config import PROVIDER, NexmoConfig
 from postroom_nexmo.sending import send_batch
+from postroom_nexmo.webhooks import receive
 
 
-@hookimpl
-def postroom_configure(provider: str, settings: Mapping[str, object],
-                       context: ConfigContext) -> NexmoConfig | None:
-    if provider != PROVIDER:
-        return None
-    # The account's region (a key postroom reads itself) reads a local sender number.
-    return context.structure({**settings, "region": context.region}, NexmoConfig)
+class Nexmo(Provider):
+    name = PROVIDER
+    config_class = NexmoConfig
+
+    def validate(self, config: NexmoConfig) -> list[Problem]:
+        return problems(config)
+
+    def test(self, config: NexmoConfig, target: str | None) -> Diagnosis:
+        return live_check(config, target)
+
+    def send(self, config: NexmoConfig,
+             messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]]:
+        return send_batch(config, messages)
+
+    def credits(self, config: NexmoConfig) -> Credits:
+        with NexmoClient(config) as client:
+            try:
+                return read_credits(client)
+            except ApiError as exc:
+                raise PluginError(f"cannot read the balance of api_key {config.api_key!r}: "
+                                  f"{exc.text}; {exc.hint}") from None
+
+    def receive(self, config: NexmoConfig, request: WebhookRequest) -> Received:
+        return receive(config, request)
 
 
-@hookimpl
-def postroom_validate(config: object) -> list[Problem] | None:
-    if not isinstance(config, NexmoConfig):
-        return None
-    return problems(config)
-
-
-@hookimpl
-def postroom_test(config: object, target: str | None) -> Diagnosis | None:
-    if not isinstance(config, NexmoConfig):
-        return None
-    return live_check(config, target)
-
-
-@hookimpl
-def postroom_send(config: object, messages: Sequence[SmsMessage]) -> list[SendResult] | None:
-    if not isinstance(config, NexmoConfig):
-        return None
-    return send_batch(config, messages)
-
-
-@hookimpl
-def postroom_credits(config: object) -> Credits | None:
-    if not isinstance(config, NexmoConfig):
-        return None
-    with NexmoClient(config) as client:
-        try:
-            return read_credits(client)
-        except ApiError as exc:
-            raise PluginError(f"cannot read the balance of api_key {config.api_key!r}: "
-                              f"{exc.text}; {exc.hint}") from None
+plugin = Nexmo()

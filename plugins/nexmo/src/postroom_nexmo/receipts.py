@@ -1,21 +1,22 @@
-"""Delivery receipts: the webhook the provider calls when a carrier reports back.
+"""Delivery receipts: what the provider calls back with when a carrier reports.
 
 ``parse_receipt`` checks a receipt's signature (when a signature secret is
-set) and reads it; ``receipt_app`` is a small WSGI application to mount at
-the ``receipt_url`` that does so for each call and hands the ``Receipt`` to
-the application (which records it in the delivery log)::
+given) and reads it; ``Receipt.report()`` is the receipt as the
+``DeliveryReport`` the receive hook answers. The provider sends one receipt
+per part of a long message; ``client_ref`` carries postroom's message id,
+``provider_id`` the part's own id.
 
-    app = receipt_app(delivery_log.record, signature_secret=config.signature_secret,
-                      method=config.method)
-
-The provider sends one receipt per part of a long message; ``client_ref``
-carries postroom's message id, ``provider_id`` the part's own id.
+Deprecated: ``receipt_app``, ``log_receipts`` and ``engine_receipt_app``, the
+hand-wired receipt address of earlier versions. The ``postroom_receive`` hook
+now reads receipts (and inbound messages) for postroom's webhook app,
+``postroom.webhooks.wsgi_app(engine)`` at ``/ACCOUNT/``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,9 +25,12 @@ from urllib.parse import parse_qsl
 
 from attrs import frozen
 
-from postroom.errors import ConfigError, MessageError, PostroomError
+from postroom.errors import ConfigError, PostroomError
+from postroom.inbound import DeliveryReport
+from postroom.receiving import take_report
 from postroom.secrets import Secret
-from postroom_nexmo.config import NexmoConfig, SignatureMethod
+from postroom.webhooks import WebhookApp
+from postroom_nexmo.config import CURRENCY, NexmoConfig, SignatureMethod
 from postroom_nexmo.signing import verify
 
 if TYPE_CHECKING:
@@ -36,6 +40,21 @@ log = logging.getLogger(__name__)
 
 FINAL_STATES = frozenset({"delivered", "expired", "failed", "rejected"})
 MAX_BODY = 64 * 1024  # a receipt is a few hundred bytes; refuse anything much larger
+
+STATES = {"delivered": "delivered", "expired": "failed", "failed": "failed",
+          "rejected": "failed"}  # accepted, buffered, unknown: on the way
+
+# The receipt's err-code, as the provider lists them.
+RECEIPT_ERRORS = {
+    "1": "unknown", "2": "absent subscriber (temporary)", "3": "absent subscriber (permanent)",
+    "4": "call barred by the user", "5": "portability error", "6": "anti-spam rejection",
+    "7": "handset busy", "8": "network error", "9": "illegal number", "10": "illegal message",
+    "11": "unroutable", "12": "destination unreachable", "13": "subscriber age restriction",
+    "14": "number blocked by the carrier", "15": "prepaid subscriber out of funds",
+    "16": "gateway quota exceeded", "50": "entity filter", "51": "header filter",
+    "52": "content filter", "53": "consent filter", "54": "regulation error",
+    "99": "general error",
+}
 
 
 class ReceiptError(PostroomError, ValueError):
@@ -79,13 +98,25 @@ class Receipt:
     def delivered(self) -> bool:
         return self.status == "delivered"
 
+    def report(self) -> DeliveryReport:
+        """The receipt in postroom's words, as the receive hook answers it."""
+        code = None if self.error_code in (None, "0") else self.error_code
+        info = {key: str(value) for key, value in (("network", self.network),
+                                                    ("sender", self.sender)) if value}
+        return DeliveryReport(state=STATES.get(self.status, "pending"),
+                              message_id=self.client_ref, provider_id=self.provider_id,
+                              status=self.status, code=code,
+                              reason=RECEIPT_ERRORS.get(code, f"error {code}") if code else "",
+                              cost=self.price, currency=CURRENCY if self.price else None,
+                              recipient=self.recipient, at=self.carrier_time, info=info)
 
-def _text(params: Mapping[str, Any], name: str) -> str | None:
+
+def text_of(params: Mapping[str, Any], name: str) -> str | None:
     value = params.get(name)
     return None if value in (None, "") else str(value)
 
 
-def _time(value: str | None, layout: str) -> datetime | None:
+def time_of(value: str | None, layout: str) -> datetime | None:
     try:
         return datetime.strptime(value, layout).replace(tzinfo=UTC) if value else None
     except ValueError:
@@ -116,23 +147,23 @@ def parse_receipt(params: Mapping[str, Any], signature_secret: Secret | None = N
             raise BadSignature(f"the receipt's signature does not match (method {method}): "
                                "check signature_secret and signature_method, or this is not "
                                "from the provider")
-    provider_id, status = _text(params, "messageId"), _text(params, "status")
+    provider_id, status = text_of(params, "messageId"), text_of(params, "status")
     missing = [name for name, value in (("messageId", provider_id), ("status", status))
                if value is None]
     if missing:
         raise ReceiptError(f"not a delivery receipt: {' and '.join(missing)} missing")
-    recipient = _text(params, "msisdn")
+    recipient = text_of(params, "msisdn")
     return Receipt(
         provider_id=provider_id,
-        client_ref=_text(params, "client-ref"),
+        client_ref=text_of(params, "client-ref"),
         status=status.lower(),
-        error_code=_text(params, "err-code"),
+        error_code=text_of(params, "err-code"),
         recipient=f"+{recipient}" if recipient and not recipient.startswith("+") else recipient,
-        sender=_text(params, "to"),
-        network=_text(params, "network-code"),
-        price=_price(_text(params, "price")),
-        carrier_time=_time(_text(params, "scts"), "%y%m%d%H%M"),
-        sent_at=_time(_text(params, "message-timestamp"), "%Y-%m-%d %H:%M:%S"),
+        sender=text_of(params, "to"),
+        network=text_of(params, "network-code"),
+        price=_price(text_of(params, "price")),
+        carrier_time=time_of(text_of(params, "scts"), "%y%m%d%H%M"),
+        sent_at=time_of(text_of(params, "message-timestamp"), "%Y-%m-%d %H:%M:%S"),
     )
 
 
@@ -169,7 +200,10 @@ def receipt_app(on_receipt: Callable[[Receipt], None], signature_secret: Secret 
     It answers 204 when ``on_receipt`` took the receipt; 400 for a malformed
     call and 403 for a bad signature (both logged, not passed on); 500 when
     ``on_receipt`` failed, so that the provider sends the receipt again.
+
+    Deprecated: serve ``postroom.webhooks.wsgi_app(engine)`` instead.
     """
+    _deprecated("receipt_app")
 
     def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         def answer(status: str, text: str = "") -> list[bytes]:
@@ -198,41 +232,48 @@ def receipt_app(on_receipt: Callable[[Receipt], None], signature_secret: Secret 
     return app
 
 
-def log_receipts(engine: Engine) -> Callable[[Receipt], None]:
-    """An ``on_receipt`` that writes each receipt to ``engine``'s delivery log.
+def _deprecated(name: str) -> None:
+    warnings.warn(f"postroom_nexmo.{name} is deprecated: serve postroom.webhooks.wsgi_app(engine)"
+                  " (or asgi_app) and give the provider its /ACCOUNT/ address; the nexmo "
+                  "plugin's postroom_receive reads receipts and inbound messages there",
+                  DeprecationWarning, stacklevel=3)
 
-    A receipt for a message this outbox does not know (another system's, or
-    one whose record was cleared) is logged as a warning and taken, since the
-    provider sending it again would not help.
+
+def log_receipts(engine: Engine) -> Callable[[Receipt], None]:
+    """Deprecated: an ``on_receipt`` that writes each receipt to ``engine``'s delivery log.
+
+    A receipt for a message this outbox does not know is logged as a warning
+    and taken, since the provider sending it again would not help.
     """
+    _deprecated("log_receipts")
 
     def record(receipt: Receipt) -> None:
-        if receipt.client_ref is None:
-            log.warning("delivery receipt %s has no client-ref; it was not sent by postroom",
-                        receipt.provider_id)
+        stored = engine.store.find(receipt.client_ref) if receipt.client_ref else None
+        if stored is None:
+            log.warning("delivery receipt %s is for no message of this outbox (client-ref "
+                        "%s)", receipt.provider_id, receipt.client_ref)
             return
-        info = {key: str(value) for key, value in (("network", receipt.network),
-                                                    ("carrier_time", receipt.carrier_time))
-                if value is not None}
-        try:
-            engine.record_report(receipt.client_ref, receipt.status,
-                                 provider_id=receipt.provider_id,
-                                 code=None if receipt.error_code in (None, "0")
-                                 else receipt.error_code,
-                                 cost=receipt.price, currency="EUR" if receipt.price else None,
-                                 info=info)
-        except MessageError as exc:
-            log.warning("delivery receipt %s: %s", receipt.provider_id, exc)
+        take_report(engine, engine.account(stored.account), receipt.report(), engine.clock())
 
     return record
 
 
 def engine_receipt_app(engine: Engine, account: str) -> WsgiApp:
-    """The receipt app for ``account``, checking its signature settings and
-    recording every receipt in the engine's delivery log: mount it at the
-    callback URL given to the provider."""
+    """Deprecated: the webhook app for ``account`` alone, at any address.
+
+    Calls go through the nexmo plugin's ``postroom_receive`` as those to
+    ``postroom.webhooks.wsgi_app(engine)`` at ``/ACCOUNT/`` do: signatures
+    checked, receipts logged, inbound messages in the inbox.
+    """
+    _deprecated("engine_receipt_app")
     config = engine.account(account).config
     if not isinstance(config, NexmoConfig):
         raise ConfigError([(f"accounts.{account}.provider",
                             "receipts come to nexmo accounts only")])
-    return receipt_app(log_receipts(engine), config.signature_secret, config.method)
+    app = WebhookApp(engine)
+
+    def wsgi(environ: dict, start_response: Callable) -> Iterable[bytes]:
+        routed = {**environ, "PATH_INFO": f"/{account}{environ.get('PATH_INFO') or '/'}"}
+        return app.wsgi(routed, start_response)
+
+    return wsgi

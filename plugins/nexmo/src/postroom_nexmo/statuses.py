@@ -3,14 +3,16 @@
 The API answers HTTP 200 for most refusals and puts a numeric ``status``
 (a string) on each part of the message. Each code maps to an ``Outcome``:
 wait and retry (throttled, internal error, too many connections), stop the
-account (out of credit), or give up on the message (the rest).
+account (refusals of the account itself: credentials, signature, suspension,
+credit; only an admin can fix them, and the messages wait for the fix), or
+give up on the message (the rest).
 """
 
 from __future__ import annotations
 
 from attrs import frozen
 
-from postroom.results import Outcome, SendResult
+from postroom.results import Outcome
 
 OK = "0"
 THROTTLED = "1"
@@ -21,8 +23,8 @@ QUOTA = "9"
 class Status:
     """One documented status code: its name, outcome and what to do about it.
 
-    ``account_wide`` marks refusals of the account itself (credentials,
-    suspension, credit): every further message of the batch would be refused
+    Refusals of the account itself (credentials, suspension, credit) are
+    ``account_stopped``: every further message of the batch would be refused
     the same way, so the rest are not sent.
     """
 
@@ -30,7 +32,6 @@ class Status:
     name: str
     outcome: Outcome
     hint: str = ""
-    account_wide: bool = False
 
     @property
     def category(self) -> str:
@@ -45,27 +46,25 @@ STATUSES: dict[str, Status] = {s.code: s for s in [
            "requests came faster than the account's limit; lower rate_per_second"),
     Status("2", "Missing Parameters", _P, "a required field was empty; report this as a bug"),
     Status("3", "Invalid Parameters", _P, "the API refused a value; check sender and number"),
-    Status("4", "Invalid Credentials", _P,
-           "check api_key and api_secret in the dashboard's API settings", account_wide=True),
+    Status("4", "Invalid Credentials", _A,
+           "check api_key and api_secret in the dashboard's API settings"),
     Status("5", "Internal Error", _T, "the provider failed; it usually passes, retry later"),
     Status("6", "Invalid Message", _P,
            "the API could not route it, often an unknown number prefix; check the number"),
     Status("7", "Number Barred", _P, "the recipient's number is on the provider's block list"),
-    Status("8", "Partner Account Barred", _P,
-           "the account is suspended; contact Vonage support", account_wide=True),
+    Status("8", "Partner Account Barred", _A,
+           "the account is suspended; contact Vonage support"),
     Status(QUOTA, "Partner Quota Violation", _A,
-           "the account is out of credit; top it up in the dashboard", account_wide=True),
+           "the account is out of credit; top it up in the dashboard"),
     Status("10", "Too Many Existing Binds", _T,
            "too many connections at once; lower connections"),
-    Status("11", "Account Not Enabled For HTTP", _P,
-           "the account is set up for SMPP, not this API; ask Vonage support",
-           account_wide=True),
+    Status("11", "Account Not Enabled For HTTP", _A,
+           "the account is set up for SMPP, not this API; ask Vonage support"),
     Status("12", "Message Too Long", _P, "shorten the text"),
     # 13 and 16-20 come from older client libraries; current pages no longer list them.
     Status("13", "Communication Failed", _T, "the provider could not pass it on; retry later"),
-    Status("14", "Invalid Signature", _P,
-           "signature_secret or signature_method does not match the dashboard",
-           account_wide=True),
+    Status("14", "Invalid Signature", _A,
+           "signature_secret or signature_method does not match the dashboard"),
     Status("15", "Invalid Sender Address", _P,
            "this sender id or number may not be used for this destination (common in North "
            "America, where a virtual number is needed); change sender"),
@@ -79,8 +78,8 @@ STATUSES: dict[str, Status] = {s.code: s for s in [
     Status("29", "Non-Whitelisted Destination", _P,
            "a demo account sends only to the test numbers listed in the dashboard; add this "
            "number there, or top up to leave demo mode"),
-    Status("32", "Signature And API Secret Disallowed", _P,
-           "the account only takes signed requests; set signature_secret", account_wide=True),
+    Status("32", "Signature And API Secret Disallowed", _A,
+           "the account only takes signed requests; set signature_secret"),
     Status("33", "Number De-activated", _P, "the recipient's number is no longer in service"),
 ]}
 
@@ -90,12 +89,3 @@ def status_for(code: str) -> Status:
     return STATUSES.get(code) or Status(code, f"Status {code}", _P,
                                         "an undocumented status; see the provider's error list")
 
-
-_BUILD = {Outcome.TRANSIENT: SendResult.transient, Outcome.THROTTLED: SendResult.throttled,
-          Outcome.ACCOUNT_STOPPED: SendResult.account_stopped,
-          Outcome.PERMANENT: SendResult.permanent}
-
-
-def result(message_id: str, outcome: Outcome, code: str | None, text: str, **kw) -> SendResult:
-    """A failed ``SendResult`` of the given outcome, through its named constructor."""
-    return _BUILD[outcome](message_id, code=code, text=text, **kw)

@@ -7,22 +7,12 @@ are what postroom's pre-flight check sets against the ``credits`` hook's balance
 
 from postroom_sms_credit.config import SmsCreditConfig
 from postroom_sms_credit.estimate import credits_for, credits_needed, shortfall
-from postroom_sms_credit.plugin import (
-    postroom_configure,
-    postroom_credits,
-    postroom_send,
-    postroom_test,
-    postroom_validate,
-)
+from postroom_sms_credit.plugin import plugin
 
 __all__ = [
     "SmsCreditConfig",
     "credits_for",
     "credits_needed",
-    "postroom_configure",
-    "postroom_credits",
-    "postroom_send",
-    "postroom_test",
-    "postroom_validate",
+    "plugin",
     "shortfall",
 ]

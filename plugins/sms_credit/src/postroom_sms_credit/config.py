@@ -120,6 +120,9 @@ class SmsCreditConfig(ProviderConfig):
       ``"off"`` (send, and let the gateway refuse what it cannot charge).
     - ``chunk_size``: messages per POST; ``resubmits``: how often a POST
       whose answer was lost is sent again (under the same deduplication id).
+    - ``webhook_secret``: a secret of your own that the gateway's webhook
+      address carries (``?token=`` or ``user:secret@``), since the gateway
+      signs nothing; without it, webhook calls are refused.
     - ``timeout``: seconds for each network step; ``ca_bundle``: PEM file of
       CAs to trust instead of the CA bundle requests ships (certifi).
     - ``region``: not a setting of its own, the account's ``region``: it
@@ -143,6 +146,7 @@ class SmsCreditConfig(ProviderConfig):
     resubmits: int = field(default=1, validator=[_not_negative, _at_most(MAX_RESUBMITS)])
     timeout: Seconds = 10.0
     ca_bundle: Path | None = None
+    webhook_secret: Secret | None = None
     region: Region | None = None
 
     def __attrs_post_init__(self) -> None:
@@ -182,7 +186,7 @@ class SmsCreditConfig(ProviderConfig):
 
     def secrets(self) -> list[str]:
         """The secret values, for scrubbing texts the gateway sends back."""
-        return [s.reveal() for s in (self.password, self.token_secret) if s]
+        return [s.reveal() for s in (self.password, self.token_secret, self.webhook_secret) if s]
 
     def credits_needed(self, messages: Iterable[SmsMessage]) -> Decimal:
         """The credits ``messages`` will take: their SMS parts times ``credits_per_segment``.

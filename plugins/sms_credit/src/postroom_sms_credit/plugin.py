@@ -1,59 +1,45 @@
-"""The five postroom hooks of the ``sms_credit`` provider."""
+"""The ``sms_credit`` provider's hooks: ``plugin``, the object the entry point names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Sequence
 
-from postroom.errors import PluginError
-from postroom.hookspecs import hookimpl
-from postroom.messages import SmsMessage
-from postroom.results import Credits, Diagnosis, Problem, SendResult
-from postroom.settings import ConfigContext
+from postroom import Credits, Diagnosis, PluginError, Problem, Provider, SendResult, SmsMessage
+from postroom.inbound import Received
+from postroom.webhooks import WebhookRequest
 from postroom_sms_credit.balance import read_credits
 from postroom_sms_credit.checks import live_check, problems
 from postroom_sms_credit.client import Gateway
 from postroom_sms_credit.config import PROVIDER, SmsCreditConfig
 from postroom_sms_credit.errors import GatewayError
 from postroom_sms_credit.sending import send_batch
+from postroom_sms_credit.webhooks import receive
 
 
-@hookimpl
-def postroom_configure(provider: str, settings: Mapping[str, object],
-                       context: ConfigContext) -> SmsCreditConfig | None:
-    if provider != PROVIDER:
-        return None
-    # The account's region (a key postroom reads itself) reads a local sender number.
-    return context.structure({**settings, "region": context.region}, SmsCreditConfig)
+class SmsCredit(Provider):
+    name = PROVIDER
+    config_class = SmsCreditConfig
+
+    def validate(self, config: SmsCreditConfig) -> list[Problem]:
+        return problems(config)
+
+    def test(self, config: SmsCreditConfig, target: str | None) -> Diagnosis:
+        return live_check(config, target)
+
+    def send(self, config: SmsCreditConfig,
+             messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]]:
+        return send_batch(config, messages)
+
+    def credits(self, config: SmsCreditConfig) -> Credits:
+        with Gateway(config) as gateway:
+            try:
+                return read_credits(gateway)
+            except GatewayError as exc:
+                raise PluginError(f"cannot read the credits of {config.login} at "
+                                  f"{gateway.host}: {exc.text}; {exc.hint}") from None
+
+    def receive(self, config: SmsCreditConfig, request: WebhookRequest) -> Received:
+        return receive(config, request)
 
 
-@hookimpl
-def postroom_validate(config: object) -> list[Problem] | None:
-    if not isinstance(config, SmsCreditConfig):
-        return None
-    return problems(config)
-
-
-@hookimpl
-def postroom_test(config: object, target: str | None) -> Diagnosis | None:
-    if not isinstance(config, SmsCreditConfig):
-        return None
-    return live_check(config, target)
-
-
-@hookimpl
-def postroom_send(config: object, messages: Sequence[SmsMessage]) -> list[SendResult] | None:
-    if not isinstance(config, SmsCreditConfig):
-        return None
-    return send_batch(config, messages)
-
-
-@hookimpl
-def postroom_credits(config: object) -> Credits | None:
-    if not isinstance(config, SmsCreditConfig):
-        return None
-    with Gateway(config) as gateway:
-        try:
-            return read_credits(gateway)
-        except GatewayError as exc:
-            raise PluginError(f"cannot read the credits of {config.login} at {gateway.host}: "
-                              f"{exc.text}; {exc.hint}") from None
+plugin = SmsCredit()
