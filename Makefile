@@ -9,9 +9,10 @@ BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-# Debian packages the tests need, as binary:package; installed by `make test` when the
-# binary is missing and we are root (as CI is), else the tests that need them say how.
-SYSTEM_DEPS := /usr/bin/chromium:chromium
+# Debian packages the tests need, as binary:package[,package]; installed by `make test` when
+# the binary is missing and we are root (as CI is), else the tests that need them say how.
+# The mailbox tests start a private Dovecot (IMAP, POP3), never the system's service.
+SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd,dovecot-pop3d
 
 .PHONY: install demo test lint bench clean system-deps screenshots
 
@@ -31,7 +32,7 @@ demo: $(STAMP)
 
 system-deps:
 	@for dep in $(SYSTEM_DEPS); do \
-	  binary=$${dep%%:*}; package=$${dep#*:}; \
+	  binary=$${dep%%:*}; package=$$(echo $${dep#*:} | tr , ' '); \
 	  [ -x "$$binary" ] && continue; \
 	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 	    echo "note: $$binary is missing: apt-get install $$package (as root)"; continue; fi; \

@@ -25,7 +25,7 @@ from postroom.engine import Changed, Engine
 from postroom.errors import ConfigError, MessageError, PostroomError, StoreUnavailable, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
-from postroom.results import Outcome
+from postroom.results import Diagnosis, Outcome
 from postroom.scheduling import Estimate
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
@@ -152,6 +152,11 @@ def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
         diagnosis = engine.test(account, target)
     except (ConfigError, MessageError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    report_diagnosis(account, diagnosis, as_json)
+
+
+def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
+    """Show a live check's answer, its facts included; exit 1 if it failed."""
     if diagnosis.ok:
         text = f"{account}: OK ({diagnosis.stage}) - {diagnosis.detail}"
     else:
@@ -581,9 +586,12 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
 
 
+from postroom.commands.mailbox import inbox, mailbox  # noqa: E402 (they import this module)
 from postroom.commands.web import web  # noqa: E402 (the command uses the helpers above)
 
 cli.add_command(web)
+cli.add_command(mailbox)
+cli.add_command(inbox)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from attrs import define, evolve, field
 
 from postroom.errors import ConfigError
+from postroom.mailbox.settings import MailboxSettings
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
@@ -56,7 +57,7 @@ from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
-CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment")
+CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment", "mailbox")
 
 
 @define
@@ -187,6 +188,7 @@ class Account:
     region: str | None = None
     schedule: Schedule = field(factory=Schedule)
     price_per_segment: Decimal | None = None
+    mailbox: MailboxSettings | None = None
 
     @property
     def channel(self) -> str:
@@ -379,7 +381,14 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
             price = converter.structure(settings["price_per_segment"], Decimal)
         except ValueError as exc:
             raise ConfigError([("price_per_segment", str(exc))]) from None
-    return Account(name, provider, config, region, schedule.build(timezone), price)
+    mailbox = None
+    if settings.get("mailbox") is not None:
+        try:
+            mailbox = structure(settings["mailbox"], MailboxSettings, converter)
+        except ConfigError as exc:
+            raise exc.under("mailbox") from None
+        mailbox = mailbox.with_account_tls(config)
+    return Account(name, provider, config, region, schedule.build(timezone), price, mailbox)
 
 
 def _installed(registry: PluginRegistry) -> str:

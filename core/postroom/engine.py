@@ -35,6 +35,10 @@ from postroom.errors import (
     PluginError,
     amount,
 )
+from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
+from postroom.mailbox.check import read_new_mail
+from postroom.mailbox.diagnosis import explain as explain_mailbox
+from postroom.mailbox.servers import Mailbox, MailboxError, open_mailbox
 from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
@@ -43,6 +47,7 @@ from postroom.scheduling import Estimate, estimate
 from postroom.sms_text import segment
 from postroom.store import (
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
@@ -214,6 +219,9 @@ class Engine:
             answers = self.registry.hook.postroom_validate(config=account.config)
             found.extend((f"accounts.{name}", problem)
                          for answer in answers for problem in answer or ())
+            if account.mailbox is not None:
+                found.extend((f"accounts.{name}", problem)
+                             for problem in account.mailbox.problems())
         if self.config.templates is not None:
             found.extend(("templates", problem) for problem in self.templates.problems())
         for name, event in self.events.items():
@@ -251,7 +259,13 @@ class Engine:
                 new_message_id(), self.clock(), chosen.name, chosen.provider, target,
                 "test message", "test", 0, code=diagnosis.category,
                 text=diagnosis.detail, info={"by": by})])
-        return diagnosis
+        if not diagnosis.ok or chosen.mailbox is None:
+            return diagnosis
+        # The incoming mailbox is part of the account: test it the same way.
+        mailbox = self.test_mailbox(account)
+        facts = {**diagnosis.facts, **{f"mailbox {k}" if k != "mailbox" else k: v
+                                       for k, v in mailbox.facts.items()}}
+        return evolve(diagnosis if mailbox.ok else mailbox, facts=facts)
 
     def credits(self, account: str) -> Credits | None:
         """The account's balance, or None for providers that have no credit."""
@@ -591,6 +605,74 @@ class Engine:
                 already = item.state == target
             result.left.append(Left(item.message_id, item.account, item.state, why, already))
         return result
+
+    def _mailbox(self, account: str) -> MailboxSettings:
+        settings = self.account(account).mailbox
+        if settings is None:
+            raise ConfigError([(f"accounts.{account}.mailbox", "no incoming mailbox: add an "
+                                "[accounts.NAME.mailbox] table with host, username and "
+                                "password")])
+        return settings
+
+    def _open_mailbox(self, settings: MailboxSettings) -> Mailbox:
+        try:
+            return open_mailbox(settings)
+        except MailboxError as failure:
+            raise MailboxFailed(explain_mailbox(failure, settings)) from None
+
+    def test_mailbox(self, account: str) -> Diagnosis:
+        """Check live that ``account``'s incoming mailbox can be opened: connect, TLS,
+        log in, open the folder. Raises ``ConfigError`` if it has no mailbox."""
+        settings = self._mailbox(account)
+        try:
+            with self._open_mailbox(settings) as mailbox:
+                facts = dict(mailbox.facts)
+        except MailboxFailed as failed:
+            return failed.diagnosis
+        return Diagnosis.passed("mailbox", f"logged in to {settings.where} as "
+                                f"{settings.username} (TLS {facts['tls']})", facts)
+
+    def check_mailbox(self, account: str) -> MailboxReport:
+        """Read ``account``'s new incoming mail once: bounces of sent messages go in the
+        delivery log as ``bounced`` (recipient, status, reason), and every message in
+        the inbox (``inbox``), replies matched to the message they answer.
+
+        The worker calls it on the mailbox's ``check_every``; it may also be
+        called at any time (``postroom mailbox check``). Raises ``MailboxFailed``
+        (its ``diagnosis`` says what to change) when the mailbox cannot be read,
+        ``ConfigError`` when the account has no mailbox.
+        """
+        settings = self._mailbox(account)
+        describe = self._entry if self.config.store.log else None
+        with self._open_mailbox(settings) as mailbox:
+            try:
+                return read_new_mail(mailbox, account, self.store, settings.max_per_check,
+                                     self.clock, describe)
+            except MailboxError as failure:
+                raise MailboxFailed(explain_mailbox(failure, settings)) from None
+
+    def wait_for_mail(self, account: str, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for new mail in ``account``'s mailbox.
+
+        With IMAP IDLE (``idle = true`` and a server that offers it) this
+        returns True as soon as mail arrives; otherwise (POP3, no IDLE) it
+        returns False at once, and the caller checks on its schedule.
+        Raises ``MailboxFailed`` like ``check_mailbox``.
+        """
+        settings = self._mailbox(account)
+        if not settings.idle or settings.protocol != "imap":
+            return False
+        with self._open_mailbox(settings) as mailbox:
+            try:
+                return mailbox.wait(timeout)
+            except MailboxError as failure:
+                raise MailboxFailed(explain_mailbox(failure, settings)) from None
+
+    def inbox(self, **filters: object) -> list[InboxEntry]:
+        """Incoming messages, newest first: ``account``, ``kind`` (reply, bounce,
+        other), ``channel``, ``since`` (epoch seconds), ``message_id`` (the sent
+        message they are about), ``limit``."""
+        return self.store.inbox(**filters)
 
     def log(self, **filters: object) -> list[LogEntry]:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``

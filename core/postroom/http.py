@@ -256,13 +256,15 @@ class HttpClient:
     def request(self, method: str, path: str, **kw: object) -> requests.Response:
         """``method`` ``base_url + path`` with the client's timeout; any HTTP answer.
 
-        ``kw`` goes to ``requests`` (``json``, ``data``, ``params``,
-        ``auth``...). Raises ``error_type`` when no answer came; an error
-        status is an answer, for the caller to read.
+        ``path`` may also be a whole ``https://`` address on the same server
+        (one the API handed out, such as a discovered endpoint). ``kw`` goes
+        to ``requests`` (``json``, ``data``, ``params``, ``auth``...). Raises
+        ``error_type`` when no answer came; an error status is an answer, for
+        the caller to read.
         """
+        url = path if path.startswith(("https://", "http://")) else self.base_url + path
         try:
-            return self.session.request(method, self.base_url + path, timeout=self.timeout,
-                                        **kw)
+            return self.session.request(method, url, timeout=self.timeout, **kw)
         except OSError as exc:  # requests' own errors, and its plain OSError for a CA file
             raise self.network_error(exc, path) from None
 

@@ -146,8 +146,22 @@ def build_mime(
         mime["Reply-To"] = ", ".join(format_address(a) for a in replies)
     mime["Subject"] = _header_text(message.subject)
     mime["Date"] = email.utils.formatdate(localtime=True)
-    domain = ascii_email(sender.email).rpartition("@")[2]
-    mime["Message-ID"] = message.message_id or f"<{message.id}@{domain}>"
+    mime["Message-ID"] = message.message_id or header_message_id(message.id, sender)
     for name, value in message.headers.items():
         mime[name] = _header_text(value)
     return mime
+
+
+def header_message_id(message_id: str, sender: Address) -> str:
+    """The Message-ID header of postroom's message ``message_id`` sent as ``sender``."""
+    return f"<{message_id}@{ascii_email(sender.email).rpartition('@')[2]}>"
+
+
+def message_id_of(header: str) -> str | None:
+    """postroom's message id inside a Message-ID header (``header_message_id``'s inverse).
+
+    A bounce or reply names the original by this header; the id is its
+    local part. ``None`` for a header that is not ``<local@domain>``.
+    """
+    local, at, domain = header.strip().removeprefix("<").removesuffix(">").rpartition("@")
+    return local if at and local and domain else None

@@ -116,7 +116,7 @@ class FakeGoogleTokens:
 
     def answer_next(self, status: int, body: object) -> None:
         """Answer the next request with this JSON body instead."""
-        self._scripted.append(_json(body, status))
+        self._scripted.append(json_response(body, status))
 
     def accepts(self, user: str, token: str) -> bool:
         """Whether ``token`` is a live access token issued for ``user`` (what Gmail checks)."""
@@ -146,19 +146,19 @@ class FakeGoogleTokens:
             self._issued[token] = Issued(self.grants[refresh_token], refresh_token,
                                          self.clock() + self.lifetime)
             self.secret_values.append(token)
-            return _json({"access_token": token, "expires_in": self.lifetime, "scope": SCOPE,
-                          "token_type": "Bearer"})
+            return json_response({"access_token": token, "expires_in": self.lifetime,
+                                  "scope": SCOPE, "token_type": "Bearer"})
 
 
-def _json(body: object, status: int = 200) -> Response:
+def json_response(body: object, status: int = 200) -> Response:
     return Response(json.dumps(body), status, content_type="application/json")
 
 
 def _error(status: int, error: str, description: str) -> Response:
-    return _json({"error": error, "error_description": description}, status)
+    return json_response({"error": error, "error_description": description}, status)
 
 
-class _HTTPServer(HTTPServer):
+class QuickHTTPServer(HTTPServer):
     """pytest-httpserver's server, stopping in a twentieth of a second rather than half."""
 
     def thread_target(self) -> None:
@@ -169,7 +169,7 @@ class _HTTPServer(HTTPServer):
 def running_token_endpoint(ca: trustme.CA, **options: object) -> Iterator[FakeGoogleTokens]:
     """Run a ``FakeGoogleTokens`` over HTTPS on 127.0.0.1; its ``url`` is the token URL."""
     fake = FakeGoogleTokens(**options)
-    server = _HTTPServer(host="127.0.0.1", port=0, ssl_context=server_context(ca))
+    server = QuickHTTPServer(host="127.0.0.1", port=0, ssl_context=server_context(ca))
     server.no_handler_status_code = 404  # as Google answers a wrong path
     server.expect_request("/token", method="POST").respond_with_handler(fake.handle)
     server.start()
@@ -182,7 +182,20 @@ def running_token_endpoint(ca: trustme.CA, **options: object) -> Iterator[FakeGo
         raise AssertionError(f"the token endpoint failed: {server.handler_errors!r}")
 
 
-def _xoauth2_fields(blob: bytes) -> dict[str, str]:
+async def read_xoauth2(server, args: list[str]) -> dict[str, str] | None:
+    """The fields of an AUTH XOAUTH2 answer (initial or after an empty challenge); None
+    when there is none to read (the client aborted, or sent no base64: answered 501)."""
+    if len(args) == 1:
+        blob = await server.challenge_auth("")
+        return None if blob is MISSING else xoauth2_fields(blob)
+    try:
+        return xoauth2_fields(base64.b64decode(args[1], validate=True))
+    except binascii.Error:
+        await server.push("501 5.5.2 Cannot Decode response")
+        return None
+
+
+def xoauth2_fields(blob: bytes) -> dict[str, str]:
     """``user=...^Aauth=Bearer ...^A^A`` as a dict (empty when malformed)."""
     try:
         text = blob.decode()
@@ -219,17 +232,9 @@ class GmailHandler(RecordingHandler):
 
     async def auth_XOAUTH2(self, server, args: list[str]) -> AuthResult:
         """aiosmtpd calls ``auth_<MECHANISM>`` for ``AUTH <MECHANISM>``."""
-        if len(args) == 1:
-            blob = await server.challenge_auth("")
-            if blob is MISSING:
-                return AuthResult(success=False, handled=True)
-        else:
-            try:
-                blob = base64.b64decode(args[1], validate=True)
-            except binascii.Error:
-                await server.push("501 5.5.2 Cannot Decode response")
-                return AuthResult(success=False, handled=True)
-        fields = _xoauth2_fields(blob)
+        fields = await read_xoauth2(server, args)
+        if fields is None:
+            return AuthResult(success=False, handled=True)
         user, bearer = fields.get("user", ""), fields.get("auth", "")
         token = bearer.removeprefix("Bearer ")
         if self.tokens is not None and bearer.startswith("Bearer ") and self.tokens.accepts(

@@ -1,1 +1,1 @@
-"""``postroom`` subcommands that live in modules of their own, registered in ``postroom.cli``."""
+"""Command groups of the ``postroom`` CLI, one module each, registered in ``postroom.cli``."""

@@ -11,6 +11,7 @@ from postroom.store.interface import (
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
@@ -20,5 +21,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
+           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]

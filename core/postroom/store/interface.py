@@ -171,6 +171,32 @@ Note = Callable[[StoredMessage], LogEntry] | None
 
 
 @frozen
+class InboxEntry:
+    """A message that came in: an email from a checked mailbox (or an inbound SMS).
+
+    ``channel`` is ``email`` or ``sms``; ``account`` the account it came in
+    on; ``sender`` and ``recipient`` the addresses (or numbers); ``received``
+    when it arrived (epoch seconds). ``kind`` is ``reply`` (it answers
+    ``message_id``, a message in the outbox), ``bounce`` (a report that
+    ``message_id`` could not be delivered) or ``other``; ``message_id`` is
+    None when nothing in the outbox matched. ``info`` holds further facts
+    (the mailbox's key for the message, its own Message-ID).
+    """
+
+    id: str
+    channel: str
+    account: str
+    sender: str
+    recipient: str
+    subject: str
+    text: str
+    received: float
+    kind: str
+    message_id: str | None = None
+    info: dict[str, str] = field(factory=dict)
+
+
+@frozen
 class AccountPause:
     """An account that must not send until ``until``, and why. ``kind`` is
     ``unreachable`` for an outage (lifted as soon as a probe gets through)
@@ -319,6 +345,23 @@ class Store(Protocol):
 
     def set_recurring_last(self, name: str, at: float) -> None:
         """Remember when the recurring send ``name`` fired."""
+
+    def add_inbox(self, entries: Sequence[InboxEntry], log: Sequence[LogEntry] = (),
+                  seen: Sequence[tuple[str, str]] = ()) -> None:
+        """Store incoming messages, the log entries they give rise to (bounces) and the
+        ``(account, key)`` of the mailbox messages they were read from, in one
+        transaction: a message is recorded once, and marked read with it."""
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              channel: str | None = None, since: float | None = None,
+              message_id: str | None = None, limit: int | None = None) -> list[InboxEntry]:
+        """Incoming messages, newest first, filtered."""
+
+    def seen_mail(self, account: str) -> set[str]:
+        """The keys of the account's mailbox messages already read."""
+
+    def forget_mail(self, account: str, keep: Collection[str]) -> int:
+        """Forget the read keys of ``account`` not in ``keep`` (gone from the mailbox)."""
 
     def close(self) -> None:
         """Release the store's resources."""

@@ -46,6 +46,7 @@ from postroom.store.interface import (
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
@@ -114,6 +115,27 @@ CREATE TABLE IF NOT EXISTS recurring (
     name TEXT PRIMARY KEY,
     last REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    channel TEXT NOT NULL,
+    account TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text TEXT NOT NULL,
+    received REAL NOT NULL,
+    kind TEXT NOT NULL,                        -- reply | bounce | other
+    message_id TEXT,                           -- the outbox message it is about
+    info TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS inbox_received ON inbox (received);
+CREATE INDEX IF NOT EXISTS inbox_message ON inbox (message_id);
+CREATE TABLE IF NOT EXISTS mailbox_seen (
+    account TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (account, key)
+);
 """
 
 # Columns later versions added, for an outbox made by an earlier one.
@@ -122,6 +144,8 @@ ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
                  ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'"}
 INDEXES = "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claim) WHERE state = 'inflight';"
 
+INBOX_COLUMNS = ("id", "channel", "account", "sender", "recipient", "subject", "text",
+                 "received", "kind", "message_id", "info")
 LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
                "attempt", "provider_id", "code", "text", "cost", "currency", "info")
 
@@ -176,6 +200,13 @@ class _Decision:
     state: AccountState
     probe: bool
     plan: ClaimPlan
+
+
+def _filtered(filters: dict[str, object], limit: int | None) -> tuple[str, str, list]:
+    """The WHERE clause, the LIMIT clause and the parameters, for the filters that are set."""
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
+    return where, f"LIMIT {int(limit)}" if limit else "", list(chosen.values())
 
 
 class SQLiteStore:
@@ -568,14 +599,12 @@ class SQLiteStore:
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
             message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
-        filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
-                   "recipient LIKE ?": f"%{recipient}%" if recipient else None,
-                   "message_id = ?": message_id}
-        chosen = {sql: value for sql, value in filters.items() if value is not None}
-        where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
-        tail = f"LIMIT {int(limit)}" if limit else ""
+        where, tail, params = _filtered({"account = ?": account, "outcome = ?": outcome,
+                                         "at >= ?": since, "message_id = ?": message_id,
+                                         "recipient LIKE ?": f"%{recipient}%" if recipient
+                                         else None}, limit)
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
-                          f"ORDER BY seq DESC {tail}", list(chosen.values()))
+                          f"ORDER BY seq DESC {tail}", params)
         return [LogEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
 
     def clear_log(self, before: float | None = None) -> int:
@@ -592,6 +621,39 @@ class SQLiteStore:
         with self._write() as db:
             db.execute("INSERT INTO recurring VALUES (?, ?) ON CONFLICT (name) "
                        "DO UPDATE SET last = excluded.last", (name, at))
+
+    def add_inbox(self, entries: Sequence[InboxEntry], log: Sequence[LogEntry] = (),
+                  seen: Sequence[tuple[str, str]] = ()) -> None:
+        with self._write() as db:
+            db.executemany(
+                f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(INBOX_COLUMNS))}) ON CONFLICT (id) DO NOTHING",
+                [(e.id, e.channel, e.account, e.sender, e.recipient, e.subject, e.text,
+                  e.received, e.kind, e.message_id, json.dumps(e.info, ensure_ascii=False))
+                 for e in entries])
+            self._insert_log(db, log)
+            db.executemany("INSERT INTO mailbox_seen VALUES (?, ?) ON CONFLICT DO NOTHING", seen)
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              channel: str | None = None, since: float | None = None,
+              message_id: str | None = None, limit: int | None = None) -> list[InboxEntry]:
+        where, tail, params = _filtered({"account = ?": account, "kind = ?": kind,
+                                         "channel = ?": channel, "received >= ?": since,
+                                         "message_id = ?": message_id}, limit)
+        rows = self._read(f"SELECT {', '.join(INBOX_COLUMNS)} FROM inbox {where} "
+                          f"ORDER BY received DESC, seq DESC {tail}", params)
+        return [InboxEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
+
+    def seen_mail(self, account: str) -> set[str]:
+        return {key for (key,) in self._read("SELECT key FROM mailbox_seen WHERE account = ?",
+                                             (account,))}
+
+    def forget_mail(self, account: str, keep: Collection[str]) -> int:
+        gone = self.seen_mail(account) - set(keep)
+        with self._write() as db:
+            db.executemany("DELETE FROM mailbox_seen WHERE account = ? AND key = ?",
+                           [(account, key) for key in gone])
+        return len(gone)
 
     def close(self) -> None:
         with self._lock:

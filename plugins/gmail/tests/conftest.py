@@ -7,15 +7,11 @@ time forward instead of waiting.
 
 from __future__ import annotations
 
-import ssl
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
-import trustme
-from loopback.certificates import server_context, write_ca_file
+from loopback.fixtures import FakeClock, ca, ca_file, server_tls  # noqa: F401
 from loopback.gmail import FakeGoogleTokens, running_gmail, running_token_endpoint
 from loopback.smtp import LoopbackSmtp
 
@@ -31,19 +27,6 @@ CLIENT_SECRET = "GOCSPX-loopback-Client-Secret-7"
 REFRESH_TOKEN = "1//loopback-Refresh-Token-Q9x"
 
 
-class FakeClock:
-    """Seconds that pass only when a test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.monotonic()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock(monkeypatch) -> Iterator[FakeClock]:
     """The test's clock, read by the token cache; the cache starts and ends empty."""
@@ -52,21 +35,6 @@ def clock(monkeypatch) -> Iterator[FakeClock]:
     TOKENS.clear()
     yield fake
     TOKENS.clear()
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def server_tls(ca) -> ssl.SSLContext:
-    return server_context(ca)
-
-
-@pytest.fixture
-def ca_file(ca, tmp_path) -> Path:
-    return write_ca_file(ca, tmp_path / "test-ca.pem")
 
 
 @pytest.fixture

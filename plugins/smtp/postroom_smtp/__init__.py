@@ -6,12 +6,15 @@ is the plugin (its hook implementations come from ``postroom_smtp.plugin``).
 For plugins built on it, the pieces are importable from here: build an
 ``SmtpTransport`` (server ``Endpoint``, ``TlsPolicy``, an ``Authenticator``),
 then ``send_batch`` for the send hook and ``check_transport`` for the test
-hook; ``explain`` turns any ``SessionError`` into a ``Finding``.
+hook; ``explain`` turns any ``SessionError`` into a ``Finding``. A hosted
+service that logs in with OAuth2 adds an ``XOAuth2Authenticator`` (tokens
+from a ``TokenSource``) and sends with ``send_hosted``.
 """
 
 from postroom_smtp.batch import send_batch
 from postroom_smtp.config import Pop3Settings, SmtpConfig
 from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom_smtp.hosted import PreparedLogin, send_hosted
 from postroom_smtp.live_check import check_transport
 from postroom_smtp.plugin import (
     postroom_configure,
@@ -38,8 +41,16 @@ from postroom_smtp.transport import (
     TlsPolicy,
     default_local_hostname,
 )
+from postroom_smtp.xoauth2 import (
+    EXPIRY_MARGIN,
+    TokenCache,
+    TokenError,
+    TokenSource,
+    XOAuth2Authenticator,
+)
 
 __all__ = [
+    "EXPIRY_MARGIN",
     "POP3_PORTS",
     "SMTP_PORTS",
     "Authenticator",
@@ -50,6 +61,7 @@ __all__ = [
     "PasswordAuthenticator",
     "Pop3Settings",
     "PopBeforeSmtp",
+    "PreparedLogin",
     "Reply",
     "Security",
     "SessionError",
@@ -58,6 +70,10 @@ __all__ = [
     "SmtpSession",
     "SmtpTransport",
     "TlsPolicy",
+    "TokenCache",
+    "TokenError",
+    "TokenSource",
+    "XOAuth2Authenticator",
     "check_transport",
     "default_local_hostname",
     "explain",
@@ -68,4 +84,5 @@ __all__ = [
     "postroom_test",
     "postroom_validate",
     "send_batch",
+    "send_hosted",
 ]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
 import pytest
-import trustme
-from loopback.certificates import server_context, write_ca_file
+from loopback.fixtures import ca, ca_file, server_tls  # noqa: F401
 from loopback.pop3 import LoopbackPop3, running_pop3
 from loopback.smtp import LoopbackSmtp, running_smtp
 
@@ -18,22 +15,6 @@ from postroom import EmailMessage, Engine
 USER = "ann"
 PASSWORD = "hunter2-Very-Secret-9"  # distinctive, so a leak shows up in any text
 SENDER = "ann@example.org"
-
-
-@pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture(scope="session")
-def server_tls(ca) -> ssl.SSLContext:
-    """Server side of TLS: a certificate for localhost and 127.0.0.1 from the test CA."""
-    return server_context(ca)
-
-
-@pytest.fixture
-def ca_file(ca, tmp_path) -> Path:
-    return write_ca_file(ca, tmp_path / "test-ca.pem")
 
 
 @pytest.fixture

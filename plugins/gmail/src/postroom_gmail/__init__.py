@@ -18,7 +18,7 @@ from postroom_gmail.plugin import (
     postroom_validate,
 )
 from postroom_gmail.token_endpoint import OAuth2Client, TokenError, request_token
-from postroom_gmail.tokens import TOKENS, TokenCache, TokenSource
+from postroom_gmail.tokens import TOKENS, TokenCache, TokenSource, token_source
 
 __all__ = [
     "TOKENS",
@@ -37,4 +37,5 @@ __all__ = [
     "postroom_test",
     "postroom_validate",
     "request_token",
+    "token_source",
 ]

@@ -12,7 +12,7 @@ from postroom import Address, ProviderConfig, Secret
 from postroom.settings import EmailAddress, Port, PositiveInt, Seconds
 from postroom_gmail.login import AppPasswordAuthenticator, GmailLogin, XOAuth2Authenticator
 from postroom_gmail.token_endpoint import OAuth2Client
-from postroom_gmail.tokens import TokenSource
+from postroom_gmail.tokens import token_source
 from postroom_smtp import SMTP_PORTS, Endpoint, SmtpTransport, TlsPolicy, default_local_hostname
 
 PROVIDER = "gmail"
@@ -93,7 +93,7 @@ class GmailConfig(ProviderConfig):
         if self.oauth2 is not None:
             client = OAuth2Client(self.oauth2.token_url, self.oauth2.client_id,
                                   self.oauth2.client_secret, self.oauth2.refresh_token)
-            return XOAuth2Authenticator(self.address, TokenSource(
+            return XOAuth2Authenticator(self.address, token_source(
                 client, self.address, self.timeout, self.tls_ca_file))
         return AppPasswordAuthenticator(self.address, self.app_password or Secret(""))
 

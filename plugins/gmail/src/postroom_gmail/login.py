@@ -9,27 +9,18 @@ access token), so a token problem is reported as one, not as a failed login.
 from __future__ import annotations
 
 import smtplib
-from typing import Protocol
 
 from attrs import field, frozen
 
 from postroom import Secret
-from postroom_gmail.token_endpoint import TokenError
-from postroom_gmail.tokens import TokenSource
-from postroom_smtp import Authenticator, PasswordAuthenticator
+from postroom_smtp import PasswordAuthenticator
+from postroom_smtp.hosted import PreparedLogin
+from postroom_smtp.xoauth2 import XOAuth2Authenticator as SmtpXOAuth2Authenticator
 
 APP_PASSWORDS = "https://myaccount.google.com/apppasswords"
 
-
-class GmailLogin(Authenticator, Protocol):
-    """An ``Authenticator`` whose credential can be readied before connecting."""
-
-    def prepare(self, *, fresh: bool = False) -> None:
-        """Have the credential at hand; ``fresh`` renews what can be renewed.
-
-        Raises ``TokenError`` when it cannot be had.
-        """
-        ...
+GmailLogin = PreparedLogin
+"""How a Gmail account logs in: an app password, or OAuth2 tokens readied before connecting."""
 
 
 def _web_sign_in_hint(address: str) -> str:
@@ -75,63 +66,12 @@ class AppPasswordAuthenticator:
 
 
 @frozen
-class _XOAuth2Response:
-    """smtplib's ``authobject`` for XOAUTH2: the bearer token first, then an empty answer.
+class XOAuth2Authenticator(SmtpXOAuth2Authenticator):
+    """Log in as ``user`` with AUTH XOAUTH2 and an access token from Google's endpoint.
 
-    An empty answer to Gmail's JSON challenge (the token was refused) makes
-    the server send its final 535, which smtplib raises.
+    ``postroom_smtp``'s XOAUTH2 login (a refused token is renewed once), with
+    Gmail's refusals worded for the admin.
     """
-
-    user: str
-    token: Secret = field(repr=False)
-
-    def __call__(self, challenge: bytes | None = None) -> str:
-        if challenge is not None:
-            return ""
-        return f"user={self.user}\x01auth=Bearer {self.token.reveal()}\x01\x01"
-
-
-@frozen
-class XOAuth2Authenticator:
-    """Log in as ``user`` with AUTH XOAUTH2 and an access token from ``tokens``.
-
-    A token the server refuses (535, after its 334 challenge) may have been
-    revoked or ended early: the authenticator fetches a fresh one and tries
-    once more on the same connection. A token that cannot be had while
-    logging in (a reconnect after the kept one ran out) raises ``TokenError``,
-    which the session reports as a failed step of the connection.
-    """
-
-    user: str
-    tokens: TokenSource = field(eq=False)
-
-    @property
-    def identity(self) -> str:
-        return f"{self.user} (OAuth2)"
-
-    def prepare(self, *, fresh: bool = False) -> None:
-        self.tokens.token(fresh=fresh)
-
-    def authenticate(self, connection: smtplib.SMTP) -> None:
-        if not connection.has_extn("auth"):
-            raise smtplib.SMTPNotSupportedError("the server offers no login (AUTH)")
-        offered = connection.esmtp_features["auth"].upper().split()
-        if "XOAUTH2" not in offered:
-            raise smtplib.SMTPException("the server offers no XOAUTH2 login, only "
-                                        + " ".join(offered))
-        try:
-            self._login(connection, self.tokens.token())
-        except smtplib.SMTPAuthenticationError as refused:
-            if refused.smtp_code != 535:
-                raise
-            try:
-                token = self.tokens.token(fresh=True)
-            except TokenError:
-                raise refused from None  # the server's refusal stands; rejected_hint says why
-            self._login(connection, token)
-
-    def _login(self, connection: smtplib.SMTP, token: Secret) -> None:
-        connection.auth("XOAUTH2", _XOAuth2Response(self.user, token), initial_response_ok=True)
 
     def rejected_hint(self, code: int, text: str) -> str:
         failure = self.tokens.last_failure

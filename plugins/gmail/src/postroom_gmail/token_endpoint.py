@@ -18,6 +18,7 @@ from attrs import frozen
 from postroom import Secret
 from postroom.http import scrub
 from postroom_smtp import Finding
+from postroom_smtp.xoauth2 import TokenError
 
 # Google's access tokens last an hour; an answer without expires_in is read that way.
 DEFAULT_LIFETIME = 3600.0
@@ -32,19 +33,6 @@ class OAuth2Client:
     client_id: str
     client_secret: Secret
     refresh_token: Secret
-
-
-class TokenError(OSError):
-    """No access token could be had; ``finding`` says why and what to change.
-
-    An ``OSError`` because it may surface while an SMTP session logs in (on a
-    reconnect, when the cached token has run out): the session then reports a
-    failed step, as it does for any network trouble, rather than crash.
-    """
-
-    def __init__(self, finding: Finding) -> None:
-        super().__init__(finding.detail)
-        self.finding = finding
 
 
 def request_token(client: OAuth2Client, timeout: float,
