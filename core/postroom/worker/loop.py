@@ -91,6 +91,7 @@ class Worker:
         retry = 0.0
         try:
             while not self.stop.is_set():
+                finished = self.report.finished
                 try:
                     handled, wake = self.run_pass()
                     retry = 0.0
@@ -100,8 +101,11 @@ class Worker:
                     handled, wake = 0, clock() + retry
                 now = clock()
                 if once:
+                    # A pass that finished messages goes on, whatever ``wait`` (0 included).
+                    moved = self.report.finished > finished
                     deadline = self._progressed + wait
-                    if now > deadline or (not handled and (wake is None or wake > deadline)):
+                    if (now > deadline and not moved) or (
+                            not handled and (wake is None or wake > deadline)):
                         break
                 if handled:
                     continue
