@@ -177,6 +177,11 @@ def every_provider_with_secrets(site_config: dict, unreachable: str, port: int) 
         "credit_token": {"provider": "sms_credit", "base_url": unreachable, "token_id": "id",
                          "token_secret": SECRET, "timeout": 2},
         "files": {"provider": "email_file", "directory": "outbox"},
+        "exchange": {"provider": "microsoft365", "address": "a@example.org",
+                     "host": "127.0.0.1", "port": port, "timeout": 2,
+                     "oauth2": {"tenant": "contoso.example", "client_id": "cid",
+                                "client_secret": SECRET, "refresh_token": SECRET,
+                                "authority_host": unreachable}},
         "credit_login": {"provider": "sms_credit", "base_url": unreachable, "username": "u",
                          "password": SECRET, "timeout": 2},
     }
