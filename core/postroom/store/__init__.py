@@ -5,6 +5,7 @@ embedded default. A server database can implement the same methods for
 several workers on several hosts.
 """
 
+from postroom.store.accounting import AccountState
 from postroom.store.interface import (
     AccountPause,
     Claim,
@@ -21,5 +22,6 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "InboxEntry", "LogEntry",
-           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "AccountState", "Claim", "Claimed", "Disposition", "Handled",
+           "InboxEntry", "LogEntry", "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store",
+           "StoredMessage"]
