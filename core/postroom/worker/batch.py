@@ -65,6 +65,7 @@ class BatchSender:
         self._paused = False
         self._reached = not claim.probe
         self._standby: dict[str, str | None] = {}
+        self._charged = False  # a result reported a cost or the balance left
 
     def outstanding(self) -> int:
         """The claim's messages the store should still hold in flight."""
@@ -83,6 +84,8 @@ class BatchSender:
             self._after()
         finally:
             self.heartbeat.drop()
+        if self._charged:
+            self.host.credits_spent(self.account)
         return self.tally
 
     def _take(self, stream: ResultStream) -> None:
@@ -127,6 +130,8 @@ class BatchSender:
         self.handed += 1
         self._outcomes.append(result.outcome)
         self._first_text = self._first_text or result.text
+        self._charged = self._charged or result.cost is not None or \
+            "remaining_balance" in result.info
         self._account_answered(result, now)
         config = self.host.config
         delivery = config.delivery
