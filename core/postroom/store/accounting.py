@@ -152,6 +152,7 @@ def plan_claim(schedule: Schedule, usage: Usage, now: float, limit: int) -> Clai
     """How many of the account's due messages may be claimed at ``now``, at most ``limit``."""
     moment = datetime.fromtimestamp(now, UTC)
     manual = min(limit, allowance(schedule, usage, moment, manual=True))
+    released = released_until(schedule, moment)
     try:
         total = min(limit, allowance(schedule, usage, moment))
         wake = None
@@ -159,11 +160,11 @@ def plan_claim(schedule: Schedule, usage: Usage, now: float, limit: int) -> Clai
             # A "send now" message may go before a scheduled one: ask again at the earlier time.
             wake = earliest_send(schedule, usage, moment, manual=not manual).timestamp()
     except NeverOpen:  # every session is past: only "send now" messages may go
-        total, wake = manual, None
+        total, wake, released = manual, None, -math.inf
     check = next_release(schedule, moment)
     if check is not None:  # what arrives after a check waits for the next one
         wake = check if wake is None else min(wake, check)
-    return ClaimPlan(manual, total, wake, released_until(schedule, moment))
+    return ClaimPlan(manual, total, wake, released)
 
 
 def after_unreachable(state: AccountState, token: str, now: float, pause: float,
