@@ -134,7 +134,8 @@ def postroom_send(
         - ``SendResult.accepted(id, provider_id, cost=..., currency=...)``
           when the provider took it (recipients it refused while taking the
           rest go in ``refused``); a ``cost``, or the balance left in
-          ``info["remaining_balance"]``, makes the engine read the balance
+          ``info["remaining_balance"]`` (or a config whose ``credits_needed``
+          prices messages), makes the engine read the balance
           (``postroom_credits``) after the batch, to tell the app when it
           runs low;
         - ``SendResult.transient(id, code, text)`` for what may work later

@@ -84,7 +84,8 @@ class BatchSender:
             self._after()
         finally:
             self.heartbeat.drop()
-        if self._charged:
+        if self._charged or (self.tally.sent and self.account.config.credits_needed(
+                [self.claim.messages[0].message]) is not None):  # a provider that sells credit
             self.host.credits_spent(self.account)
         return self.tally
 
