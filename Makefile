@@ -9,10 +9,11 @@ BIN := $(VENV)/bin
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 STAMP := $(VENV)/.installed
 
-# Debian packages the tests need, as binary:package[,package]; installed by `make test` when
-# the binary is missing and we are root (as CI is), else the tests that need them say how.
-# The mailbox tests start a private Dovecot (IMAP, POP3), never the system's service.
-SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/sbin/dovecot:dovecot-imapd,dovecot-pop3d
+# Debian packages the tests need, as binary:package; installed by `make test` when the
+# binary is missing and we are root (as CI is), else the tests that need them say how.
+# The tests start private servers of their own: the system's services are never used.
+SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/lib/dovecot/imap:dovecot-imapd \
+               /usr/lib/dovecot/pop3:dovecot-pop3d
 
 .PHONY: install demo test lint bench clean system-deps screenshots
 
@@ -32,7 +33,7 @@ demo: $(STAMP)
 
 system-deps:
 	@for dep in $(SYSTEM_DEPS); do \
-	  binary=$${dep%%:*}; package=$$(echo $${dep#*:} | tr , ' '); \
+	  binary=$${dep%%:*}; package=$${dep#*:}; \
 	  [ -x "$$binary" ] && continue; \
 	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 	    echo "note: $$binary is missing: apt-get install $$package (as root)"; continue; fi; \
