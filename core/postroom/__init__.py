@@ -15,6 +15,7 @@ from postroom.errors import (
     MessageError,
     PluginError,
     PostroomError,
+    StoreUnavailable,
 )
 from postroom.hookspecs import hookimpl
 from postroom.messages import Alternative, Attachment, EmailMessage, InlineImage, SmsMessage
@@ -48,5 +49,6 @@ __all__ = [
     "Secret",
     "SendResult",
     "SmsMessage",
+    "StoreUnavailable",
     "hookimpl",
 ]

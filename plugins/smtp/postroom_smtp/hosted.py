@@ -9,7 +9,8 @@ looking like a failed connection; the rest goes through ``send_batch``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from typing import Protocol
 
 from postroom import Address, EmailMessage, SendResult
@@ -44,24 +45,29 @@ def over_the_cap(message: EmailMessage, limit: int, service: str,
 def send_hosted(transport: SmtpTransport, login: PreparedLogin,
                 messages: Sequence[EmailMessage], sender: Address,
                 reply_to: Sequence[Address] = (), *, max_recipients: int, service: str,
-                advice: str) -> list[SendResult]:
-    """Send ``messages`` over one session of ``transport`` (which logs in with ``login``).
+                advice: str) -> Iterator[SendResult]:
+    """Send ``messages`` over one session of ``transport`` (which logs in with ``login``),
+    yielding one ``SendResult`` per message, in order, as each is known.
 
-    One ``SendResult`` per message, in order. ``service`` names the service
-    and ``advice`` says what to do instead, in the text of a message refused
-    for having more than ``max_recipients``.
+    ``service`` names the service and ``advice`` says what to do instead, in
+    the text of a message refused for having more than ``max_recipients``.
     """
-    results: list[SendResult | None] = [over_the_cap(m, max_recipients, service, advice)
-                                        for m in messages]
-    waiting = [i for i, result in enumerate(results) if result is None]
-    if not waiting:
-        return results
+    refusals = [over_the_cap(m, max_recipients, service, advice) for m in messages]
+    rest = [m for m, refusal in zip(messages, refusals, strict=True) if refusal is None]
+    with closing(_send_prepared(transport, login, rest, sender, reply_to)) as sent:
+        for refusal in refusals:
+            yield refusal if refusal is not None else next(sent)
+
+
+def _send_prepared(transport: SmtpTransport, login: PreparedLogin,
+                   messages: Sequence[EmailMessage], sender: Address,
+                   reply_to: Sequence[Address]) -> Iterator[SendResult]:
+    if not messages:
+        return
     try:
         login.prepare()
-    except TokenError as error:
-        sent = [error.finding.not_sent(messages[i].id) for i in waiting]
-    else:
-        sent = send_batch(transport, [messages[i] for i in waiting], sender, reply_to)
-    for index, result in zip(waiting, sent, strict=True):
-        results[index] = result
-    return results
+    except TokenError as error:  # no session without a token: nothing was handed over
+        for message in messages:
+            yield error.finding.unreachable(message.id)
+        return
+    yield from send_batch(transport, messages, sender, reply_to)

@@ -3,11 +3,14 @@
 ``postroom_smtp.send_hosted`` refuses messages over Gmail's recipient cap
 and readies the access token before connecting. After: Gmail's quota
 refusal pauses the account for a day instead of failing the message.
+Gmail's daily limit itself is declared (``GmailConfig.limits``) and kept by
+the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 
 from postroom import EmailMessage, SendResult
 from postroom_gmail.config import GmailConfig
@@ -17,11 +20,13 @@ from postroom_smtp.hosted import send_hosted
 TOO_MANY = "send it as several messages, or to a Google Group that has them all"
 
 
-def send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendResult]:
-    """Send ``messages`` over one Gmail session; one ``SendResult`` per message, in order."""
+def send(config: GmailConfig, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
+    """Send ``messages`` over one Gmail session, yielding one ``SendResult`` per
+    message, in order, as each is known."""
     login = config.login()
-    results = send_hosted(config.transport(login), login, messages, config.from_address,
-                          config.reply_to_addresses, max_recipients=config.max_recipients,
-                          service="Gmail", advice=TOO_MANY)
     kind, limit = config.kind, config.daily_limit  # read once, not once per message
-    return [quota_result(r, kind, limit) for r in results]
+    with closing(send_hosted(config.transport(login), login, messages, config.from_address,
+                             config.reply_to_addresses, max_recipients=config.max_recipients,
+                             service="Gmail", advice=TOO_MANY)) as sent:
+        for result in sent:
+            yield quota_result(result, kind, limit)

@@ -7,7 +7,8 @@ get their meaning (a daily limit reached pauses the account for a day).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 
 from postroom import EmailMessage, SendResult
 from postroom_microsoft365.config import Microsoft365Config
@@ -17,10 +18,12 @@ from postroom_smtp import send_hosted
 TOO_MANY = "send it as several messages, or to a distribution group that has them all"
 
 
-def send(config: Microsoft365Config, messages: Sequence[EmailMessage]) -> list[SendResult]:
-    """Send ``messages`` over one Exchange Online session; one result per message, in order."""
+def send(config: Microsoft365Config, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
+    """Send ``messages`` over one Exchange Online session, yielding one result per
+    message, in order, as each is known."""
     login = config.login()
-    results = send_hosted(config.transport(login), login, messages, config.from_address,
-                          config.reply_to_addresses, max_recipients=config.max_recipients,
-                          service="Exchange Online", advice=TOO_MANY)
-    return [send_result(r) for r in results]
+    with closing(send_hosted(config.transport(login), login, messages, config.from_address,
+                             config.reply_to_addresses, max_recipients=config.max_recipients,
+                             service="Exchange Online", advice=TOO_MANY)) as sent:
+        for result in sent:
+            yield send_result(result)
