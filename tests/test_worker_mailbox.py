@@ -13,15 +13,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-import trustme
+from conftest import MAILBOX_PASSWORD, MAILBOX_USER
 from loopback.certificates import write_ca_file
-from loopback.dovecot import Dovecot, running_dovecot
+from loopback.dovecot import Dovecot
 from mail_fixtures import fixture_mail
 
 from postroom import Engine
 from postroom.worker import Worker
 
-USER, PASSWORD = "desk", "Dovecot-Mailbox-Pass-7"
+USER, PASSWORD = MAILBOX_USER, MAILBOX_PASSWORD
 LONDON = ZoneInfo("Europe/London")
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,20 +30,9 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=LONDON).timestamp()
 
 
-@pytest.fixture(scope="module")
-def dovecot_ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
-def dovecot(dovecot_ca):
-    with running_dovecot(dovecot_ca, {USER: PASSWORD}) as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path, dovecot, dovecot_ca) -> dict:
-    ca_file = write_ca_file(dovecot_ca, tmp_path / "ca.pem")
+def config(tmp_path, dovecot, ca) -> dict:
+    ca_file = write_ca_file(ca, tmp_path / "ca.pem")
     return {"timezone": "Europe/London", "store": {"path": str(tmp_path / "outbox.db")},
             "accounts": {"desk": {
                 "provider": "email_file", "directory": str(tmp_path / "out"),

@@ -33,13 +33,16 @@ def operator() -> str:
     return f"{name} (command line)"
 
 
-def _engine_and_account(obj: Context, account: str, as_json: bool) -> Engine:
+def _engine_and_account(obj: Context, account: str, as_json: bool) -> tuple[Engine, bool]:
+    """The engine, once ``account`` is known to it, and whether to print JSON (the
+    subcommand's ``--json`` or its group's)."""
+    as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
     try:
         engine.account(account)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
-    return engine
+    return engine, as_json
 
 
 def status_lines(found: AccountStatus, engine: Engine) -> list[str]:
@@ -71,8 +74,7 @@ def account(as_json: bool) -> None:
 @pass_context
 def account_disable(obj: Context, name: str, reason: str, as_json: bool) -> None:
     """Switch NAME off on every worker: its messages stay queued, its mailbox unread."""
-    as_json = with_group_json(as_json)
-    engine = _engine_and_account(obj, name, as_json)
+    engine, as_json = _engine_and_account(obj, name, as_json)
     changed = engine.disable(name, reason, by=operator())
     emit(as_json, {"account": name, "enabled": False, "changed": changed},
          f"{name}: switched off; its messages wait until `postroom account enable {name}`"
@@ -85,8 +87,7 @@ def account_disable(obj: Context, name: str, reason: str, as_json: bool) -> None
 @pass_context
 def account_enable(obj: Context, name: str, as_json: bool) -> None:
     """Switch NAME on again: workers send what waited."""
-    as_json = with_group_json(as_json)
-    engine = _engine_and_account(obj, name, as_json)
+    engine, as_json = _engine_and_account(obj, name, as_json)
     changed = engine.enable(name, by=operator())
     (found,) = engine.status(name)
     text = f"{name}: switched on" if changed else f"{name} was on already"
@@ -101,8 +102,7 @@ def account_enable(obj: Context, name: str, as_json: bool) -> None:
 @pass_context
 def account_reset_counter(obj: Context, name: str, as_json: bool) -> None:
     """Count NAME's messages sent today from now: the daily cap counts from here."""
-    as_json = with_group_json(as_json)
-    engine = _engine_and_account(obj, name, as_json)
+    engine, as_json = _engine_and_account(obj, name, as_json)
     counter = engine.reset_counter(name, by=operator())
     emit(as_json, {"account": name, "sent_today": counter},
          f"{name}: sent today {counter.text}")
@@ -138,8 +138,7 @@ def queue_flush(obj: Context, name: str, no_send: bool, as_json: bool) -> None:
     scheduled for later keep their time. Without --no-send this command sends
     them itself and exits 1 if some could not go yet.
     """
-    as_json = with_group_json(as_json)
-    engine = _engine_and_account(obj, name, as_json)
+    engine, as_json = _engine_and_account(obj, name, as_json)
     try:
         count = engine.flush(name, by=operator())
     except ConfigError as exc:
