@@ -3,12 +3,13 @@ status and sent_today, against a real outbox file and the file providers, on a f
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from postroom import ConfigError, Engine
+from postroom import AsyncEngine, ConfigError, Engine
 
 LONDON = ZoneInfo("Europe/London")
 WHO = "ann (web, 127.0.0.1)"
@@ -132,3 +133,21 @@ def test_status_lists_every_configured_account(make_engine):
         ("mail", "scheduled", True), ("texts", "immediate", True)]
     with pytest.raises(ConfigError, match="no account named 'post'"):
         engine.status("post")
+
+
+def test_the_async_engine_has_the_operator_calls(make_engine):
+    postroom = AsyncEngine(make_engine({"schedule": {"mode": "manual"}}))
+
+    async def operate() -> tuple:
+        await postroom.send("mail", to="ann@example.org", subject="s", text="t")
+        switched = await postroom.disable("mail", "lunch", by=WHO)
+        held = (await postroom.status("mail"))[0].why_held
+        await postroom.enable("mail")
+        flushed = await postroom.flush("mail")
+        report = await postroom.run_worker(once=True, wait=0)
+        counter = await postroom.reset_counter("mail")
+        return switched, held, flushed, report.sent, counter, await postroom.sent_today("mail")
+
+    switched, held, flushed, sent, counter, today = asyncio.run(operate())
+    assert (switched, held, flushed, sent) == (True, f"disabled by {WHO}: lunch", 1, 1)
+    assert counter.reset and today == counter
