@@ -111,3 +111,14 @@ def test_estimate_shows_each_session_and_day(run):
     assert too_many.exit_code == 2
     assert "accounts.texts.schedule.sessions: only 60 of the 100 messages fit" in \
         too_many.output
+
+
+def test_worker_sends_the_accounts_given_with_commas(run):
+    queue_mail(run, 1)
+    assert run("queue", "flush", "-a", "mail", "--no-send").exit_code == 0
+    other = run("worker", "--once", "-a", "texts", "--json")
+    assert json.loads(other.output)["sent"] == 0
+    both = run("worker", "--once", "--accounts", "texts, mail", "--json")
+    assert both.exit_code == 0 and json.loads(both.output)["sent"] == 1
+    unknown = run("worker", "--once", "-a", "mail,post")
+    assert unknown.exit_code == 2 and "no account named 'post'" in unknown.output

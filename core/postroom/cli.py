@@ -248,7 +248,9 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
-@click.option("-a", "--account", "accounts", multiple=True, help="Only these accounts.")
+@click.option("-a", "--account", "--accounts", "accounts", multiple=True, metavar="A[,B]",
+              help="Only these accounts: this machine sends these accounts (repeat, or "
+                   "separate with commas).")
 @json_option
 @pass_context
 def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -> None:
@@ -257,6 +259,8 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
     SIGTERM or Ctrl-C finishes the message in hand, then stops. With --once it
     exits 1 when messages failed for good or were left unsent.
     """
+    accounts = tuple(name.strip() for given in accounts for name in given.split(",")
+                     if name.strip())
     engine = obj.engine(as_json)
     stop = threading.Event()
     stop_on_signals(stop)
