@@ -122,3 +122,11 @@ def test_worker_sends_the_accounts_given_with_commas(run):
     assert both.exit_code == 0 and json.loads(both.output)["sent"] == 1
     unknown = run("worker", "--once", "-a", "mail,post")
     assert unknown.exit_code == 2 and "no account named 'post'" in unknown.output
+
+
+def test_send_says_why_an_account_holds_what_it_queued(run):
+    run("account", "disable", "texts", "--reason", "new provider")
+    result = run("send", "-a", "texts", "--to", "07700 900123", "--text", "hi")
+    assert result.exit_code == 0
+    assert "queued: id" in result.output
+    assert "held: disabled by" in result.output and "new provider" in result.output

@@ -236,6 +236,9 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         else:
             rows.append({"id": message_id, "outcome": "queued"})
             lines.append(f"queued: id {message_id}")
+    (found,) = engine.status(account)
+    if found.why_held and any(row["outcome"] == "queued" for row in rows):
+        lines.append(f"held: {found.why_held}")
     if len(ids) > 1 or not manual:
         try:
             lines.append(describe_estimate(account, engine.estimate(account, len(ids)), engine))
