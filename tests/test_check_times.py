@@ -9,7 +9,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from postroom.check_times import (
-    checks_on,
     last_check,
     mailbox_due,
     next_check,
@@ -28,6 +27,16 @@ def at(text: str) -> datetime:
 
 def local(moments) -> list[str]:
     return [m.astimezone(LONDON).strftime("%m-%d %H:%M") for m in moments]
+
+
+def checks_on(schedule: Schedule, day: date) -> list[datetime]:
+    """Every check on local ``day``, found one after the other by ``next_check``."""
+    moment = datetime.combine(day, time(0), LONDON) - timedelta(microseconds=1)
+    end = datetime.combine(day + timedelta(days=1), time(0), LONDON)
+    found = []
+    while (moment := next_check(schedule, moment)) is not None and moment < end:
+        found.append(moment)
+    return found
 
 
 def scheduled(every: int | None = None, presets=(), windows=(), sessions=(),
@@ -90,6 +99,16 @@ def test_a_window_past_midnight_keeps_checking_after_midnight():
     schedule = scheduled(every=60, windows=[night])
     assert last_check(schedule, at("2026-03-07T01:10")) == at("2026-03-07T01:00")
     assert next_check(schedule, at("2026-03-07T01:10")) == at("2026-03-13T22:00")
+
+
+def test_a_preset_time_after_midnight_inside_a_night_window():
+    night = Window(parse_days("fri"), time(22), time(2))
+    schedule = scheduled(every=60, presets=["00:30"], windows=[night])
+    assert last_check(schedule, at("2026-03-07T01:10")) == at("2026-03-07T01:00")
+    assert last_check(schedule, at("2026-03-07T00:40")) == at("2026-03-07T00:30")
+    assert next_check(schedule, at("2026-03-06T23:10")) == at("2026-03-07T00:00")
+    assert next_check(schedule, at("2026-03-07T00:10")) == at("2026-03-07T00:30")
+    assert next_check(schedule, at("2026-03-07T00:40")) == at("2026-03-07T01:00")
 
 
 def test_last_and_next_check_across_midnight():

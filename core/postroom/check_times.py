@@ -36,56 +36,84 @@ def has_checks(schedule: Schedule) -> bool:
     return schedule.check_every is not None or bool(schedule.at)
 
 
-def checks_on(schedule: Schedule, day: date) -> list[datetime]:
-    """The checks that belong to local ``day``, in order (UTC): the interval's
-    checks of each stretch that opens that day, and the preset times of that
-    day that fall inside a stretch (any preset time, for an account with
-    neither windows nor sessions)."""
-    found: set[datetime] = set()
+def _stretches(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
+    """What ``check_every`` counts from on local ``day``: each window or session
+    stretch that opens that day, or the whole day for an account with neither."""
+    if schedule.restricted:
+        return open_intervals(schedule, day)
+    midnight = local_midnight(schedule, day)
+    return [(midnight, next_day_start(schedule, midnight))]
+
+
+def _presets(schedule: Schedule, day: date) -> list[datetime]:
+    """The preset times of local ``day`` that fall inside a window or session (all of
+    them, for an account with neither)."""
+    moments = (datetime.combine(day, clock, schedule.timezone).astimezone(UTC)
+               for clock in schedule.at)
+    return [moment for moment in moments if is_open(schedule, moment)]
+
+
+def _latest_on(schedule: Schedule, day: date, now: datetime) -> datetime | None:
+    """The latest check of local ``day`` at or before ``now``."""
+    found = [moment for moment in _presets(schedule, day) if moment <= now]
     every = schedule.check_every
     if every is not None:
-        if schedule.restricted:
-            stretches = open_intervals(schedule, day)
-        else:
-            midnight = local_midnight(schedule, day)
-            stretches = [(midnight, next_day_start(schedule, midnight))]
-        for start, end in stretches:
-            moment = start
-            while moment < end:
-                found.add(moment)
-                moment += every
-    for clock in schedule.at:
-        moment = datetime.combine(day, clock, schedule.timezone).astimezone(UTC)
-        if is_open(schedule, moment):
-            found.add(moment)
-    return sorted(found)
+        for start, end in _stretches(schedule, day):
+            if start <= now:
+                # The checks are start + k * every, all before the stretch ends.
+                steps = min((now - start) // every, math.ceil((end - start) / every) - 1)
+                found.append(start + steps * every)
+    return max(found, default=None)
+
+
+def _earliest_on(schedule: Schedule, day: date, after: datetime) -> datetime | None:
+    """The first check of local ``day`` strictly after ``after``."""
+    found = [moment for moment in _presets(schedule, day) if moment > after]
+    every = schedule.check_every
+    if every is not None:
+        for start, end in _stretches(schedule, day):
+            moment = start if after < start else start + ((after - start) // every + 1) * every
+            if moment < end:
+                found.append(moment)
+    return min(found, default=None)
 
 
 def _days_back(schedule: Schedule, now: datetime) -> int:
-    return SEARCH_DAYS + 1 if schedule.windows or not schedule.restricted else \
-        max(0, (schedule.local(now).date() - min(s.day for s in schedule.sessions)).days + 1)
+    if schedule.windows or not schedule.restricted:
+        return SEARCH_DAYS + 1
+    first = min(s.day for s in schedule.sessions)
+    return max(0, (schedule.local(now).date() - first).days + 1)
 
 
 def last_check(schedule: Schedule, now: datetime) -> datetime | None:
-    """The latest check at or before ``now`` (within two weeks, or the sessions)."""
+    """The latest check at or before ``now`` (within two weeks, or the sessions): every
+    ``check_every`` from the moment each window or session opens (from local
+    midnight without any), and each ``at`` time inside one."""
     now = now.astimezone(UTC)
     today = schedule.local(now).date()
     for back in range(_days_back(schedule, now) + 1):
-        earlier = [c for c in checks_on(schedule, today - timedelta(days=back)) if c <= now]
-        if earlier:
-            return earlier[-1]
+        day = today - timedelta(days=back)
+        found = _latest_on(schedule, day, now)
+        if found is not None:
+            # The day before's stretch may run past midnight, to a later check.
+            before = _latest_on(schedule, day - timedelta(days=1), now)
+            return found if before is None else max(found, before)
     return None
 
 
 def next_check(schedule: Schedule, after: datetime) -> datetime | None:
-    """The first check strictly after ``after``; None when there is none to come."""
+    """The first check strictly after ``after`` (see ``last_check``); None when there
+    is none to come."""
     after = after.astimezone(UTC)
     # From the day before: a stretch that opened yesterday may run past midnight.
     first = schedule.local(after).date() - timedelta(days=1)
     for offset in range(max(search_days(schedule, after), 1) + 2):
-        later = [c for c in checks_on(schedule, first + timedelta(days=offset)) if c > after]
-        if later:
-            return later[0]
+        day = first + timedelta(days=offset)
+        found = _earliest_on(schedule, day, after)
+        if found is not None:
+            # This day's stretch may run past midnight, beyond the next day's first check.
+            following = _earliest_on(schedule, day + timedelta(days=1), after)
+            return found if following is None else min(found, following)
     return None
 
 
