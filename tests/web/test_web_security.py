@@ -184,6 +184,14 @@ def every_provider_with_secrets(site_config: dict, unreachable: str, port: int) 
                                 "authority_host": unreachable}},
         "credit_login": {"provider": "sms_credit", "base_url": unreachable, "username": "u",
                          "password": SECRET, "timeout": 2},
+        "m365_app": {"provider": "microsoft365", "address": "a@example.org", "host": "127.0.0.1",
+                     "port": port, "timeout": 2,
+                     "oauth2": {"tenant": "t", "client_id": "cid", "client_secret": SECRET,
+                                "authority_host": f"https://127.0.0.1:{port}"}},
+        "m365_user": {"provider": "microsoft365", "address": "a@example.org",
+                      "host": "127.0.0.1", "port": port, "timeout": 2,
+                      "oauth2": {"tenant": "t", "client_id": "cid", "refresh_token": SECRET,
+                                 "authority_host": f"https://127.0.0.1:{port}"}},
     }
     return {**site_config, "accounts": {**site_config["accounts"], **accounts}}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import imaplib
 import poplib
+import re
 import socket
 import ssl
 
@@ -17,12 +18,16 @@ from postroom.results import Diagnosis
 
 _NAME_MISMATCH = {62, 64}  # OpenSSL: host name, IP address
 _EXPIRED = 10
+# Dovecot ends its replies with how long it took ("(0.001 + 0.000 secs)."): noise to an
+# admin, and it makes two answers to the same fault differ.
+_SERVER_TIMING = re.compile(r"\s*\(\d+\.\d+(?: \+ \d+\.\d+)* secs\)")
 
 
 def _text(error: BaseException) -> str:
     if isinstance(error, imaplib.IMAP4.error | poplib.error_proto) and error.args:
         said = error.args[0]
-        return said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+        text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
+        return _SERVER_TIMING.sub("", text)
     if isinstance(error, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {error.verify_message}"
     if isinstance(error, socket.gaierror | OSError) and error.strerror:
