@@ -74,3 +74,16 @@ def installed(tmp_path, monkeypatch):
 def ca() -> trustme.CA:
     """A throwaway certificate authority for the loopback TLS servers."""
     return trustme.CA()
+
+
+MAILBOX_USER, MAILBOX_PASSWORD = "desk", "Dovecot-Mailbox-Pass-4"
+
+
+@pytest.fixture
+def dovecot(ca):
+    """A private Dovecot (IMAP and POP3, certificate from ``ca``) with one mailbox,
+    ``MAILBOX_USER``'s."""
+    from loopback.dovecot import running_dovecot
+
+    with running_dovecot(ca, {MAILBOX_USER: MAILBOX_PASSWORD}) as server:
+        yield server

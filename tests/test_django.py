@@ -129,7 +129,7 @@ def test_the_worker_command_stops_on_sigterm_after_its_batch(files_config):
     finally:
         worker.kill()
     assert worker.returncode == 0, err
-    assert "sent 0, failed 0" in out
+    assert "sent 0, dead 0" in out
 
 
 def test_a_broken_configuration_fails_djangos_checks_with_the_setting_named(tmp_path):

@@ -14,8 +14,9 @@ import time
 import pytest
 import trustme
 from click.testing import CliRunner
+from conftest import MAILBOX_PASSWORD, MAILBOX_USER
 from loopback.certificates import write_ca_file
-from loopback.dovecot import Dovecot, running_dovecot
+from loopback.dovecot import Dovecot
 from loopback.ports import refused_port
 from mail_fixtures import OTHER, RECIPIENT, SENDER, fixture_mail
 
@@ -25,28 +26,17 @@ from postroom.cli import cli
 from postroom.mailbox import MailboxFailed
 from postroom.mime import header_message_id
 
-USER, PASSWORD = "desk", "Dovecot-Mailbox-Pass-4"
+USER, PASSWORD = MAILBOX_USER, MAILBOX_PASSWORD
 
 # protocol, security, the Dovecot listener
 WAYS = [("imap", "ssl", "imaps"), ("imap", "starttls", "imap"), ("pop3", "ssl", "pop3s"),
         ("pop3", "starttls", "pop3")]
 
 
-@pytest.fixture(scope="module")
-def dovecot_ca() -> trustme.CA:
-    return trustme.CA()
-
-
 @pytest.fixture
-def dovecot(dovecot_ca):
-    with running_dovecot(dovecot_ca, {USER: PASSWORD}) as server:
-        yield server
-
-
-@pytest.fixture
-def make_engine(tmp_path, dovecot, dovecot_ca):
+def make_engine(tmp_path, dovecot, ca):
     """An engine with account ``desk`` (file provider) whose mailbox is in ``dovecot``."""
-    ca_file = write_ca_file(dovecot_ca, tmp_path / "ca.pem")
+    ca_file = write_ca_file(ca, tmp_path / "ca.pem")
 
     def make(protocol="imap", security="ssl", listener="imaps", **mailbox) -> Engine:
         settings = {"host": "localhost", "port": dovecot.ports[listener], "protocol": protocol,
@@ -215,8 +205,8 @@ def test_a_folder_that_does_not_exist(make_engine):
     assert (found.stage, found.category) == ("mailbox-folder", "folder-not-found")
 
 
-def test_the_accounts_tls_settings_serve_the_mailbox_too(tmp_path, dovecot, dovecot_ca):
-    ca_file = write_ca_file(dovecot_ca, tmp_path / "ca.pem")
+def test_the_accounts_tls_settings_serve_the_mailbox_too(tmp_path, dovecot, ca):
+    ca_file = write_ca_file(ca, tmp_path / "ca.pem")
     config = {"accounts": {"desk": {
         "provider": "smtp", "host": "127.0.0.1", "sender_email": SENDER,
         "tls_ca_file": str(ca_file),

@@ -1,13 +1,16 @@
 """postroom: send email and SMS from applications through pluggable providers.
 
 The pieces an application uses (``Engine``, ``AsyncEngine``, the messages,
-``Recipient`` and ``Contact``) and the pieces a
+``Recipient`` and ``Contact``, ``LowCredit``, ``SentToday`` and
+``AccountStatus``) and the pieces a
 provider plugin is built from (``hookimpl``, ``ProviderConfig``, the result
 types, ``Secret``) are all importable from here.
 """
 
+from postroom.account_status import AccountStatus, SentToday
 from postroom.addresses import Address
 from postroom.aio import AsyncEngine
+from postroom.credit_watch import LowCredit
 from postroom.engine import Engine
 from postroom.errors import (
     ConfigError,
@@ -27,6 +30,7 @@ from postroom.settings import ConfigContext, ProviderConfig
 from postroom.templating import Recipient
 
 __all__ = [
+    "AccountStatus",
     "Address",
     "Alternative",
     "AsyncEngine",
@@ -40,6 +44,7 @@ __all__ = [
     "Engine",
     "InlineImage",
     "InsufficientCredits",
+    "LowCredit",
     "MessageError",
     "Outcome",
     "PluginError",
@@ -50,6 +55,7 @@ __all__ = [
     "Recipient",
     "Secret",
     "SendResult",
+    "SentToday",
     "SmsMessage",
     "StoreUnavailable",
     "hookimpl",

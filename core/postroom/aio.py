@@ -21,6 +21,7 @@ import functools
 import os
 from collections.abc import Callable, Mapping
 
+from postroom.credit_watch import LowCreditCallback
 from postroom.engine import Engine
 
 
@@ -61,7 +62,18 @@ class AsyncEngine:
     requeue = _in_thread(Engine.requeue)
     record_report = _in_thread(Engine.record_report)
     run_worker = _in_thread(Engine.run_worker)
+    flush = _in_thread(Engine.flush)
+    disable = _in_thread(Engine.disable)
+    enable = _in_thread(Engine.enable)
+    reset_counter = _in_thread(Engine.reset_counter)
+    sent_today = _in_thread(Engine.sent_today)
+    status = _in_thread(Engine.status)
     close = _in_thread(Engine.close)
+
+    def on_low_credit(self, callback: LowCreditCallback) -> LowCreditCallback:
+        """``Engine.on_low_credit``: ``callback`` is called (not awaited) in the thread
+        that read the balance."""
+        return self.engine.on_low_credit(callback)
 
     async def __aenter__(self) -> AsyncEngine:
         return self

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +47,7 @@ def _plain(value):
         return value.value
     if isinstance(value, Decimal | Path):
         return str(value)
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     return value
 
@@ -238,9 +238,14 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         else:
             rows.append({"id": message_id, "outcome": "queued"})
             lines.append(f"queued: id {message_id}")
+    (found,) = engine.status(account)
+    if found.why_held and any(row["outcome"] == "queued" for row in rows):
+        lines.append(f"held: {found.why_held}")
     if len(ids) > 1 or not manual:
-        found = engine.estimate(account, len(ids))
-        lines.append(describe_estimate(account, found, engine))
+        try:
+            lines.append(describe_estimate(account, engine.estimate(account, len(ids)), engine))
+        except ConfigError as exc:  # queued all the same: no session or window is left
+            lines.append(f"warning: {exc}")
     emit(as_json, rows, "\n".join(lines))
     if any(row["outcome"] not in ("accepted", "queued") for row in rows):
         sys.exit(EXIT_FAILED)
@@ -248,7 +253,9 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Send what is due now, then exit.")
-@click.option("-a", "--account", "accounts", multiple=True, help="Only these accounts.")
+@click.option("-a", "--account", "--accounts", "accounts", multiple=True, metavar="A[,B]",
+              help="Only these accounts: this machine sends these accounts (repeat, or "
+                   "separate with commas).")
 @json_option
 @pass_context
 def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -> None:
@@ -257,6 +264,8 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
     SIGTERM or Ctrl-C finishes the message in hand, then stops. With --once it
     exits 1 when messages failed for good or were left unsent.
     """
+    accounts = tuple(name.strip() for given in accounts for name in given.split(",")
+                     if name.strip())
     engine = obj.engine(as_json)
     stop = threading.Event()
     stop_on_signals(stop)
@@ -299,18 +308,26 @@ def queue(ctx: click.Context, as_json: bool) -> None:
     engine = ctx.find_object(Context).engine(as_json)
     rows = engine.queue()
     pauses = engine.store.pauses(engine.clock())
+    status = {found.account: found for found in engine.status()}
     lines = [f"{'account':<16}{'waiting':>9}{'later':>9}{'sending':>9}{'dead':>7}"
              f"{'cancelled':>11}{'sent today':>12}  next"]
     for row in rows:
         nxt = _when(row.next_due, engine) if row.next_due else "-"
+        found = status.get(row.account)
+        sent = found.sent_today.short if found else str(row.sent)
         lines.append(f"{row.account:<16}{row.waiting:>9}{row.scheduled:>9}{row.in_flight:>9}"
-                     f"{row.dead:>7}{row.cancelled:>11}{row.sent:>12}  {nxt}")
-        if row.account in pauses:
+                     f"{row.dead:>7}{row.cancelled:>11}{sent:>12}  {nxt}")
+        if found is not None:
+            lines.extend(status_lines(found, engine)[1:])
+            if found.sent_today.reset:
+                lines.append(f"  sent today counted {found.sent_today.text}")
+        elif row.account in pauses:  # an account no longer configured
             pause = pauses[row.account]
             lines.append(f"  paused until {_when(pause.until, engine)}: {pause.reason}")
     dead = engine.store.dead()
     lines.extend(f"  dead {mid} ({account}): {error}" for mid, account, error in dead[-20:])
     emit(as_json, {"accounts": rows, "paused": list(pauses.values()),
+                   "status": list(status.values()),
                    "dead": [{"id": m, "account": a, "error": e} for m, a, e in dead]},
          "\n".join(lines) if rows else "the outbox is empty")
 
@@ -542,6 +559,16 @@ def describe_estimate(account: str, found: Estimate, engine: Engine) -> str:
     text = (f"{account}: {found.count} messages at {rate}, {per_day}; the last goes "
             f"{_when(found.finish.timestamp(), engine)} ({found.days} day"
             f"{'s' * (found.days != 1)})")
+    for session in found.sessions:
+        fits = "no limit" if session.fits is None else f"{session.fits} fit"
+        text += (f"\n  session {_when(session.start.timestamp(), engine)} to "
+                 f"{_when(session.end.timestamp(), engine)[11:]}: {fits}, "
+                 f"{session.placed} of these")
+    for day in found.session_days:
+        fits = "no limit" if day.fits is None else f"{day.fits} fit"
+        text += f"\n  on {day.day.isoformat()}: {fits}, {day.placed} of these"
+    if found.note:
+        text += f"\n  note: {found.note}"
     if found.warning:
         text += f"\n  warning: {found.warning}"
     return text
@@ -594,6 +621,8 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
 
 
 # The commands in modules of their own import this module's helpers, so they come last.
+from postroom.commands.accounts import account as account_group  # noqa: E402
+from postroom.commands.accounts import queue_flush, status_lines  # noqa: E402
 from postroom.commands.inbox import inbox  # noqa: E402
 from postroom.commands.mailbox import mailbox  # noqa: E402
 from postroom.commands.web import web  # noqa: E402
@@ -603,6 +632,8 @@ cli.add_command(web)
 cli.add_command(webhooks)
 cli.add_command(mailbox)
 cli.add_command(inbox)
+cli.add_command(account_group)
+queue.add_command(queue_flush)
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ import difflib
 import os
 import tomllib
 from collections.abc import Mapping
-from datetime import UTC, time, tzinfo
+from datetime import UTC, date, time, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -39,10 +39,11 @@ from postroom.inbound import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, Keywords
 from postroom.mailbox.settings import MailboxSettings
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
-from postroom.scheduling import Schedule, Window
+from postroom.scheduling import Schedule, Session, Window
 from postroom.secrets import Secret
 from postroom.settings import (
     ConfigContext,
+    EmailAddress,
     Port,
     PositiveInt,
     ProviderConfig,
@@ -50,6 +51,7 @@ from postroom.settings import (
     Region,
     Seconds,
     Weekdays,
+    check,
     make_converter,
     shown,
     structure,
@@ -59,7 +61,7 @@ from postroom.templating.settings import TemplateSettings
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
 CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment", "mailbox",
-                     "keywords")
+                     "keywords", "enabled", "archive_bcc")
 
 
 @define
@@ -72,14 +74,32 @@ class WindowSettings:
 
 
 @define
+class SessionSettings:
+    """``{ date = 2026-12-03, start = "09:00", end = "12:00" }``: a dated session."""
+
+    date: date
+    start: time
+    end: time
+
+    def __attrs_post_init__(self) -> None:
+        check("end", self.end != self.start, "a session must not end when it starts: give "
+                                             "a later end (or an earlier one for past midnight)")
+
+
+@define
 class ScheduleSettings:
     """``[accounts.NAME.schedule]``: when and how fast the account sends.
 
-    Durations are in seconds. ``timezone`` defaults to the top-level one.
+    Durations are in seconds, ``check_every`` in minutes. ``timezone``
+    defaults to the top-level one.
     """
 
     timezone: ZoneInfo | None = None
     windows: list[WindowSettings] = field(factory=list)
+    sessions: list[SessionSettings] = field(factory=list)
+    mode: Literal["immediate", "scheduled", "manual"] = "immediate"
+    check_every: PositiveInt | None = None
+    at: list[time] = field(factory=list)
     per_second: Rate | None = None
     burst: PositiveInt | None = None
     per_minute: PositiveInt | None = None
@@ -87,6 +107,11 @@ class ScheduleSettings:
     daily_cap: PositiveInt | None = None
     min_gap: float = 0.0
     stagger: float = 0.0
+
+    def __attrs_post_init__(self) -> None:
+        check("mode", self.mode != "scheduled" or self.check_every is not None or bool(self.at),
+              'a scheduled account needs its checks: set check_every = 15 (minutes) or '
+              'at = ["09:00", "13:00"], or use mode = "immediate"')
 
     def tightened(self, limits: ScheduleSettings) -> ScheduleSettings:
         """These settings with a provider's ``limits`` where they are tighter:
@@ -101,9 +126,11 @@ class ScheduleSettings:
 
     def build(self, default_tz: tzinfo) -> Schedule:
         windows = tuple(Window(frozenset(w.days), w.start, w.end) for w in self.windows)
+        sessions = tuple(Session(s.date, s.start, s.end) for s in self.sessions)
+        every = None if self.check_every is None else timedelta(minutes=self.check_every)
         return Schedule(windows, self.timezone or default_tz, self.per_second, self.per_minute,
                         self.per_hour, self.daily_cap, self.min_gap, self.stagger,
-                        self.burst or 1)
+                        self.burst or 1, sessions, self.mode, every, tuple(sorted(set(self.at))))
 
 
 @define
@@ -168,6 +195,15 @@ class WebSettings:
 
 
 @define
+class AdminSettings:
+    """``[admin]``: where notices for people go (the credit of an account running low),
+    and the email ``account`` that sends them (default: the first email account)."""
+
+    email: EmailAddress
+    account: str | None = None
+
+
+@define
 class EventSettings:
     """``[events.NAME]``: the template an event is told with, and how."""
 
@@ -203,6 +239,8 @@ class Account:
     price_per_segment: Decimal | None = None
     mailbox: MailboxSettings | None = None
     keywords: Keywords = field(factory=Keywords)
+    enabled: bool = True
+    archive_bcc: str | None = None
 
     @property
     def channel(self) -> str:
@@ -226,6 +264,7 @@ class Config:
     events: dict[str, Event] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
     web: WebSettings = field(factory=WebSettings)
+    admin: AdminSettings | None = None
 
 
 @define
@@ -242,6 +281,8 @@ class TopLevel:
     events: dict[str, EventSettings] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
     web: WebSettings = field(factory=WebSettings)
+    archive_bcc: EmailAddress | None = None
+    admin: AdminSettings | None = None
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -307,7 +348,8 @@ def load_config(
     for name, raw in raw_accounts.items():
         try:
             accounts[name] = _load_account(name, raw, registry, base_dir, environ,
-                                           region, settings.timezone or UTC, converter)
+                                           region, settings.timezone or UTC, converter,
+                                           settings.archive_bcc)
         except ConfigError as exc:
             issues.extend(exc.under(f"accounts.{name}").issues)
     for name, recurring in settings.recurring.items():
@@ -316,6 +358,9 @@ def load_config(
             issues.append((f"recurring.{name}.account",
                            f"no account named {recurring.account!r}"))
     issues.extend(_group_issues(settings.channels, accounts, issues))
+    admin = settings.admin
+    if admin is not None and not any(path.startswith("accounts.") for path, _ in issues):
+        admin = _admin_account(admin, accounts, issues)
     if issues:
         raise ConfigError(issues)
     # A channel with no group of its own falls over through its accounts in file order.
@@ -327,7 +372,24 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways, settings.web)
+                  settings.gateways, settings.web, admin)
+
+
+def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
+                   issues: list[tuple[str, str]]) -> AdminSettings:
+    """``[admin]`` with the account that sends its notices chosen and checked."""
+    emailing = [name for name, account in accounts.items() if account.channel == "email"]
+    if admin.account is None:
+        if not emailing:
+            issues.append(("admin.account", "no email account to send the notices through: "
+                                            "configure one, or remove [admin]"))
+            return admin
+        return evolve(admin, account=emailing[0])
+    if admin.account not in emailing:
+        what = "is not an email account" if admin.account in accounts else "is not configured"
+        issues.append(("admin.account", f"{admin.account!r} {what}; email accounts: "
+                                        f"{', '.join(emailing) or '(none)'}"))
+    return admin
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
@@ -345,7 +407,7 @@ def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Accoun
 
 
 def _load_account(name, settings, registry, base_dir, environ, default_region, timezone,
-                  converter):
+                  converter, default_archive=None):
     if not isinstance(settings, Mapping):
         raise ConfigError([("", f"expected a table of settings, got {shown(settings)}")])
     provider = settings.get("provider")
@@ -406,8 +468,32 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
         keywords = structure(settings.get("keywords", {}), KeywordSettings, converter).build()
     except ConfigError as exc:
         raise exc.under("keywords") from None
+    enabled, archive = _switches(settings, converter, config.channel, default_archive)
     return Account(name, provider, config, region, schedule.build(timezone), price, mailbox,
-                   keywords)
+                   keywords, enabled, archive)
+
+
+def _switches(settings, converter, channel: str, default_archive: str | None):
+    """The account's ``enabled`` and ``archive_bcc`` (its own, else the top-level one
+    for an email account)."""
+    issues = []
+    enabled = settings.get("enabled", True)
+    if not isinstance(enabled, bool):
+        issues.append(("enabled", f"expected true or false, got {shown(enabled)}"))
+    archive = settings.get("archive_bcc")
+    if archive is not None:
+        if channel != "email":
+            issues.append(("archive_bcc", "only email accounts keep an archive copy; remove "
+                                          "archive_bcc from this SMS account"))
+        else:
+            try:
+                archive = converter.structure(archive, EmailAddress)
+            except ValueError as exc:
+                issues.append(("archive_bcc", str(exc)))
+    if issues:
+        raise ConfigError(issues)
+    return enabled, archive if archive is not None else (
+        default_archive if channel == "email" else None)
 
 
 def _installed(registry: PluginRegistry) -> str:

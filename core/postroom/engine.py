@@ -27,8 +27,12 @@ from pathlib import Path
 from attrs import define, evolve, field, frozen
 
 from postroom import capture
+from postroom.account_status import AccountStatus, SentToday, sent_today_since, status_of
+from postroom.archive import with_archive_copy
+from postroom.check_times import next_release
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.consent import message_opted_out, opted_out_reason
+from postroom.credit_watch import CreditWatch, LowCredit, LowCreditCallback
 from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
     ConfigError,
@@ -47,9 +51,10 @@ from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
 from postroom.receiving import Answer, Arrival, InboundCallback, receive, take_report
 from postroom.results import Credits, Diagnosis, Problem, SendResult
-from postroom.scheduling import Estimate, estimate
+from postroom.scheduling import Estimate, NeverOpen, estimate
 from postroom.sms_text import segment
 from postroom.store import (
+    AccountState,
     Handled,
     InboxEntry,
     LogEntry,
@@ -153,6 +158,8 @@ class Engine:
         self._store = store
         self._store_lock = threading.Lock()
         self._inbound_callbacks: list[InboundCallback] = []
+        self._credit_watch = CreditWatch(lambda name, low: self.store.note_credit(name, low),
+                                         self._credit_notice, clock)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike | None = None, *,
@@ -261,6 +268,7 @@ class Engine:
                                     first.hint)
         diagnosis = self.registry.hook.postroom_test(config=chosen.config, target=target)
         diagnosis = self._answered("postroom_test", chosen, diagnosis, Diagnosis)
+        self._credit_watch.read(chosen.name, diagnosis.credits, "test")
         if target and by is not None and self.config.store.log:
             self.store.append_log([LogEntry(
                 new_message_id(), self.clock(), chosen.name, chosen.provider, target,
@@ -275,9 +283,49 @@ class Engine:
         return evolve(diagnosis if mailbox.ok else mailbox, facts=facts)
 
     def credits(self, account: str) -> Credits | None:
-        """The account's balance, or None for providers that have no credit."""
+        """The account's balance, or None for providers that have no credit.
+
+        A balance below the account's threshold is told to the app
+        (``on_low_credit``) once per crossing, as every balance read is."""
         chosen = self.account(account)
-        return self.registry.hook.postroom_credits(config=chosen.config)
+        balance = self.registry.hook.postroom_credits(config=chosen.config)
+        self._credit_watch.read(chosen.name, balance, "credits")
+        return balance
+
+    def credits_spent(self, account: Account, source: str = "after a batch") -> None:
+        """Read the balance after messages that cost money (the worker calls it after
+        a batch whose results report a cost or balance), telling the app when it
+        fell below the threshold. A balance that cannot be read is logged, never
+        raised: the messages went."""
+        try:
+            balance = self.registry.hook.postroom_credits(config=account.config)
+            self._credit_watch.read(account.name, balance, source)
+        except Exception:
+            log.warning("account %s: could not read the balance (%s)", account.name, source,
+                        exc_info=True)
+
+    def on_low_credit(self, callback: LowCreditCallback) -> LowCreditCallback:
+        """Call ``callback(LowCredit)`` when a balance read finds an account's credit
+        below its threshold: once per crossing, recorded in the store, so of all
+        the processes reading balances only the first to see it calls its
+        callbacks (register them in the process that runs the worker to hear of
+        reads after batches). Usable as a decorator."""
+        return self._credit_watch.subscribe(callback)
+
+    def _credit_notice(self, found: LowCredit) -> None:
+        """Log a crossing and, with ``[admin]``, queue a notice email to the admin."""
+        account = self.config.accounts.get(found.account)
+        self._note_action(found.account, account.provider if account else "-",
+                          "credit below the threshold", "low-credit", found.text, None)
+        admin = self.config.admin
+        if admin is None or admin.account is None:
+            return
+        stamp = found.at.strftime("%Y-%m-%dT%H:%M:%S")
+        self.send(admin.account, to=admin.email, now=True,
+                  subject=f"postroom: the credit of {found.account} is low",
+                  text=f"{found.text}.\n\nRead at {stamp} UTC. This notice is sent once each "
+                       "time the balance falls below the threshold.",
+                  idempotency_key=f"low-credit:{found.account}:{stamp}")
 
     def message(self, account: str, **fields: object) -> Message:
         """Make the right kind of message for ``account`` from keyword fields."""
@@ -368,6 +416,7 @@ class Engine:
         waiting = self.store.pending(account.name, {item.idempotency_key for item in items
                                                     if item.idempotency_key})
         queued = (config.credits_needed(waiting) or 0) if waiting else 0
+        self._credit_watch.read(account.name, balance, "pre-flight")
         if needed + queued <= balance.balance:
             return None
         short = InsufficientCredits(account.name, needed, balance.balance, balance.unit,
@@ -495,8 +544,10 @@ class Engine:
             stream.close()
 
     def dispatch(self, account: Account, messages: Sequence[Message]) -> ResultStream:
-        """Hand a batch to the account's plugin; its results, one at a time (the worker's way)."""
-        return send_stream(self.registry, account, messages)
+        """Hand a batch to the account's plugin; its results, one at a time (the worker's
+        way). Emails go to the account's ``archive_bcc`` too (``postroom.archive``)."""
+        return send_stream(self.registry, account,
+                           with_archive_copy(messages, account.archive_bcc))
 
     def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
                    stop: threading.Event | None = None, wait: float | None = None,
@@ -529,11 +580,25 @@ class Engine:
                                       signature=signature, price_per_segment=price)
 
     def estimate(self, account: str, count: int, at: datetime | None = None) -> Estimate:
-        """When ``count`` messages sent now through ``account`` would all have gone."""
+        """When ``count`` messages sent now through ``account`` would all have gone:
+        from its next check for a scheduled account, as if flushed now for a
+        manual one (``note`` says so), with how many fit in each dated session.
+        Raises ``ConfigError`` when they do not fit in the sessions configured."""
         chosen = self.account(account)
+        schedule = chosen.schedule
         now = at or datetime.fromtimestamp(self.clock(), UTC)
-        usage = self.store.usage(chosen.name, chosen.schedule)
-        return estimate(chosen.schedule, count, now, usage, self.config.delivery.warn_after_days)
+        usage = self.store.usage(chosen.name, schedule)
+        check = next_release(schedule, now)
+        try:
+            found = estimate(schedule, count, now, usage, self.config.delivery.warn_after_days,
+                             start=None if check is None else datetime.fromtimestamp(check, UTC))
+        except NeverOpen as exc:
+            raise ConfigError([(f"accounts.{chosen.name}.schedule.sessions", str(exc))]) from None
+        if schedule.mode == "manual":
+            found = evolve(found, note="manual sending: they wait until someone flushes the "
+                                       f"queue (postroom queue flush -a {chosen.name}); the "
+                                       "times are from a flush now")
+        return found
 
     def queue(self) -> list[QueueRow]:
         """Per-account counts: waiting, scheduled, in flight, dead, cancelled, sent today."""
@@ -578,6 +643,89 @@ class Engine:
                                        f"tr{'y' if stored.attempts == 1 else 'ies'}, "
                                        "counted from zero again", by))
         return self._changed(found, account, "queued", NOT_REQUEUED)
+
+    def flush(self, account: str, *, by: str | None = None) -> int:
+        """Send what waits for ``account`` now, as a "Send" button does: no stagger, no
+        window, no check time, not held by the manual mode, but within the
+        provider's rate limits and the daily cap. Takes the messages due (or
+        waiting to be tried again), not those an app scheduled for later;
+        returns how many. A worker sends them (``postroom queue flush`` runs
+        one). Logged as ``flushed`` with ``by``, who asked. Raises
+        ``ConfigError`` for an account switched off: enable it first.
+        """
+        chosen = self.account(account)
+        state = self.store.account_states().get(chosen.name, AccountState())
+        if not chosen.enabled or not state.enabled:
+            why = status_of(chosen, state, None, 0, self.clock()).why_held
+            raise ConfigError([(f"accounts.{account}", f"the account is {why}; enable it "
+                                                       "first, then flush its queue")])
+        count = self.store.flush(chosen.name)
+        self._note_action(chosen.name, chosen.provider, "queue flushed", "flushed",
+                          f"{count} waiting message{'s' * (count != 1)} to be sent now", by)
+        return count
+
+    def disable(self, account: str, reason: str = "", *, by: str | None = None) -> bool:
+        """Switch ``account`` off for every worker on every host: its messages stay
+        queued (nothing is lost) and its mailbox is not read until ``enable``.
+        Returns False when it was off already. Logged as ``disabled``."""
+        chosen = self.account(account)
+        changed = self.store.switch(chosen.name, False, reason, by or "")
+        if changed:
+            self._note_action(chosen.name, chosen.provider, "account switched off",
+                              "disabled", reason, by)
+        return changed
+
+    def enable(self, account: str, *, by: str | None = None) -> bool:
+        """Switch ``account`` on again (see ``disable``); returns False when it was
+        on. An account with ``enabled = false`` in the config stays off until the
+        file says otherwise."""
+        chosen = self.account(account)
+        changed = self.store.switch(chosen.name, True)
+        if changed:
+            self._note_action(chosen.name, chosen.provider, "account switched on", "enabled",
+                              "", by)
+        return changed
+
+    def reset_counter(self, account: str, *, by: str | None = None) -> SentToday:
+        """Count ``account``'s sent-today from now, as a "Reset counter" button does
+        (the provider's day starts at another hour, or it lifted a block): the
+        daily cap counts from here until the account's next day begins. Logged
+        as ``counter-reset``; returns the counter as it now is."""
+        chosen = self.account(account)
+        before = self.sent_today(account)
+        self.store.reset_counter(chosen.name)
+        self._note_action(chosen.name, chosen.provider, "sent-today counter reset",
+                          "counter-reset", f"was {before.text}", by)
+        return self.sent_today(account)
+
+    def sent_today(self, account: str) -> SentToday:
+        """How many ``account`` sent today (its time zone, or since the last reset)
+        against its daily cap."""
+        return self.status(account)[0].sent_today
+
+    def status(self, account: str | None = None) -> list[AccountStatus]:
+        """Every configured account (or ``account``) as an operator sees it: on or
+        off and why, mode, sent today against the daily cap, pause, low credit."""
+        names = [self.account(account).name] if account else list(self.config.accounts)
+        now = self.clock()
+        states = self.store.account_states()
+        pauses = self.store.pauses(now)
+        found = []
+        for name in names:
+            chosen = self.config.accounts[name]
+            state = states.get(name, AccountState())
+            since, _ = sent_today_since(chosen, state, now)
+            found.append(status_of(chosen, state, pauses.get(name),
+                                   self.store.sent_since(name, since), now))
+        return found
+
+    def _note_action(self, account: str, provider: str, summary: str, outcome: str, text: str,
+                     by: str | None) -> None:
+        """Log what an operator (or the engine) did to an account as a whole."""
+        if self.config.store.log:
+            self.store.append_log([LogEntry(new_message_id(), self.clock(), account, provider,
+                                            "-", summary, outcome, 0, text=text,
+                                            info={} if by is None else {"by": by})])
 
     def _operator_choice(self, ids: str | Iterable[str], account: str | None, verb: str,
                          everything: str) -> list[str]:
@@ -761,11 +909,10 @@ class Engine:
         entries went. Given ``by`` (who asked), the log keeps one entry,
         outcome ``cleared``, saying who cleared what."""
         count = self.store.clear_log(None if before is None else before.timestamp())
-        if by is not None and self.config.store.log:
+        if by is not None:
             what = "everything" if before is None else f"entries before {before.isoformat()}"
-            self.store.append_log([LogEntry(new_message_id(), self.clock(), "-", "-", "-",
-                                            "delivery log cleared", "cleared", 0,
-                                            text=f"{count} deleted: {what}", info={"by": by})])
+            self._note_action("-", "-", "delivery log cleared", "cleared",
+                              f"{count} deleted: {what}", by)
         return count
 
     def standby(self, route: str, *, instead_of: str | None = None,

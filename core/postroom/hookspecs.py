@@ -164,7 +164,11 @@ def postroom_send(
 
         - ``SendResult.accepted(id, provider_id, cost=..., currency=...)``
           when the provider took it (recipients it refused while taking the
-          rest go in ``refused``);
+          rest go in ``refused``); a ``cost``, or the balance left in
+          ``info["remaining_balance"]`` (or a config whose ``credits_needed``
+          prices messages), makes the engine read the balance
+          (``postroom_credits``) after the batch, to tell the app when it
+          runs low;
         - ``SendResult.transient(id, code, text)`` for what may work later
           (4xx, connection lost, timeout, HTTP 5xx): the engine retries with
           backoff; put ``info={"maybe_delivered": "true"}`` when the message

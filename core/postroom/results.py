@@ -48,7 +48,9 @@ class Diagnosis:
     ``category`` is a short stable key scripts can match on
     (``host-not-found``, ``auth-failed``); ``detail`` says what happened,
     ``hint`` what the admin should change. ``facts`` carries what the check
-    learned (server banner, TLS version, remaining credit, message id).
+    learned (server banner, TLS version, remaining credit, message id);
+    ``credits`` the balance the check read, for providers that sell credit
+    (the engine tells the app when it is below the threshold).
     """
 
     ok: bool
@@ -57,10 +59,12 @@ class Diagnosis:
     detail: str
     hint: str = ""
     facts: dict[str, str] = field(factory=dict)
+    credits: Credits | None = None
 
     @classmethod
-    def passed(cls, stage: str, detail: str, facts: dict[str, str] | None = None) -> Diagnosis:
-        return cls(True, stage, "ok", detail, "", dict(facts or {}))
+    def passed(cls, stage: str, detail: str, facts: dict[str, str] | None = None,
+               credits: Credits | None = None) -> Diagnosis:
+        return cls(True, stage, "ok", detail, "", dict(facts or {}), credits)
 
     @classmethod
     def failed(
@@ -70,8 +74,9 @@ class Diagnosis:
         detail: str,
         hint: str,
         facts: dict[str, str] | None = None,
+        credits: Credits | None = None,
     ) -> Diagnosis:
-        return cls(False, stage, category, detail, hint, dict(facts or {}))
+        return cls(False, stage, category, detail, hint, dict(facts or {}), credits)
 
 
 class Outcome(enum.Enum):

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 15  # a window set that opens on no day in two weeks never opens
@@ -67,10 +67,38 @@ class Window:
 
 
 @frozen
+class Session:
+    """A dated stretch in which sending is allowed, beside the weekly windows:
+    ``day`` from ``start`` to ``end`` (past midnight when ``end`` is not after
+    ``start``), as an admin books "3 December, 09:00-12:00"."""
+
+    day: date
+    start: time
+    end: time
+
+    def intervals_on(self, day: date, tz: tzinfo) -> list[tuple[datetime, datetime]]:
+        """This session, as aware datetimes, if it starts on ``day``."""
+        if day != self.day:
+            return []
+        return Window(frozenset({day.weekday()}), self.start, self.end).intervals_on(day, tz)
+
+
+#: How an account's queue goes out: as soon as the limits allow, at its checks
+#: (``check_every``, ``at``) within its windows and sessions, or only when an
+#: operator flushes it.
+MODES = ("immediate", "scheduled", "manual")
+
+
+@frozen
 class Schedule:
     """An account's sending rules. ``None`` means no limit of that kind.
 
-    - ``windows``: when sending is allowed; empty means any time.
+    - ``windows``: when sending is allowed, every week; ``sessions``: dated
+      stretches when it is allowed too. With neither, any time.
+    - ``mode``: ``immediate``, ``scheduled`` or ``manual`` (see ``MODES`` and
+      ``postroom.check_times``); ``check_every`` and ``at`` are a scheduled
+      account's checks: every so long within each open stretch, and at these
+      local times of day.
     - ``per_second``/``per_minute``/``per_hour``: rate limits.
     - ``burst``: how many ``per_second`` lets go at once (the bucket's size).
     - ``daily_cap``: at most this many per day (midnight to midnight in ``timezone``).
@@ -88,9 +116,22 @@ class Schedule:
     min_gap: float = 0.0
     stagger: float = 0.0
     burst: int = 1
+    sessions: tuple[Session, ...] = ()
+    mode: str = "immediate"
+    check_every: timedelta | None = None
+    at: tuple[time, ...] = ()
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.timezone)
+
+    @property
+    def restricted(self) -> bool:
+        """Whether windows or sessions limit when the account may send."""
+        return bool(self.windows or self.sessions)
+
+    @property
+    def last_session(self) -> date | None:
+        return max((s.day for s in self.sessions), default=None)
 
     @property
     def limited(self) -> bool:
@@ -126,33 +167,52 @@ class Usage:
         return sum(1 for t in self.recent if t > at)
 
 
+class NeverOpen(ValueError):
+    """No window or session opens from this time on (every session is past)."""
+
+
 def open_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
-    """Every window stretch that starts on local ``day``, in order."""
-    found = [iv for w in schedule.windows for iv in w.intervals_on(day, schedule.timezone)]
+    """Every window and session stretch that starts on local ``day``, in order."""
+    tz = schedule.timezone
+    found = [iv for rule in (*schedule.windows, *schedule.sessions)
+             for iv in rule.intervals_on(day, tz)]
     return sorted(found)
 
 
+def search_days(schedule: Schedule, at: datetime) -> int:
+    """How many days from ``at``'s a search for an open stretch looks at: two
+    weeks of windows, or as far as the last session."""
+    last = schedule.last_session
+    ahead = (last - schedule.local(at).date()).days + 1 if last else 0
+    return max(SEARCH_DAYS if schedule.windows else 0, ahead)
+
+
 def _intervals_around(schedule: Schedule, at: datetime):
-    """Window stretches from the day before ``at`` onwards (yesterday's may run past midnight)."""
+    """Open stretches from the day before ``at`` onwards (yesterday's may run past midnight)."""
     first = schedule.local(at).date() - timedelta(days=1)
-    for offset in range(SEARCH_DAYS + 1):
+    for offset in range(search_days(schedule, at) + 1):
         yield from open_intervals(schedule, first + timedelta(days=offset))
 
 
 def is_open(schedule: Schedule, at: datetime) -> bool:
-    if not schedule.windows:
+    if not schedule.restricted:
         return True
-    return next_open(schedule, at) == at
+    try:
+        return next_open(schedule, at) == at
+    except NeverOpen:
+        return False
 
 
 def next_open(schedule: Schedule, at: datetime) -> datetime:
-    """``at`` itself when a window is open, else when the next one opens."""
-    if not schedule.windows:
+    """``at`` itself when a window or session is open, else when the next one opens;
+    ``NeverOpen`` when none ever does again."""
+    if not schedule.restricted:
         return at
     for start, end in _intervals_around(schedule, at):
         if end > at:
             return max(start, at)
-    raise ValueError("the send windows never open: check their days")
+    raise NeverOpen("no send window or session opens again: every session is past and "
+                    "there are no weekly windows; add a session or a window")
 
 
 def window_minutes_on(schedule: Schedule, day: date) -> float:
@@ -170,7 +230,7 @@ def minute_limit(schedule: Schedule, day: date) -> int | None:
     """
     if schedule.per_minute is not None:
         return schedule.per_minute
-    if schedule.daily_cap is not None and schedule.windows:
+    if schedule.daily_cap is not None and schedule.restricted:
         minutes = window_minutes_on(schedule, day)
         if minutes > 0:
             return max(1, math.floor(schedule.daily_cap / minutes))
@@ -188,15 +248,16 @@ def per_minute_limit(schedule: Schedule, day: date) -> float | None:
 
 def day_start(schedule: Schedule, at: datetime) -> datetime:
     """When the account's day that holds ``at`` began: local midnight, for the daily cap."""
-    return _midnight(schedule, schedule.local(at).date())
+    return local_midnight(schedule, schedule.local(at).date())
 
 
 def next_day_start(schedule: Schedule, at: datetime) -> datetime:
     """When the account's next day begins after ``at``."""
-    return _midnight(schedule, schedule.local(at).date() + timedelta(days=1))
+    return local_midnight(schedule, schedule.local(at).date() + timedelta(days=1))
 
 
-def _midnight(schedule: Schedule, day: date) -> datetime:
+def local_midnight(schedule: Schedule, day: date) -> datetime:
+    """Midnight at the start of local ``day``, in UTC."""
     return datetime.combine(day, time(0), schedule.timezone).astimezone(UTC)
 
 
@@ -302,13 +363,38 @@ def allowance(schedule: Schedule, usage: Usage, now: datetime, manual: bool = Fa
 
 
 @frozen
+class SessionFit:
+    """One upcoming dated session: ``fits`` messages fit in it (under the rates and
+    the daily cap, counting what its day already sent; None: no limit), and
+    ``placed`` of the send estimated go in it."""
+
+    start: datetime
+    end: datetime
+    fits: int | None
+    placed: int = 0
+
+
+@frozen
+class DayFit:
+    """A day with sessions: ``fits`` messages fit in it (its windows and sessions,
+    within the daily cap; None: no limit), and ``placed`` of the send estimated go on it."""
+
+    day: date
+    fits: int | None
+    placed: int = 0
+
+
+@frozen
 class Estimate:
     """How a bulk send of ``count`` messages will go out.
 
     ``per_minute`` is the effective rate (None: no limit), ``per_day`` how many
-    a full day allows (None: no limit), ``finish`` when the last message goes,
-    ``days`` the calendar days it spans, and ``warning`` a sentence when it
-    takes longer than the configured number of days.
+    a full day allows (None: no limit), ``start`` when the first message may
+    go, ``finish`` when the last goes, ``days`` the calendar days it spans,
+    and ``warning`` a sentence when it takes longer than the configured number
+    of days. ``sessions`` and ``session_days`` say how many fit in each
+    upcoming dated session and on each day that has one; ``note`` is a
+    further word for people (a manual account's messages wait for a flush).
     """
 
     count: int
@@ -318,6 +404,9 @@ class Estimate:
     finish: datetime
     days: int
     warning: str | None = None
+    sessions: tuple[SessionFit, ...] = ()
+    session_days: tuple[DayFit, ...] = ()
+    note: str | None = None
 
 
 def _interval_capacity(schedule: Schedule, seconds: float, day: date) -> float:
@@ -345,52 +434,103 @@ def _seconds_per_message(schedule: Schedule, day: date) -> float:
     return max(spacing)
 
 
+def _stretches(schedule: Schedule, day: date, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The open stretches of ``day`` still to come after ``now``, as they start."""
+    if schedule.restricted:
+        return [(s, e) for s, e in open_intervals(schedule, day) if e > now]
+    start = max(now, local_midnight(schedule, day))
+    return [(start, next_day_start(schedule, start))]
+
+
+def _room(schedule: Schedule, already: int) -> float:
+    """What the daily cap leaves of a day that sent ``already``."""
+    return math.inf if schedule.daily_cap is None else schedule.daily_cap - already
+
+
+def _capacity(schedule: Schedule, day: date, start: datetime, end: datetime,
+              now: datetime) -> float:
+    """How many fit from ``start`` (or ``now``, if later) to ``end`` under the rates."""
+    return _interval_capacity(schedule, (end - max(start, now)).total_seconds(), day)
+
+
 def estimate(schedule: Schedule, count: int, now: datetime, usage: Usage | None = None,
-             warn_after_days: float | None = None, max_days: int = 3660) -> Estimate:
-    """Walk the days ahead, filling each window until ``count`` messages are placed."""
+             warn_after_days: float | None = None, max_days: int = 3660,
+             start: datetime | None = None) -> Estimate:
+    """Walk the days ahead, filling each window and session until ``count`` messages
+    are placed. ``start`` is when the first may go, if later than ``now`` (a
+    scheduled account's next check); ``NeverOpen`` when they do not all fit in
+    the sessions configured and no weekly window comes after them."""
     usage = usage or Usage()
     now = now.astimezone(UTC)
+    begin = max(now, start.astimezone(UTC)) if start is not None else now
+    today = schedule.local(now).date()
+    sessions = {iv: SessionFit(*iv, 0) for s in schedule.sessions
+                for iv in s.intervals_on(s.day, schedule.timezone) if iv[1] > begin}
     remaining = float(count)
-    day = schedule.local(now).date()
-    finish = now
-    sent_today = usage.today + usage.in_flight
+    day = schedule.local(begin).date()
+    finish = begin
+    days_placed: dict[date, float] = {}
     for _ in range(max_days):
-        if schedule.windows:
-            stretches = [(max(s, now), e) for s, e in open_intervals(schedule, day) if e > now]
-        else:
-            start = max(now, _midnight(schedule, day))
-            stretches = [(start, next_day_start(schedule, start))]
-        day_room = math.inf if schedule.daily_cap is None else schedule.daily_cap - sent_today
-        for start, end in stretches:
+        if not schedule.windows and (schedule.last_session or day) < day:
+            fit = count - math.ceil(remaining)
+            raise NeverOpen(f"only {fit} of the {count} messages fit in the sessions "
+                            "configured; add sessions or weekly windows")
+        day_room = _room(schedule, usage.today + usage.in_flight if day == today else 0)
+        for opens, closes in _stretches(schedule, day, begin):
             if remaining <= 0 or day_room <= 0:
                 break
-            fits = min(_interval_capacity(schedule, (end - start).total_seconds(), day),
-                       day_room)
+            fits = min(_capacity(schedule, day, opens, closes, begin), day_room)
             placed = min(fits, remaining)
             spacing = _seconds_per_message(schedule, day)
-            finish = start + timedelta(seconds=max(0.0, math.ceil(placed) - 1) * spacing)
+            finish = max(opens, begin) + timedelta(
+                seconds=max(0.0, math.ceil(placed) - 1) * spacing)
             remaining -= placed
             day_room -= placed
+            days_placed[day] = days_placed.get(day, 0) + placed
+            if (opens, closes) in sessions:
+                sessions[opens, closes] = evolve(sessions[opens, closes],
+                                                 placed=math.ceil(placed))
         if remaining <= 0:
             break
         day += timedelta(days=1)
-        sent_today = 0
     else:
         raise ValueError(f"{count} messages do not fit in {max_days} days under these limits")
-    today = schedule.local(now).date()
     days = (schedule.local(finish).date() - today).days + 1
     warning = None
     if warn_after_days is not None and (finish - now) > timedelta(days=warn_after_days):
         until = schedule.local(finish).strftime("%a %d %b %H:%M")
         warning = (f"sending {count} messages will take until {until} ({days} days), longer "
                    f"than the {warn_after_days:g} days configured; raise the limits, widen the "
-                   "windows or split the send")
+                   "windows, add sessions or split the send")
+    fitted = tuple(_session_fits(schedule, sessions, usage, today, begin))
+    session_days = tuple(DayFit(d, _day_fits(schedule, d, usage, today, begin),
+                                math.ceil(days_placed.get(d, 0)))
+                         for d in sorted({schedule.local(f.start).date() for f in fitted}))
     return Estimate(count, per_minute_limit(schedule, today), _per_day(schedule, today),
-                    now, finish, days, warning)
+                    begin, finish, days, warning, fitted, session_days)
+
+
+def _session_fits(schedule: Schedule, sessions: dict, usage: Usage, today: date,
+                  begin: datetime):
+    """Each upcoming session with how many fit in it, its day's cap counted."""
+    for (opens, closes), found in sorted(sessions.items()):
+        day = schedule.local(opens).date()
+        room = _room(schedule, usage.today + usage.in_flight if day == today else 0)
+        fits = min(_capacity(schedule, day, opens, closes, begin), room)
+        yield evolve(found, fits=None if fits == math.inf else int(fits))
+
+
+def _day_fits(schedule: Schedule, day: date, usage: Usage, today: date,
+              begin: datetime) -> int:
+    """How many fit on ``day`` in its stretches still to come, within the daily cap
+    (None: no limit)."""
+    total = sum(_capacity(schedule, day, s, e, begin) for s, e in _stretches(schedule, day, begin))
+    fits = min(total, _room(schedule, usage.today + usage.in_flight if day == today else 0))
+    return None if fits == math.inf else int(fits)
 
 
 def _per_day(schedule: Schedule, day: date) -> int | None:
-    seconds = window_minutes_on(schedule, day) * 60 if schedule.windows else 86400.0
+    seconds = window_minutes_on(schedule, day) * 60 if schedule.restricted else 86400.0
     fits = _interval_capacity(schedule, seconds, day)
     caps = [fits] + ([schedule.daily_cap] if schedule.daily_cap is not None else [])
     best = min(caps)

@@ -18,7 +18,7 @@ import enum
 import json
 import typing
 from collections.abc import Mapping, Sequence
-from datetime import time
+from datetime import date, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal, NewType, TypeVar
@@ -153,6 +153,15 @@ def _clock_time(value: str) -> time:
         raise ValueError(f'expected a time of day such as "08:00", got {shown(value)}') from None
 
 
+def _date(value: str | date) -> date:
+    if isinstance(value, date) and not hasattr(value, "hour"):  # TOML's own dates too
+        return value
+    try:
+        return date.fromisoformat(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f'expected a date such as 2026-12-03, got {shown(value)}') from None
+
+
 def _zone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
@@ -184,6 +193,7 @@ def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Convert
     conv.register_structure_hook(Secret, lambda v, _: resolve_secret(v, base_dir, environ))
     conv.register_structure_hook(Decimal, _strict(Decimal, (int, float, str), _decimal))
     conv.register_structure_hook(time, _strict(str, (str,), _clock_time))
+    conv.register_structure_hook(date, lambda v, _: _date(v))
     conv.register_structure_hook(ZoneInfo, _strict(str, (str,), _zone))
     conv.register_structure_hook(Weekdays, _strict(str, (str,), lambda v: Weekdays(parse_days(v))))
 

@@ -5,6 +5,7 @@ embedded default. A server database can implement the same methods for
 several workers on several hosts.
 """
 
+from postroom.store.accounting import AccountState
 from postroom.store.interface import (
     AccountPause,
     Claim,
@@ -22,6 +23,7 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "InboxEntry",
-           "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore", "Store",
+__all__ = ["AccountPause", "AccountState", "Claim", "Claimed", "Disposition", "Handled",
+           "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore",
+           "Store",
            "StoredMessage"]

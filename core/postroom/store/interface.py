@@ -13,6 +13,7 @@ from attrs import field, frozen
 
 from postroom.messages import Message
 from postroom.scheduling import Schedule, Usage
+from postroom.store.accounting import AccountState
 
 
 @frozen
@@ -406,6 +407,37 @@ class Store(Protocol):
 
     def forget_mail(self, account: str, keep: Collection[str]) -> int:
         """Forget the read keys of ``account`` not in ``keep`` (gone from the mailbox)."""
+
+    def account_states(self) -> dict[str, AccountState]:
+        """The shared state of every account the store keeps some for (the others'
+        is ``AccountState()``): switched off, counter reset, low credit..."""
+
+    def switch(self, account: str, enabled: bool, reason: str = "", by: str = "") -> bool:
+        """Switch ``account`` on or off for every worker, at the store's clock. While
+        it is off ``claim`` takes none of its messages (they stay queued), and
+        ``reason`` and ``by`` (who) say why. Returns whether it changed."""
+
+    def reset_counter(self, account: str) -> float:
+        """Count ``account``'s sent-today from now on (the store's clock, returned):
+        its daily cap is counted from here until its next day begins."""
+
+    def sent_since(self, account: str, since: float) -> int:
+        """How many of ``account``'s messages were sent at or after ``since``."""
+
+    def flush(self, account: str) -> int:
+        """Make ``account``'s waiting messages go now, as "send now" messages do:
+        queued ones that are due (held by the mode, a window, a check or the
+        stagger) or waiting to be tried again; not those an app scheduled for
+        later. Returns how many."""
+
+    def note_credit(self, account: str, low: bool) -> bool:
+        """Record a balance read of ``account``: ``low`` when below its threshold.
+        True only for the first low read since the balance was last above it
+        (a crossing), so that every worker and host tells it once."""
+
+    def take_mailbox_read(self, account: str, due: float) -> bool:
+        """Take the read of ``account``'s mailbox that fell due at ``due``: True for
+        the one caller that finds it not yet taken (noted as read now)."""
 
     def close(self) -> None:
         """Release the store's resources."""

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import attrs
 from attrs import evolve, frozen
 
 from postroom.errors import StoreUnavailable
@@ -36,8 +37,11 @@ from postroom.store.accounting import (
     after_reached,
     after_unreachable,
     build_usage,
+    credit_noted,
     gate,
+    mailbox_taken,
     plan_claim,
+    switched,
     usage_query,
 )
 from postroom.store.interface import (
@@ -110,7 +114,13 @@ CREATE TABLE IF NOT EXISTS account_state (
     bucket REAL,                               -- per_second: the next claim's arrival time
     failures INTEGER NOT NULL DEFAULT 0,       -- unreachable batches in a row
     probe TEXT,                                -- the claim token of the batch probing it
-    probe_until REAL
+    probe_until REAL,
+    counted_from REAL,                         -- the sent-today counter's last reset
+    disabled_at REAL,                          -- switched off by an operator (NULL: on)
+    disabled_reason TEXT NOT NULL DEFAULT '',
+    disabled_by TEXT NOT NULL DEFAULT '',
+    low_credit_at REAL,                        -- the balance fell below the threshold
+    mailbox_read_at REAL                       -- the mailbox's last scheduled read
 );
 CREATE TABLE IF NOT EXISTS recurring (
     name TEXT PRIMARY KEY,
@@ -156,7 +166,14 @@ ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
                  ("outbox", "claimed_at"): "REAL",
                  ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'",
                  ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL",
-                 ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0"}
+                 ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0",
+                 ("account_state", "counted_from"): "REAL",
+                 ("account_state", "disabled_at"): "REAL",
+                 ("account_state", "disabled_reason"): "TEXT NOT NULL DEFAULT ''",
+                 ("account_state", "disabled_by"): "TEXT NOT NULL DEFAULT ''",
+                 ("account_state", "low_credit_at"): "REAL",
+                 ("account_state", "mailbox_read_at"): "REAL"}
+STATE_COLUMNS = tuple(a.name for a in attrs.fields(AccountState))
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claim) WHERE state = 'inflight'",
     "CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id) "
@@ -371,9 +388,10 @@ class SQLiteStore:
         with self._write() as db:
             decided = self._decide(db, account, schedule, limit)
             now, plan = decided.now, decided.plan
-            taken = self._take(db, account, token, worker, now, lease, True, plan.manual, wanted)
+            taken = self._take(db, account, token, worker, now, lease, True, plan.manual, wanted,
+                               now)
             taken += self._take(db, account, token, worker, now, lease, False,
-                                plan.total - len(taken), wanted)
+                                plan.total - len(taken), wanted, min(now, plan.released))
             if taken:
                 state = decided.state
                 bucket = bucket_after(schedule, state.bucket, datetime.fromtimestamp(now, UTC),
@@ -400,13 +418,13 @@ class SQLiteStore:
         opened = gate(state, paused[0] if paused else None, now)
         if not opened.open:
             return _Decision(now, state, False, ClaimPlan(0, 0, opened.wake))
-        usage = self._usage(db, account, schedule, now, state.bucket)
+        usage = self._usage(db, account, schedule, now, state)
         return _Decision(now, state, opened.probe, plan_claim(schedule, usage, now, limit))
 
     @staticmethod
     def _usage(db: sqlite3.Connection, account: str, schedule: Schedule, now: float,
-               bucket: float | None) -> Usage:
-        query = usage_query(schedule, now)
+               state: AccountState) -> Usage:
+        query = usage_query(schedule, now, state.counted_from)
         times = db.execute("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "
                            "ORDER BY sent_at DESC LIMIT ?",
                            (account, query.sent_since, query.newest)).fetchall() \
@@ -417,12 +435,14 @@ class SQLiteStore:
         in_flight = db.execute("SELECT COUNT(*) FROM outbox WHERE account = ? "
                                "AND state = 'inflight' AND lease_until > ?",
                                (account, now)).fetchone()[0] if query.in_flight else 0
-        return build_usage([t for (t,) in times], today, in_flight, bucket)
+        return build_usage([t for (t,) in times], today, in_flight, state.bucket)
 
     @staticmethod
     def _take(db: sqlite3.Connection, account: str, token: str, worker: str, now: float,
-              lease: float, manual: bool, count: int, wanted: str | None) -> list[tuple]:
-        """Claim up to ``count`` due messages, manual ones or the others, oldest first."""
+              lease: float, manual: bool, count: int, wanted: str | None,
+              due_by: float) -> list[tuple]:
+        """Claim up to ``count`` messages, manual ones or the others, oldest first: queued
+        ones due at or before ``due_by`` and those whose lease ran out."""
         if count <= 0:
             return []
         only = "AND id IN (SELECT value FROM json_each(?))" if wanted else ""
@@ -432,23 +452,23 @@ class SQLiteStore:
             "AND manual = ? AND ((state = 'queued' AND not_before <= ?) OR "
             f"(state = 'inflight' AND lease_until <= ?)) {only} ORDER BY not_before, seq "
             "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, critical",
-            (now + lease, worker, token, now, account, int(manual), now, now,
+            (now + lease, worker, token, now, account, int(manual), due_by, now,
              *([wanted] if wanted else []), count)).fetchall()
         rows.sort()
         return [row[1:] for row in rows]
 
     @staticmethod
     def _state(db: sqlite3.Connection, account: str) -> AccountState:
-        row = db.execute("SELECT bucket, failures, probe, probe_until FROM account_state "
+        row = db.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM account_state "
                          "WHERE account = ?", (account,)).fetchone()
         return AccountState(*row) if row else AccountState()
 
     @staticmethod
     def _save_state(db: sqlite3.Connection, account: str, state: AccountState) -> None:
-        db.execute("INSERT INTO account_state VALUES (?, ?, ?, ?, ?) ON CONFLICT (account) "
-                   "DO UPDATE SET bucket = excluded.bucket, failures = excluded.failures, "
-                   "probe = excluded.probe, probe_until = excluded.probe_until",
-                   (account, state.bucket, state.failures, state.probe, state.probe_until))
+        db.execute(f"INSERT INTO account_state (account, {', '.join(STATE_COLUMNS)}) "
+                   f"VALUES (?{', ?' * len(STATE_COLUMNS)}) ON CONFLICT (account) DO UPDATE SET "
+                   + ", ".join(f"{name} = excluded.{name}" for name in STATE_COLUMNS),
+                   (account, *attrs.astuple(state)))
 
     def renew(self, token: str, lease: float) -> int:
         with self._write() as db:
@@ -598,7 +618,7 @@ class SQLiteStore:
         with self._lock:
             try:
                 return self._usage(self._db, account, schedule, self._clock(),
-                                   self._state(self._db, account).bucket)
+                                   self._state(self._db, account))
             except sqlite3.Error as exc:
                 raise self._fault(exc) from None
 
@@ -725,6 +745,51 @@ class SQLiteStore:
             db.executemany("DELETE FROM mailbox_seen WHERE account = ? AND key = ?",
                            [(account, key) for key in gone])
         return len(gone)
+
+    def account_states(self) -> dict[str, AccountState]:
+        rows = self._read(f"SELECT account, {', '.join(STATE_COLUMNS)} FROM account_state")
+        return {row[0]: AccountState(*row[1:]) for row in rows}
+
+    def _change_state(self, account: str, change: Callable[[AccountState, float],
+                                                           AccountState]) -> AccountState:
+        """Apply ``change`` (given the state and the store's time) to the account's
+        state in one write transaction; the state as it was before."""
+        with self._write() as db:
+            before = self._state(db, account)
+            after = change(before, self._clock())
+            if after != before:
+                self._save_state(db, account, after)
+        return before
+
+    def switch(self, account: str, enabled: bool, reason: str = "", by: str = "") -> bool:
+        before = self._change_state(account, lambda state, now: switched(
+            state, enabled, now, reason, by))
+        return before.enabled != enabled
+
+    def reset_counter(self, account: str) -> float:
+        now = self._clock()
+        self._change_state(account, lambda state, _: evolve(state, counted_from=now))
+        return now
+
+    def sent_since(self, account: str, since: float) -> int:
+        return self._read("SELECT COUNT(*) FROM outbox WHERE account = ? AND sent_at >= ?",
+                          (account, since))[0][0]
+
+    def flush(self, account: str) -> int:
+        with self._write() as db:
+            now = self._clock()
+            return db.execute("UPDATE outbox SET manual = 1, not_before = MIN(not_before, ?) "
+                              "WHERE account = ? AND state = 'queued' "
+                              "AND (not_before <= ? OR attempts > 0)",
+                              (now, account, now)).rowcount
+
+    def note_credit(self, account: str, low: bool) -> bool:
+        before = self._change_state(account, lambda state, now: credit_noted(state, low, now))
+        return low and before.low_credit_at is None
+
+    def take_mailbox_read(self, account: str, due: float) -> bool:
+        before = self._change_state(account, lambda state, now: mailbox_taken(state, due, now))
+        return before.mailbox_read_at is None or before.mailbox_read_at < due
 
     def close(self) -> None:
         with self._lock:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, tzinfo
 
 import attrs
 
-from postroom.scheduling import Schedule, Window, per_minute_limit
+from postroom.scheduling import Schedule, Session, Window, per_minute_limit
 from postroom.secrets import Secret
 
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -41,10 +41,16 @@ def days_in_words(days: Iterable[int]) -> str:
                      for r in runs)
 
 
-def window_in_words(window: Window) -> str:
-    """``09:00-17:00 Mon-Fri`` (en dashes); a window past midnight says where it ends."""
+def window_in_words(window: Window | Session) -> str:
+    """``09:00-17:00 Mon-Fri``, or for a dated session ``09:00-12:00 Thu 3 Dec 2026`` (en
+    dashes); a stretch past midnight says where it ends."""
     end = window.end.strftime("%H:%M") + (" next day" if window.end <= window.start else "")
-    return f"{window.start.strftime('%H:%M')}{DASH}{end} {days_in_words(window.days)}"
+    if isinstance(window, Session):
+        day = window.day
+        days = f"{day:%a} {day.day} {day:%b %Y}"
+    else:
+        days = days_in_words(window.days)
+    return f"{window.start.strftime('%H:%M')}{DASH}{end} {days}"
 
 
 def seconds_in_words(seconds: float) -> str:
@@ -70,13 +76,14 @@ def schedule_in_words(schedule: Schedule, default_zone: tzinfo | None = None,
                         (schedule.per_hour, "an hour")):
         if limit is not None:
             parts.append(f"{count(limit)} {span}")
-    if not parts and schedule.daily_cap is not None and schedule.windows:
+    if not parts and schedule.daily_cap is not None and schedule.restricted:
         spread = per_minute_limit(schedule, on or datetime.now(schedule.timezone).date())
         if spread is not None:
             parts.append(f"{count(spread)} a minute (the daily cap spread over the windows)")
     if not parts:
         parts.append("no rate limit")
-    windows = ", ".join(window_in_words(w) for w in schedule.windows) or "any time"
+    windows = ", ".join(window_in_words(w) for w in (*schedule.windows, *schedule.sessions)) \
+        or "any time"
     if default_zone is None or str(schedule.timezone) != str(default_zone):
         windows += f" ({schedule.timezone})"
     parts.append(windows)

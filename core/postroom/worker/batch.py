@@ -70,6 +70,7 @@ class BatchSender:
         self._paused = False
         self._reached = not claim.probe
         self._standby: dict[str, str | None] = {}
+        self._charged = False  # a result reported a cost or the balance left
 
     def outstanding(self) -> int:
         """The claim's messages the store should still hold in flight."""
@@ -90,6 +91,9 @@ class BatchSender:
             self._after()
         finally:
             self.heartbeat.drop()
+        if self._charged or (self.tally.sent and self.account.config.credits_needed(
+                [self.claim.messages[0].message]) is not None):  # a provider that sells credit
+            self.host.credits_spent(self.account)
         return self.tally
 
     def _skip_opted_out(self) -> None:
@@ -159,6 +163,8 @@ class BatchSender:
         self.handed += 1
         self._outcomes.append(result.outcome)
         self._first_text = self._first_text or result.text
+        self._charged = self._charged or result.cost is not None or \
+            "remaining_balance" in result.info
         self._account_answered(result, now)
         config = self.host.config
         delivery = config.delivery

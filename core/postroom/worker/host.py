@@ -29,3 +29,9 @@ class WorkerHost(Protocol):
 
     def dispatch(self, account: Account, messages: Sequence[Message]) -> ResultStream:
         """Hand a batch to the account's plugin; its results, one at a time."""
+
+    def credits_spent(self, account: Account) -> None:
+        """A batch cost money: read the balance, and tell the app if it fell low."""
+
+    def check_mailbox(self, account: str) -> object:
+        """Read the account's new incoming mail once (``Engine.check_mailbox``)."""

@@ -27,6 +27,7 @@ from postroom.store import NewMessage
 from postroom.worker.batch import BatchSender
 from postroom.worker.host import WorkerHost
 from postroom.worker.lease import Heartbeat
+from postroom.worker.mailbox_rounds import MailboxRounds
 from postroom.worker.recording import RETRY_MAX, StoreHealth
 
 log = logging.getLogger("postroom.worker")
@@ -80,19 +81,31 @@ class Worker:
         self._lock = threading.Lock()  # a write of results and a lease renewal never overlap
         self._heartbeat: Heartbeat | None = None
         self._progressed = host.clock()
+        self.mailboxes = MailboxRounds(host, self._serves, self.stop)
 
     def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
         """Send until stopped. With ``once``, stop when nothing may go within ``wait``
         seconds (default ``[delivery] once_wait``) of the last message finished
         (sent or failed for good), or of the start: also when a provider keeps
-        throttling or an account stays unreachable that long."""
+        throttling or an account stays unreachable that long.
+
+        The mailboxes of the accounts served are read on their schedules
+        meanwhile (with ``once``, those due are read once, first), except in
+        a run for given ``messages``.
+        """
         delivery = self.host.config.delivery
         wait = delivery.once_wait if wait is None else wait
         clock = self.host.clock
         self._progressed = clock()
         retry = 0.0
+        if not self.messages:
+            if once:
+                self.mailboxes.run_due()
+            else:
+                self.mailboxes.start()
         try:
             while not self.stop.is_set():
+                finished = self.report.finished
                 try:
                     handled, wake = self.run_pass()
                     retry = 0.0
@@ -102,8 +115,11 @@ class Worker:
                     handled, wake = 0, clock() + retry
                 now = clock()
                 if once:
+                    # A pass that finished messages goes on, whatever ``wait`` (0 included).
+                    moved = self.report.finished > finished
                     deadline = self._progressed + wait
-                    if now > deadline or (not handled and (wake is None or wake > deadline)):
+                    if (now > deadline and not moved) or (
+                            not handled and (wake is None or wake > deadline)):
                         break
                 if handled:
                     continue
@@ -111,6 +127,7 @@ class Worker:
                                                                delivery.poll)
                 self.stop.wait(pause)
         finally:
+            self.mailboxes.close()
             if self._heartbeat is not None:
                 self._heartbeat.close()
         self.report.left = self._left()
@@ -138,6 +155,8 @@ class Worker:
             account = host.config.accounts.get(name)
             if account is None:
                 log.warning("messages queued for account %r, which is not configured", name)
+                continue
+            if not account.enabled:  # enabled = false in the config: its messages wait
                 continue
             claim = store.claim(name, account.schedule, limit=host.config.delivery.batch_size,
                                 lease=host.config.delivery.lease, worker=self.id,

@@ -89,6 +89,8 @@ def dispose(account: Account, claimed: Claimed, result: SendResult, now: float,
         info.update({f"refused {rcpt}": why for rcpt, why in result.refused.items()})
         if moved_to:
             info["failover"] = f"handed to {moved_to}"
+        if account.archive_bcc and isinstance(message, EmailMessage) and not message.envelope:
+            info["archive copy"] = account.archive_bcc
         entry = LogEntry(message.id, now, account.name, account.provider,
                          ", ".join(message.recipients), message.summary, logged,
                          attempt, result.provider_id, result.code, text,

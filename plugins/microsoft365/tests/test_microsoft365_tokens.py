@@ -100,7 +100,8 @@ def test_a_busy_identity_platform_is_tried_again_later(exchange, engine, message
 
     results = engine(exchange).deliver("m", messages(2))
 
-    assert [r.outcome for r in results] == [Outcome.TRANSIENT] * 2
+    # No session without a token: the account pauses as a whole, the messages keep their tries.
+    assert [r.outcome for r in results] == [Outcome.UNREACHABLE] * 2
     assert f"HTTP {status}" in results[0].text
     assert exchange.connections == 0
 
@@ -110,7 +111,7 @@ def test_an_unreachable_identity_platform_is_tried_again_later(exchange, engine,
 
     results = engine(exchange, oauth2={"authority_host": host}).deliver("m", messages(1))
 
-    assert results[0].outcome is Outcome.TRANSIENT
+    assert results[0].outcome is Outcome.UNREACHABLE
     assert f"cannot reach the identity platform at {host}" in results[0].text
     assert "Connection refused" in results[0].text
 

@@ -47,20 +47,21 @@ def send_hosted(transport: SmtpTransport, login: PreparedLogin,
                 reply_to: Sequence[Address] = (), *, max_recipients: int, service: str,
                 advice: str) -> Iterator[SendResult]:
     """Send ``messages`` over one session of ``transport`` (which logs in with ``login``),
-    yielding each one's ``SendResult`` in order, as it is known.
+    yielding one ``SendResult`` per message, in order, as each is known.
 
     ``service`` names the service and ``advice`` says what to do instead, in
     the text of a message refused for having more than ``max_recipients``.
     """
     refusals = [over_the_cap(m, max_recipients, service, advice) for m in messages]
-    waiting = [m for m, refusal in zip(messages, refusals, strict=True) if refusal is None]
-    with closing(_session(transport, login, waiting, sender, reply_to)) as sent:
+    rest = [m for m, refusal in zip(messages, refusals, strict=True) if refusal is None]
+    with closing(_send_prepared(transport, login, rest, sender, reply_to)) as sent:
         for refusal in refusals:
             yield refusal if refusal is not None else next(sent)
 
 
-def _session(transport: SmtpTransport, login: PreparedLogin, messages: Sequence[EmailMessage],
-             sender: Address, reply_to: Sequence[Address]) -> Iterator[SendResult]:
+def _send_prepared(transport: SmtpTransport, login: PreparedLogin,
+                   messages: Sequence[EmailMessage], sender: Address,
+                   reply_to: Sequence[Address]) -> Iterator[SendResult]:
     if not messages:
         return
     try:

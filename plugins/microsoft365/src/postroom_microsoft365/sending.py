@@ -19,11 +19,11 @@ TOO_MANY = "send it as several messages, or to a distribution group that has the
 
 
 def send(config: Microsoft365Config, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
-    """Send ``messages`` over one Exchange Online session, yielding each one's result in
-    order, as it is known."""
+    """Send ``messages`` over one Exchange Online session, yielding one result per
+    message, in order, as each is known."""
     login = config.login()
     with closing(send_hosted(config.transport(login), login, messages, config.from_address,
                              config.reply_to_addresses, max_recipients=config.max_recipients,
-                             service="Exchange Online", advice=TOO_MANY)) as results:
-        for result in results:
+                             service="Exchange Online", advice=TOO_MANY)) as sent:
+        for result in sent:
             yield send_result(result)

@@ -49,7 +49,7 @@ def live_check(config: NexmoConfig, target: str | None) -> Diagnosis:
         facts = {"host": client.host, "api_key": config.api_key, "balance": credits.detail}
         detail = f"{client.host} accepted api_key {config.api_key!r}; balance {credits.detail}"
     if target is None:
-        return Diagnosis.passed("auth", detail, facts)
+        return Diagnosis.passed("auth", detail, facts, credits)
     sent = send_test_sms(target, config.region, lambda batch: send_batch(config, batch), facts)
     if isinstance(sent, Diagnosis):
         return sent
@@ -60,4 +60,4 @@ def live_check(config: NexmoConfig, target: str | None) -> Diagnosis:
     if "remaining_balance" in result.info:
         facts["remaining_balance"] = f"{result.info['remaining_balance']} {result.currency}"
     return Diagnosis.passed("send", f"{detail}; the test message to {message.to} was accepted",
-                            facts)
+                            facts, credits)

@@ -50,9 +50,9 @@ def live_check(config: SmsCreditConfig, target: str | None) -> Diagnosis:
     detail = f"{gateway.host} accepted {config.login}; {credits.detail}"
     if credits.balance < config.credits_per_segment:
         return Diagnosis.failed("credits", "no-credits", f"{detail}: not enough for one message",
-                                TOP_UP_HINT, facts)
+                                TOP_UP_HINT, facts, credits)
     if target is None:
-        return Diagnosis.passed("auth", detail, facts)
+        return Diagnosis.passed("auth", detail, facts, credits)
     sent = send_test_sms(target, config.region, lambda batch: send_batch(config, batch), facts)
     if isinstance(sent, Diagnosis):
         return sent
@@ -63,4 +63,4 @@ def live_check(config: SmsCreditConfig, target: str | None) -> Diagnosis:
     with Gateway(config) as gateway, contextlib.suppress(GatewayError):
         facts["balance_after"] = read_credits(gateway).detail
     return Diagnosis.passed("send", f"{detail}; the test message to {message.to} was accepted",
-                            facts)
+                            facts, credits)
