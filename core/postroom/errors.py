@@ -76,6 +76,24 @@ class PluginError(PostroomError):
     """A plugin broke the hook contract, or no plugin can handle a request."""
 
 
+class StoreUnavailable(PostroomError):
+    """The outbox could not be read or written just now; the call changed nothing.
+
+    ``problem`` is a short key scripts can match (``locked``, ``full``, ``io``,
+    ``read-only``, ``cannot-open``, ``damaged``, ``failed``), ``where`` the file
+    or server, ``detail`` what happened and ``hint`` what to do. Most pass by
+    themselves or once an admin acts (a lock released, space freed), so a
+    worker keeps what it knows in memory and tries again.
+    """
+
+    def __init__(self, problem: str, where: str, detail: str, hint: str) -> None:
+        self.problem = problem
+        self.where = where
+        self.detail = detail
+        self.hint = hint
+        super().__init__(f"the outbox at {where} cannot be used: {detail}; {hint}")
+
+
 def amount(value: object) -> str:
     """A number as people write it: ``2``, not ``2.0``; ``0.05``, not ``5E-2``."""
     if isinstance(value, Decimal):

@@ -7,6 +7,7 @@ several workers on several hosts.
 
 from postroom.store.interface import (
     AccountPause,
+    Claim,
     Claimed,
     Disposition,
     Handled,
@@ -19,5 +20,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
+__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
            "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
