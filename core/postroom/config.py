@@ -35,6 +35,8 @@ from zoneinfo import ZoneInfo
 from attrs import define, evolve, field
 
 from postroom.errors import ConfigError
+from postroom.health import HealthSettings
+from postroom.logs import LoggingSettings
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
@@ -210,6 +212,8 @@ class Config:
     events: dict[str, Event] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
     web: WebSettings = field(factory=WebSettings)
+    logging: LoggingSettings = field(factory=LoggingSettings)
+    health: HealthSettings = field(factory=HealthSettings)
 
 
 @define
@@ -226,6 +230,8 @@ class TopLevel:
     events: dict[str, EventSettings] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
     web: WebSettings = field(factory=WebSettings)
+    logging: LoggingSettings = field(factory=LoggingSettings)
+    health: HealthSettings = field(factory=HealthSettings)
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -311,7 +317,7 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways, settings.web)
+                  settings.gateways, settings.web, settings.logging, settings.health)
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from attrs import define, evolve, field, frozen
 
+from postroom.batches import BatchProgress, SentIds, checked_batch_id, new_batch_id, progress
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
@@ -32,8 +33,10 @@ from postroom.errors import (
     InsufficientCredits,
     MessageError,
     PluginError,
+    StoreUnavailable,
     amount,
 )
+from postroom.health import HealthReport, gather
 from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
@@ -83,11 +86,13 @@ NOT_REQUEUED = {
 @define
 class Notified:
     """What ``notify`` did: ``queued`` holds ``(delivery, account, message id)``
-    for each message put in the outbox, ``skipped`` everyone not reached and why."""
+    for each message put in the outbox, ``skipped`` everyone not reached and why,
+    ``batch`` the batch id of the messages when there are several."""
 
     event: str
     queued: list[tuple[Delivery, str, str]] = field(factory=list)
     skipped: list[Skip] = field(factory=list)
+    batch: str | None = None
 
 
 @frozen
@@ -240,9 +245,16 @@ class Engine:
         return diagnosis
 
     def credits(self, account: str) -> Credits | None:
-        """The account's balance, or None for providers that have no credit."""
+        """The account's balance, or None for providers that have no credit; the
+        outbox keeps it for ``health`` and metrics."""
         chosen = self.account(account)
-        return self.registry.hook.postroom_credits(config=chosen.config)
+        balance = self.registry.hook.postroom_credits(config=chosen.config)
+        if balance is not None:
+            try:
+                self.store.note_credits(account, balance, self.clock())
+            except StoreUnavailable as error:  # the balance was read: still answer
+                log.warning("could not keep the balance of %s: %s", account, error)
+        return balance
 
     def message(self, account: str, **fields: object) -> Message:
         """Make the right kind of message for ``account`` from keyword fields."""
@@ -255,8 +267,8 @@ class Engine:
     def send(self, account: str, *messages: Message, template: str | None = None,
              recipients: Iterable[RecipientLike] = (), context: Mapping[str, object] | None = None,
              signature: bool = True, send_at: datetime | None = None,
-             idempotency_key: str | None = None, now: bool = False,
-             **fields: object) -> list[str]:
+             idempotency_key: str | None = None, now: bool = False, batch: str | None = None,
+             **fields: object) -> SentIds:
         """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
@@ -270,9 +282,14 @@ class Engine:
         a repeated call with the same key a no-op (the first call's ids come
         back); ``now=True`` is an operator's "send now": it skips the stagger
         delay and send windows, never the provider's rate limits or daily cap.
+
+        The ids come back as a list with a ``batch`` attribute: a send of more
+        than one message gets a batch id (``batch`` chooses it), by which
+        ``queue``, ``cancel`` and ``log`` follow the bulk send as a whole.
         """
         chosen = self.account(account)
-        batch = list(messages)
+        chosen_batch = None if batch is None else checked_batch_id(batch)
+        outgoing = list(messages)
         if template is not None:
             people = list(recipients)
             if "to" in fields:
@@ -281,19 +298,28 @@ class Engine:
             extra = {"region": chosen.region} if chosen.channel == "sms" else {}
             rendered = self.templates.render_many(template, chosen.channel, people, context,
                                                   signature=signature)
-            batch.extend(r.to_message(**fields, **extra) for r in rendered)
+            outgoing.extend(r.to_message(**fields, **extra) for r in rendered)
         elif fields:
-            batch.append(self.message(account, **fields))
-        self._check_batch(chosen, batch)
+            outgoing.append(self.message(account, **fields))
+        self._check_batch(chosen, outgoing)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
-        keys = [None] * len(batch) if idempotency_key is None else [
-            idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
-        items = [NewMessage(account, message, not_before, now, key)
-                 for message, key in zip(batch, keys, strict=True)]
+        keys = [None] * len(outgoing) if idempotency_key is None else [
+            idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(outgoing))]
+        group = self._batch_of(len(outgoing), chosen_batch, idempotency_key)
+        items = [NewMessage(account, message, not_before, now, key, batch=group)
+                 for message, key in zip(outgoing, keys, strict=True)]
         hold = self._preflight(chosen, items)
         ids = self.store.enqueue(items)
         self._hold(hold)
-        return ids
+        return SentIds(ids, group)
+
+    @staticmethod
+    def _batch_of(count: int, chosen: str | None, key: str | None) -> str | None:
+        """The batch id of a send of ``count`` messages: the caller's, else a new one
+        (the same for the same idempotency ``key``) when there are several."""
+        if chosen is not None or count < 2:
+            return chosen
+        return new_batch_id(key)
 
     def _preflight(self, account: Account, items: Sequence[NewMessage]) -> tuple[str, str] | None:
         """Compare a bulk send's cost, plus what the account's queued messages will
@@ -346,7 +372,7 @@ class Engine:
 
     def notify(self, event: str | Event, recipients: Iterable[ContactLike],
                context: Mapping[str, object] | None = None, *, key: str | None = None,
-               signature: bool = True) -> Notified:
+               signature: bool = True, batch: str | None = None) -> Notified:
         """Tell ``recipients`` about ``event``, each the way they chose.
 
         Each contact's channels (their own preference, else the event's) are
@@ -357,8 +383,10 @@ class Engine:
         an invalid number) is written to the log with the reason, as is a
         critical event reaching someone who opted out. All is rendered before
         anything is queued. With ``key``, calling again for the same event,
-        contact and channel queues nothing new.
+        contact and channel queues nothing new. More than one message queued
+        gets a batch id (``batch`` chooses it), in ``Notified.batch``.
         """
+        chosen_batch = None if batch is None else checked_batch_id(batch)
         chosen = event if isinstance(event, Event) else self._event(event)
         contacts = [Contact.of(r) for r in recipients]
         deliveries, skipped = plan(chosen, contacts, self.config.gateways, self.config.region)
@@ -380,6 +408,9 @@ class Engine:
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
                                                route=delivery.route)))
+        group = self._batch_of(len(items), chosen_batch,
+                               None if key is None else f"{key}:{chosen.name}")
+        items = [(d, evolve(item, batch=group)) for d, item in items]
         holds = [self._preflight(self.account(name), [i for _, i in items if i.account == name])
                  for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])
@@ -387,7 +418,7 @@ class Engine:
             self._hold(hold)
         result = Notified(chosen.name, [(d, item.account, mid)
                                         for (d, item), mid in zip(items, ids, strict=True)],
-                          skipped)
+                          skipped, group)
         notes = [LogEntry(new_message_id(), now, "-", "-", s.contact.label, f"event {chosen.name}",
                           "skipped", 0, text=f"{s.channel or 'all channels'}: {s.reason}")
                  for s in skipped]
@@ -490,7 +521,7 @@ class Engine:
         return self.store.queue(now, midnight.timestamp())
 
     def cancel(self, ids: str | Iterable[str] = (), *, account: str | None = None,
-               reason: str = "", by: str | None = None) -> Changed:
+               reason: str = "", by: str | None = None, batch: str | None = None) -> Changed:
         """Cancel queued messages so that no worker sends them: those of ``ids``
         (one id may be passed as a string), or with ``account`` alone everything
         queued for that account (given both, only the ids of that account).
@@ -501,11 +532,14 @@ class Engine:
         with a ``caveat``: if the worker is only slow it may send it, and the
         outbox then records it sent. With the delivery log on, every message
         cancelled gets a log entry ``cancelled`` with ``reason`` and, given
-        ``by``, who cancelled it. Raises ``MessageError`` when neither ids nor account is given.
+        ``by``, who cancelled it. ``batch`` cancels every queued message of that
+        bulk send (only those of ``account`` when it is given too). Raises
+        ``MessageError`` when none of ids, account and batch is given.
         """
-        chosen = self._operator_choice(ids, account, "cancel", "everything queued for it")
+        chosen = [] if batch is not None else self._operator_choice(
+            ids, account, "cancel", "everything queued for it")
         found = self.store.cancel(self.clock(), chosen, account,
-                                  self._note("cancelled", lambda stored: reason, by))
+                                  self._note("cancelled", lambda stored: reason, by), batch)
         return self._changed(found, account, "cancelled", NOT_CANCELLED)
 
     def requeue(self, ids: str | Iterable[str] = (), *,
@@ -580,8 +614,26 @@ class Engine:
 
     def log(self, **filters: object) -> list[LogEntry]:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
-        (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
+        (epoch seconds), ``recipient`` (substring), ``message_id``, ``batch``,
+        ``limit``."""
         return self.store.log(**filters)
+
+    def batch(self, batch: str) -> BatchProgress | None:
+        """How the bulk send ``batch`` is going: its messages sent, dead, waiting,
+        in flight and cancelled, and when the last is expected to go; None for
+        a batch id the outbox does not have."""
+        found = progress(self.config, self.store, self.clock(), batch)
+        return found[0] if found else None
+
+    def batches(self, since: float | None = None) -> list[BatchProgress]:
+        """Every bulk send with messages still to go, and those queued since ``since``
+        (epoch seconds), oldest first."""
+        return progress(self.config, self.store, self.clock(), since=since)
+
+    def health(self) -> HealthReport:
+        """Whether anything needs a person: workers alive or stopped, due messages
+        nobody takes, long pauses, dead messages, low balances (``[health]``)."""
+        return gather(self.config, self.store, self.clock())
 
     def record_report(self, message_id: str, status: str, *, provider_id: str | None = None,
                       code: str | None = None, text: str = "", cost: Decimal | None = None,

@@ -7,6 +7,7 @@ several workers on several hosts.
 
 from postroom.store.interface import (
     AccountPause,
+    BatchRow,
     Claim,
     Claimed,
     Disposition,
@@ -20,5 +21,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountPause", "BatchRow", "Claim", "Claimed", "Disposition", "Handled", "LogEntry",
+           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
