@@ -55,6 +55,7 @@ from postroom.store import (
 )
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport
+from postroom.worker.events import Watcher
 from postroom.worker.outcomes import standby
 
 log = logging.getLogger("postroom.engine")
@@ -479,18 +480,26 @@ class Engine:
     def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
                    stop: threading.Event | None = None, wait: float | None = None,
                    progress: Callable[[WorkerReport], None] | None = None,
-                   messages: Iterable[str] = ()) -> WorkerReport:
+                   messages: Iterable[str] = (), watchers: Sequence[Watcher] = (),
+                   worker_id: str | None = None) -> WorkerReport:
         """Send what is due, account by account, within each account's schedule.
 
         Runs until ``stop`` is set; with ``once``, until nothing due can go
         within ``wait`` seconds (default ``[delivery] once_wait``) of the last
         message sent or failed for good. ``messages`` (ids) sends only those:
         what an operator's "send now" queued, not the account's backlog.
+
+        Every try, batch and change of an account is logged to
+        ``postroom.worker`` and handed to ``watchers`` (see
+        ``postroom.worker.events``). A worker serving the outbox (not only
+        ``messages``) keeps a heartbeat in the store for ``health``.
         """
         for name in accounts or ():
             self.account(name)
-        worker = Worker(self, accounts=accounts, messages=list(messages), stop=stop,
-                        progress=progress)
+        chosen = list(messages)
+        worker = Worker(self, accounts=accounts, messages=chosen, stop=stop,
+                        progress=progress, watchers=watchers, presence=not chosen,
+                        worker_id=worker_id)
         return worker.run(once=once, wait=wait)
 
     def preview(self, template: str, *, account: str | None = None,

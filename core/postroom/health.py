@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+import attrs
 from attrs import define, field, frozen
 
 from postroom.scheduling import earliest_send
@@ -121,6 +122,12 @@ class HealthReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """The report as JSON-ready values (amounts as text), ``ok`` first."""
+        data = attrs.asdict(self, value_serializer=lambda _, __, value: (
+            str(value) if isinstance(value, Decimal) else value))
+        return {"ok": self.ok, **data}
 
 
 def _age(now: float, then: float | None) -> float | None:

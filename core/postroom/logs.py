@@ -41,10 +41,10 @@ class LoggingSettings:
     format: Format = "text"
 
 
-def event(logger: logging.Logger, level: int, name: str, text: str,
+def event(logger: logging.Logger, level: int, name: str, sentence: str, /,
           **fields: object) -> None:
-    """Log ``text`` as the event ``name`` with ``fields`` (plain values, no secrets)."""
-    logger.log(level, text, extra={"event": name, "fields": fields})
+    """Log ``sentence`` as the event ``name`` with ``fields`` (plain values, no secrets)."""
+    logger.log(level, sentence, extra={"event": name, "fields": fields})
 
 
 def _utc(created: float) -> str:

@@ -193,6 +193,18 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 @frozen
+class Backup:
+    """A backup taken: from ``source`` to ``target``, how many messages and log
+    entries it holds, and its size in bytes."""
+
+    source: str
+    target: str
+    messages: int
+    log_entries: int
+    size: int
+
+
+@frozen
 class _Decision:
     """What a claim decided: at ``now``, with the account's ``state``; ``probe``
     when the claim probes an unreachable account."""
@@ -694,6 +706,36 @@ class SQLiteStore:
         return {account: CreditReading(account, Decimal(balance), unit,
                                        None if low is None else Decimal(low), at)
                 for account, balance, unit, low, at in rows}
+
+    def backup(self, target: str | os.PathLike) -> Backup:
+        """Copy the whole outbox to the file ``target`` with SQLite's online backup: a
+        consistent copy while workers go on writing (a file copy of a database in
+        WAL mode is not). The copy is checked, then put in place at once."""
+        target = Path(target)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        # A connection of its own: the copy must not hold this process's lock meanwhile.
+        source = copy = None
+        try:
+            source = sqlite3.connect(self.path, timeout=self._busy_timeout)
+            copy = sqlite3.connect(partial, isolation_level=None)
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise StoreUnavailable("damaged", str(target), f"the copy failed its integrity "
+                                       f"check ({check})", "take the backup again")
+            messages = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            entries = copy.execute("SELECT COUNT(*) FROM delivery_log").fetchone()[0]
+        except sqlite3.Error as exc:
+            partial.unlink(missing_ok=True)
+            raise self._fault(exc) from None
+        finally:
+            for connection in (copy, source):
+                if connection is not None:
+                    connection.close()
+        os.replace(partial, target)
+        return Backup(str(self.path), str(target), messages, entries, target.stat().st_size)
 
     def close(self) -> None:
         with self._lock:

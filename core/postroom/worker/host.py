@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from postroom.config import Account, Config
     from postroom.dispatch import ResultStream
     from postroom.messages import Message
+    from postroom.results import Credits
     from postroom.store import Store
 
 
@@ -29,3 +30,7 @@ class WorkerHost(Protocol):
 
     def dispatch(self, account: Account, messages: Sequence[Message]) -> ResultStream:
         """Hand a batch to the account's plugin; its results, one at a time."""
+
+    def credits(self, account: str) -> Credits | None:
+        """Read the account's balance (None: its provider has none) and keep it in
+        the store."""
