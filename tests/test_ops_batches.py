@@ -119,7 +119,8 @@ def test_cli_shows_cancels_and_logs_a_batch(folder):
     assert sent.exit_code == 0 and {row["batch"] for row in rows} == {"spring"}
     text = run("send", "-a", "texts", "--queue", "--to", "07700 900004", "--to", "07700 900005",
                "--text", "hi")
-    assert re.search(r"batch b-[0-9a-f]{12}: follow it with `postroom queue --batch b-", text.output)
+    assert re.search(r"batch b-[0-9a-f]{12}: follow it with `postroom queue --batch b-",
+                     text.output)
 
     shown = run("queue", "--batch", "spring")
     assert shown.exit_code == 0

@@ -98,7 +98,8 @@ def test_a_killed_worker_and_a_long_pause_need_a_person(setup):
     # A worker started on the same host forgets the one whose process is gone.
     again = start_worker(config, env)
     try:
-        (fresh,) = wait_for_worker(config, again.pid)
+        found = wait_for_worker(config, again.pid)
+        assert [w.pid for w in found] == [again.pid]  # the killed one's is gone
     finally:
         again.send_signal(signal.SIGTERM)
         assert again.wait(timeout=20) == 0

@@ -18,7 +18,7 @@ import requests
 from conftest import ECHO_PROJECT
 from prometheus_client.parser import text_string_to_metric_families
 
-from postroom import Engine, EmailMessage
+from postroom import EmailMessage, Engine
 
 pytestmark = pytest.mark.timeout(120)
 SECRET = "echo-Api-Secret-7c1e99"
