@@ -4,13 +4,11 @@ integrity check and is consistent (each message sent has its log line)."""
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 
 import pytest
-from conftest import ECHO_PROJECT
 
 from postroom import EmailMessage, Engine
 
@@ -19,24 +17,11 @@ COUNT = 600
 
 
 @pytest.fixture
-def setup(installed, tmp_path):
-    installed("postroom-echo", {"echo": "postroom_echo"})
-    config = tmp_path / "postroom.toml"
-    config.write_text("""
-[store]
-path = "outbox.db"
-[delivery]
+def setup(echo_processes):
+    return echo_processes("""[delivery]
 batch_size = 10
 poll = 0.1
-[accounts.desk]
-provider = "echo"
-host = "echo.example.org"
-sender = "desk@example.org"
-api_secret = "x"
-delay = 0.005
-""")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed.site), str(ECHO_PROJECT)])}
-    return config, env
+""", account='api_secret = "x"\ndelay = 0.005')
 
 
 def postroom(config, env, *args: str) -> subprocess.CompletedProcess:

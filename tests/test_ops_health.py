@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import time
 from decimal import Decimal
 
 import pytest
-from conftest import ECHO_PROJECT
 
 from postroom import Credits, Engine
 from postroom.health import AccountActivity, CreditReading, HealthSettings, WorkerSeen, assess
@@ -21,28 +19,16 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def setup(installed, tmp_path):
-    installed("postroom-echo", {"echo": "postroom_echo"})
-    config = tmp_path / "postroom.toml"
-    config.write_text("""
-[store]
-path = "outbox.db"
-[delivery]
+def setup(echo_processes):
+    return echo_processes("""[delivery]
 poll = 0.1
 [health]
 heartbeat = 0.2
 stale_after = 1
-[accounts.desk]
-provider = "echo"
-host = "echo.example.org"
-sender = "desk@example.org"
-api_secret = "x"
 [accounts.texts]
 provider = "sms_file"
 path = "sms.jsonl"
 """)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed.site), str(ECHO_PROJECT)])}
-    return config, env
 
 
 def health(config, env) -> tuple[int, dict, str]:

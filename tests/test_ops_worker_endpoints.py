@@ -4,7 +4,6 @@ drains, its numbers checked against the delivery log and its JSON log lines."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ECHO_PROJECT
 from prometheus_client.parser import text_string_to_metric_families
 
 from postroom import EmailMessage, Engine
@@ -26,13 +24,8 @@ GOOD, GONE, FLAKY = 150, 6, 4  # accepted, refused for good, failing until they 
 
 
 @pytest.fixture
-def setup(installed, tmp_path):
-    installed("postroom-echo", {"echo": "postroom_echo"})
-    config = tmp_path / "postroom.toml"
-    config.write_text(f"""
-[store]
-path = "outbox.db"
-[delivery]
+def setup(echo_processes):
+    return echo_processes("""[delivery]
 batch_size = 20
 poll = 0.1
 max_attempts = 2
@@ -40,15 +33,7 @@ backoff = 0.1
 backoff_max = 0.2
 [health]
 heartbeat = 0.5
-[accounts.desk]
-provider = "echo"
-host = "echo.example.org"
-sender = "desk@example.org"
-api_secret = "{SECRET}"
-delay = 0.01
-""")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed.site), str(ECHO_PROJECT)])}
-    return config, env
+""", account=f'api_secret = "{SECRET}"\ndelay = 0.01')
 
 
 class Worker:
