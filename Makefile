@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 
 # Debian packages the tests need, as binary:package; installed by `make test` when the
 # binary is missing and we are root (as CI is), else the tests that need them say how.
-SYSTEM_DEPS := /usr/bin/chromium:chromium
+SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/bin/systemd-analyze:systemd
 
 .PHONY: install demo test lint bench clean system-deps screenshots
 

@@ -208,9 +208,10 @@ def gather(config: Config, store: Store, now: float) -> HealthReport:
     may_send = set()
     for seen in activity:
         account = config.accounts.get(seen.account)
+        # Compared as datetimes: a round trip through one may round ``now`` up.
         if account is not None and seen.due and earliest_send(
                 account.schedule, store.usage(seen.account, account.schedule),
-                moment).timestamp() <= now:
+                moment) <= moment:
             may_send.add(seen.account)
     return assess(settings, now, store.workers(), activity, store.pauses(now),
                   store.credit_readings(), may_send)
