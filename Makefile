@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 # binary is missing and we are root (as CI is), else the tests that need them say how.
 # The tests start private servers of their own: the system's services are never used.
 SYSTEM_DEPS := /usr/bin/chromium:chromium /usr/lib/dovecot/imap:dovecot-imapd \
-               /usr/lib/dovecot/pop3:dovecot-pop3d
+               /usr/lib/dovecot/pop3:dovecot-pop3d /usr/bin/systemd-analyze:systemd
 
 .PHONY: install demo test lint bench clean system-deps screenshots
 

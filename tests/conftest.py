@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +69,33 @@ def installed(tmp_path, monkeypatch):
 
     install.site = site
     return install
+
+
+#: The echo account worker processes send through, under [accounts.desk].
+ECHO_ACCOUNT = """
+[accounts.desk]
+provider = "echo"
+host = "echo.example.org"
+sender = "desk@example.org"
+"""
+
+
+@pytest.fixture
+def echo_processes(installed, tmp_path):
+    """For tests that run ``postroom`` processes with the echo provider installed:
+    ``config, env = echo_processes(settings, account="api_secret = ...")`` writes
+    postroom.toml (the outbox in outbox.db, ``settings`` and the echo account
+    ``desk``, with ``account`` added) and gives the environment the processes
+    find the plugin with."""
+    installed("postroom-echo", {"echo": "postroom_echo"})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(installed.site), str(ECHO_PROJECT)])}
+
+    def write(settings: str, account: str = 'api_secret = "x"') -> tuple[Path, dict]:
+        config = tmp_path / "postroom.toml"
+        config.write_text(f'[store]\npath = "outbox.db"\n{settings}\n{ECHO_ACCOUNT}{account}\n')
+        return config, env
+
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ and wrong ones for the failing accounts. The accounts point at loopback
 servers speaking TLS: SMTP with STARTTLS and AUTH after a POP3 login over
 SSL, and the fake Nexmo API over HTTPS. Every CLI command then runs, with
 and without ``--json``, in this process (so logging is captured at DEBUG)
-and as a separate process (so real stderr is seen). Everything produced is
+and as a separate process (so real stderr is seen, with the logs at DEBUG, as
+text and as JSON lines). Everything produced is
 scanned: output, log records, every row of the SQLite file, reprs of the
 configuration, and the texts and tracebacks of deliberate failures. The
 secrets are looked for as typed, URL-encoded and base64-encoded (as SMTP
@@ -164,9 +165,11 @@ COMMANDS = [
     ["render", "reminder", "--to", "ann@example.org", "--var", "when=Tuesday"],
     ["notify", "reminder", "--to", "ann@example.org", "--to", "07700 900127",
      "--var", "when=Tuesday"],
-    ["credits", "texts"], ["credits", "texts_wrong"], ["credits", "office"],
-    ["log", "clear"],
+    ["credits", "texts"], ["credits", "texts_wrong"], ["credits", "office"], ["health"],
+    ["store", "backup", "backup.db"], ["log", "clear"],
 ]
+# How the separate processes log: everything, as text and as JSON lines by turns.
+LOGGING = (["--log-level", "debug"], ["--log-level", "debug", "--log-format", "json"])
 
 
 @pytest.fixture
@@ -203,8 +206,9 @@ def run_in_process(config: Path, args: list[str]) -> tuple[int, str]:
     return result.exit_code, result.output + result.stderr
 
 
-def run_as_process(config: Path, args: list[str]) -> tuple[int, str]:
-    done = subprocess.run([sys.executable, "-m", "postroom", "--config", str(config), *args],
+def run_as_process(config: Path, args: list[str], logging_args: list[str]) -> tuple[int, str]:
+    done = subprocess.run([sys.executable, "-m", "postroom", "--config", str(config),
+                           *logging_args, *args],
                           env={**os.environ, **ENVIRONMENT}, capture_output=True, text=True,
                           timeout=60, check=False)
     return done.returncode, done.stdout + done.stderr
@@ -249,9 +253,13 @@ def test_no_secret_appears_in_anything_a_full_run_produces(servers, caplog, sign
             code, output = run_in_process(config, args + extra)
             codes[tuple(args + extra)] = code
             produced.append((" ".join(args + extra), output))
-    for args in COMMANDS:
-        code, output = run_as_process(config, args)
-        produced.append((f"process: {' '.join(args)}", output))
+    json_lines = 0
+    for index, args in enumerate(COMMANDS):
+        logging_args = LOGGING[index % 2]
+        code, output = run_as_process(config, args, logging_args)
+        produced.append((f"process: {' '.join(logging_args + args)}", output))
+        if "json" in logging_args:
+            json_lines += sum(line.startswith('{"time"') for line in output.splitlines())
 
     # Deliberate failures, caught: their texts and tracebacks.
     with Engine.from_file(config, environ=ENVIRONMENT) as engine:
@@ -290,6 +298,7 @@ def test_no_secret_appears_in_anything_a_full_run_produces(servers, caplog, sign
     assert codes[("credits", "texts_wrong")] == 1
     assert any(r.name.startswith("urllib3") for r in records)
     assert any(r.name.startswith("postroom") for r in records)
+    assert json_lines > 10  # the scan saw the JSON logs, not only text
     assert len(produced) > 200
 
     leaked = {where: leaks(text) for where, text in produced if leaks(text)}

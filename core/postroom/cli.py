@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import sys
 import threading
+import uuid
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,19 +22,24 @@ from pathlib import Path
 import attrs
 import click
 
+from postroom.commands.progress import batch_data, batch_line, batch_lines, watch
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Changed, Engine
 from postroom.errors import ConfigError, MessageError, PostroomError, StoreUnavailable, amount
+from postroom.logs import configure_logging, event
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
+from postroom.probes import ProbeServer
 from postroom.results import Diagnosis, Outcome
 from postroom.scheduling import Estimate
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
 from postroom.worker import WorkerReport, stop_on_signals
+from postroom.worker.events import Watcher
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+logger = logging.getLogger("postroom.cli")
 
 
 def _plain(value):
@@ -65,24 +72,35 @@ def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False):
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+batch_option = click.option("--batch", metavar="ID",
+                            help="The batch id to give the messages (default: a new one when "
+                                 "there are several).")
 
 
 class Context:
-    """Where commands get their engine: the config file, or ``make_engine`` when a
-    host such as Django's ``manage.py postroom`` supplies its own."""
+    """What the group's options chose: the config file (or ``make_engine`` when a host
+    such as Django's ``manage.py postroom`` supplies its own engine) and how to log."""
 
     def __init__(self, config_path: str | None,
-                 make_engine: Callable[[], Engine] | None = None) -> None:
+                 make_engine: Callable[[], Engine] | None = None, log_level: str | None = None,
+                 log_format: str | None = None) -> None:
         self.config_path = config_path
         self.make_engine = make_engine
+        self.log_level = log_level
+        self.log_format = log_format
 
-    def engine(self, as_json: bool) -> Engine:
+    def engine(self, as_json: bool, default_level: str = "warning") -> Engine:
+        """The engine on the config; logging set up from the options, then ``[logging]``."""
         try:
             if self.make_engine is not None and self.config_path is None:
-                return self.make_engine()
-            return Engine.from_file(self.config_path)
+                engine = self.make_engine()
+            else:
+                engine = Engine.from_file(self.config_path)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE, as_json)
+        configure_logging(engine.config.logging, level=self.log_level, format=self.log_format,
+                          default_level=default_level)
+        return engine
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -91,15 +109,23 @@ pass_context = click.make_pass_decorator(Context)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", envvar=CONFIG_VARIABLE,
               help=f"Config file (default: ${CONFIG_VARIABLE} or ./postroom.toml).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              help="What to log to standard error (default: [logging] level, else info for "
+                   "the worker and warning for the rest).")
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Log lines as text or as one JSON object each (default: [logging] "
+                   "format, else text).")
 @click.version_option(package_name="postroom")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, log_level: str | None,
+        log_format: str | None) -> None:
     """Send email and SMS through the accounts in postroom.toml."""
     host = ctx.obj.make_engine if isinstance(ctx.obj, Context) else None
     if host is not None and ctx.get_parameter_source("config_path") is not \
             click.core.ParameterSource.COMMANDLINE:
         config_path = None  # the host's configuration, unless --config says otherwise
-    ctx.obj = Context(config_path, host)
+    ctx.obj = Context(config_path, host, log_level, log_format)
+    configure_logging(level=log_level, format=log_format)
 
 
 @cli.command()
@@ -188,11 +214,12 @@ def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
 @click.option("--queue", "queue_only", is_flag=True,
               help="Only queue, within the account's schedule; a worker sends it.")
 @click.option("--key", "idempotency_key", help="Idempotency key: a repeat with it is a no-op.")
+@batch_option
 @json_option
 @pass_context
 def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: str | None,
          html: str | None, cc, bcc, reply_to, attach, template, variables, send_at, queue_only,
-         idempotency_key, as_json: bool) -> None:
+         idempotency_key, batch: str | None, as_json: bool) -> None:
     """Send a message through ACCOUNT: queue it durably, then deliver it now.
 
     Like a "Send" button it skips the stagger delay and send windows, but not
@@ -204,7 +231,8 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
     try:
         when = parse_time(send_at, "--at", engine) if send_at else None
         manual = not (queue_only or when)
-        options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key}
+        options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key,
+                   "batch": batch}
         if template:
             ids = engine.send(account, template=template, recipients=to,
                               context=parse_vars(variables), **options)
@@ -238,6 +266,10 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         else:
             rows.append({"id": message_id, "outcome": "queued"})
             lines.append(f"queued: id {message_id}")
+        if ids.batch:
+            rows[-1]["batch"] = ids.batch
+    if ids.batch:
+        lines.append(f"batch {ids.batch}: follow it with `postroom queue --batch {ids.batch}`")
     (found,) = engine.status(account)
     if found.why_held and any(row["outcome"] == "queued" for row in rows):
         lines.append(f"held: {found.why_held}")
@@ -256,17 +288,26 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
 @click.option("-a", "--account", "--accounts", "accounts", multiple=True, metavar="A[,B]",
               help="Only these accounts: this machine sends these accounts (repeat, or "
                    "separate with commas).")
+@click.option("--health-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help="Serve GET /health (200, or 503 when something needs a person) and "
+                   "/live (this worker's heartbeat) as JSON on this port.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
+              help='Serve Prometheus metrics on this port (pip install "postroom[metrics]").')
+@click.option("--listen", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              help="The address those ports listen on (0.0.0.0: every interface).")
 @json_option
 @pass_context
-def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -> None:
+def worker(obj: Context, once: bool, accounts: tuple[str, ...], health_port: int | None,
+           metrics_port: int | None, listen: str, as_json: bool) -> None:
     """Send queued messages within each account's schedule until stopped.
 
     SIGTERM or Ctrl-C finishes the message in hand, then stops. With --once it
-    exits 1 when messages failed for good or were left unsent.
+    exits 1 when messages failed for good or were left unsent. Each try, batch
+    and pause is logged (info), with the progress of each bulk send.
     """
     accounts = tuple(name.strip() for given in accounts for name in given.split(",")
                      if name.strip())
-    engine = obj.engine(as_json)
+    engine = obj.engine(as_json, default_level="info")
     stop = threading.Event()
     stop_on_signals(stop)
     try:
@@ -278,19 +319,20 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
     if once and not as_json and sys.stdout.isatty():
         waiting = sum(row.waiting + row.in_flight for row in engine.queue()
                       if not accounts or row.account in accounts)
-    with click.progressbar(length=waiting, label="sending", show_pos=True) if waiting \
-            else nullcontext() as bar:
+    worker_id = f"worker-{uuid.uuid4().hex[:12]}"
+    with ExitStack() as serving, click.progressbar(
+            length=waiting, label="sending", show_pos=True) if waiting else nullcontext() as bar:
+        watchers = serve_probes(engine, worker_id, listen, health_port, metrics_port, serving,
+                                as_json)
         done = [0]
 
         def progress(report: WorkerReport) -> None:
             if bar is not None:
                 bar.update(report.finished - done[0])
                 done[0] = report.finished
-            elif not as_json:
-                click.echo(f"sent {report.sent}, dead {report.dead}")
 
         report = engine.run_worker(once=once, accounts=accounts or None, stop=stop,
-                                   progress=progress)
+                                   progress=progress, watchers=watchers, worker_id=worker_id)
     skipped = f", skipped {report.skipped} (opted out)" if report.skipped else ""
     emit(as_json, report, f"sent {report.sent}, dead {report.dead}{skipped}, left {report.left} "
                           f"(in {report.batches} batches)")
@@ -298,14 +340,89 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
         sys.exit(EXIT_FAILED)
 
 
+def serve_probes(engine: Engine, worker_id: str, host: str, health_port: int | None,
+                 metrics_port: int | None, serving: ExitStack, as_json: bool) -> list[Watcher]:
+    """Start the worker's health and metrics servers (closed with ``serving``); the
+    watchers the worker must feed."""
+    watchers: list[Watcher] = []
+    try:
+        if metrics_port is not None:
+            try:
+                from postroom.metrics import MetricsServer
+            except ImportError as exc:
+                fail(f"--metrics-port needs the metrics extra ({exc.name} is missing): "
+                     'pip install "postroom[metrics]"', EXIT_USAGE, as_json)
+            metrics = MetricsServer(engine.config, engine.store, engine.clock, host,
+                                    metrics_port)
+            serving.callback(metrics.close)
+            watchers.append(metrics.watcher)
+            event(logger, logging.INFO, "listening", f"metrics on http://{host}:{metrics.port}/"
+                  "metrics", what="metrics", host=host, port=metrics.port)
+        if health_port is not None:
+            probes = ProbeServer(host, health_port, engine.health,
+                                 lambda: worker_alive(engine, worker_id))
+            serving.callback(probes.close)
+            event(logger, logging.INFO, "listening", f"health on http://{host}:{probes.port}/"
+                  "health and /live", what="health", host=host, port=probes.port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}: {exc.strerror}: choose another port or address "
+             "(--health-port, --metrics-port, --listen)", EXIT_USAGE, as_json)
+    return watchers
+
+
+def worker_alive(engine: Engine, worker_id: str) -> bool:
+    """Whether this worker's heartbeat is in the store and fresh."""
+    now = engine.clock()
+    return any(w.id == worker_id and now - w.seen <= engine.config.health.stale_after
+               for w in engine.store.workers())
+
+
 @cli.group(invoke_without_command=True)
+@click.option("--batch", metavar="ID", help="Only this bulk send: sent, failed, waiting, and "
+                                            "when the last is expected to go.")
+@click.option("--watch", "watching", is_flag=True,
+              help="Show it again every --interval seconds, in place on a terminal, until "
+                   "Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True,
+              help="Seconds between two looks with --watch.")
 @json_option
 @click.pass_context
-def queue(ctx: click.Context, as_json: bool) -> None:
-    """Show what is waiting, scheduled, in flight, dead and cancelled, per account."""
+def queue(ctx: click.Context, batch: str | None, watching: bool, interval: float,
+          as_json: bool) -> None:
+    """Show what is waiting, scheduled, in flight, dead and cancelled, per account,
+    and the bulk sends in progress."""
     if ctx.invoked_subcommand:
         return
     engine = ctx.find_object(Context).engine(as_json)
+
+    def show() -> tuple[object, str]:
+        return batch_view(engine, batch, as_json) if batch else queue_view(engine)
+
+    if watching:
+        watch(lambda: _shown(show), interval, as_json, lambda: _when(engine.clock(), engine))
+        return
+    data, text = show()
+    emit(as_json, data, text)
+
+
+def _shown(show: Callable[[], tuple[object, str]]) -> tuple[object, str]:
+    data, text = show()
+    return _plain(data), text
+
+
+def batch_view(engine: Engine, batch: str, as_json: bool) -> tuple[object, str]:
+    """One bulk send's progress, or exit 2 for a batch id the outbox does not have."""
+    found = engine.batch(batch)
+    if found is None:
+        fail(f"no batch {batch!r} in the outbox: `postroom queue` lists the batches in "
+             "progress, and `postroom send` prints the id of each bulk send", EXIT_USAGE,
+             as_json)
+    when = words_of_times(engine)
+    return batch_data(found, when), "\n".join(batch_lines(found, when))
+
+
+def queue_view(engine: Engine) -> tuple[object, str]:
+    """Every account's counts, pauses, dead messages and the bulk sends in progress."""
     rows = engine.queue()
     pauses = engine.store.pauses(engine.clock())
     status = {found.account: found for found in engine.status()}
@@ -326,11 +443,16 @@ def queue(ctx: click.Context, as_json: bool) -> None:
             lines.append(f"  paused until {_when(pause.until, engine)}: {pause.reason}")
     dead = engine.store.dead()
     lines.extend(f"  dead {mid} ({account}): {error}" for mid, account, error in dead[-20:])
-    emit(as_json, {"accounts": rows, "paused": list(pauses.values()),
-                   "status": list(status.values()),
-                   "dead": [{"id": m, "account": a, "error": e} for m, a, e in dead]},
-         "\n".join(lines) if rows else "the outbox is empty")
-
+    when = words_of_times(engine)
+    batches = engine.batches()
+    if batches:
+        lines.append("bulk sends in progress (postroom queue --batch ID for one):")
+        lines += [batch_line(found, when) for found in batches]
+    data = {"accounts": rows, "paused": list(pauses.values()),
+            "status": list(status.values()),
+            "dead": [{"id": m, "account": a, "error": e} for m, a, e in dead],
+            "batches": [batch_data(found, when) for found in batches]}
+    return data, "\n".join(lines) if rows else "the outbox is empty"
 
 def with_group_json(as_json: bool) -> bool:
     """A subcommand's ``--json``, or its group's: ``postroom queue --json cancel``."""
@@ -342,12 +464,15 @@ def with_group_json(as_json: bool) -> bool:
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("-a", "--account", help="Cancel everything queued for this account "
                                       "(with IDs: only those of this account).")
+@click.option("--batch", metavar="ID", help="Cancel every queued message of this bulk send "
+                                            "(with -a: only that account's).")
 @click.option("--reason", default="", metavar="TEXT", help="Why, for the delivery log.")
 @json_option
 @pass_context
-def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, reason: str,
-                 as_json: bool) -> None:
-    """Cancel queued messages, by ID or for a whole account, so no worker sends them.
+def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, batch: str | None,
+                 reason: str, as_json: bool) -> None:
+    """Cancel queued messages, by ID, for a whole account or a whole bulk send
+    (--batch), so no worker sends them.
 
     A message a worker is sending right now is left, and shown with why. One
     whose worker's lease ran out is cancelled with a warning that the worker,
@@ -355,11 +480,17 @@ def queue_cancel(obj: Context, ids: tuple[str, ...], account: str | None, reason
     """
     as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
+    if batch is not None:
+        if ids:
+            fail("give message ids or --batch, not both", EXIT_USAGE, as_json)
+        batch_view(engine, batch, as_json)  # exits 2 for a batch the outbox does not have
     try:
-        changed = engine.cancel(ids, account=account, reason=reason)
+        changed = engine.cancel(ids, account=account, reason=reason, batch=batch)
     except (ConfigError, MessageError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
-    report_change(changed, "cancelled", f"nothing queued for {account} to cancel", as_json)
+    nothing = (f"nothing queued in batch {batch} to cancel" if batch
+               else f"nothing queued for {account} to cancel")
+    report_change(changed, "cancelled", nothing, as_json)
 
 
 @queue.command("retry")
@@ -426,16 +557,18 @@ def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
               "or a delivery report's status (delivered, failed...).")
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
+@click.option("--batch", metavar="ID", help="Only the messages of this bulk send.")
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 @click.pass_context
-def log(ctx: click.Context, account, status, since, recipient, limit, as_json: bool) -> None:
+def log(ctx: click.Context, account, status, since, recipient, batch, limit,
+        as_json: bool) -> None:
     """Show the delivery log: every attempt, newest first."""
     if ctx.invoked_subcommand:
         return
     engine = ctx.find_object(Context).engine(as_json)
     entries = engine.log(account=account, outcome=status, recipient=recipient,
-                         since=since_option(since, engine, as_json), limit=limit)
+                         since=since_option(since, engine, as_json), limit=limit, batch=batch)
     lines = [log_line(e, engine) for e in entries]
     emit(as_json, entries, "\n".join(lines) if lines else "no log entries")
 
@@ -479,13 +612,15 @@ def log_clear(obj: Context, before: str | None, as_json: bool) -> None:
               help="A template value (repeat for several).")
 @click.option("--key", help="Idempotency key: repeating the call queues nothing new.")
 @click.option("--queue", "queue_only", is_flag=True, help="Only queue; a worker sends it.")
+@batch_option
 @json_option
 @pass_context
-def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bool) -> None:
+def notify(obj: Context, event: str, to, variables, key, queue_only, batch: str | None,
+           as_json: bool) -> None:
     """Tell people about EVENT on the channels its config names."""
     engine = obj.engine(as_json)
     try:
-        done = engine.notify(event, list(to), parse_vars(variables), key=key)
+        done = engine.notify(event, list(to), parse_vars(variables), key=key, batch=batch)
     except (ConfigError, MessageError, TemplateError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:
@@ -499,12 +634,15 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bo
         entries = engine.log(message_id=message_id, limit=1)
         outcome = entries[0].outcome if entries else "queued"
         rows.append({"to": delivery.to, "channel": delivery.channel, "account": account,
-                     "id": message_id, "outcome": outcome})
+                     "id": message_id, "outcome": outcome}
+                    | ({"batch": done.batch} if done.batch else {}))
     rows += [{"to": s.contact.label, "channel": s.channel, "outcome": "skipped",
               "reason": s.reason} for s in done.skipped]
     lines = [f"{r['outcome']}: {r['to']} by {r['channel'] or 'any channel'}"
              + (f" via {r['account']} (id {r['id']})" if "account" in r else f": {r['reason']}")
              for r in rows]
+    if done.batch:
+        lines.append(f"batch {done.batch}: follow it with `postroom queue --batch {done.batch}`")
     emit(as_json, rows, "\n".join(lines) or "nobody to tell")
     if any(r["outcome"] not in ("accepted", "queued", "skipped") for r in rows):
         sys.exit(EXIT_FAILED)
@@ -578,6 +716,11 @@ def _when(epoch: float, engine: Engine) -> str:
     return datetime.fromtimestamp(epoch, engine.config.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def words_of_times(engine: Engine) -> Callable[[float], str]:
+    """``_when`` for ``engine``: epoch times in the configured time zone."""
+    return lambda epoch: _when(epoch, engine)
+
+
 def parse_time(value: str, option: str, engine: Engine, past: bool = False) -> datetime:
     """An ISO date/time (in the configured time zone unless it says), or an age: 2h, 7d."""
     units = {"m": 60, "h": 3600, "d": 86400}
@@ -623,18 +766,21 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
 # The commands in modules of their own import this module's helpers, so they come last.
 from postroom.commands.accounts import account as account_group  # noqa: E402
 from postroom.commands.accounts import queue_flush, status_lines  # noqa: E402
+from postroom.commands.health import health  # noqa: E402
 from postroom.commands.inbox import inbox  # noqa: E402
 from postroom.commands.mailbox import mailbox  # noqa: E402
 from postroom.commands.web import web  # noqa: E402
 from postroom.commands.webhooks import webhooks  # noqa: E402
+from postroom.store.commands import store  # noqa: E402
 
 cli.add_command(web)
 cli.add_command(webhooks)
 cli.add_command(mailbox)
 cli.add_command(inbox)
 cli.add_command(account_group)
+cli.add_command(health)
+cli.add_command(store)
 queue.add_command(queue_flush)
-
 
 def main() -> None:
     try:

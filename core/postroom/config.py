@@ -35,7 +35,9 @@ from zoneinfo import ZoneInfo
 from attrs import define, evolve, field
 
 from postroom.errors import ConfigError
+from postroom.health import HealthSettings
 from postroom.inbound import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, Keywords
+from postroom.logs import LoggingSettings
 from postroom.mailbox.settings import MailboxSettings
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
@@ -265,6 +267,8 @@ class Config:
     gateways: dict[str, str] = field(factory=dict)
     web: WebSettings = field(factory=WebSettings)
     admin: AdminSettings | None = None
+    logging: LoggingSettings = field(factory=LoggingSettings)
+    health: HealthSettings = field(factory=HealthSettings)
 
 
 @define
@@ -283,6 +287,8 @@ class TopLevel:
     web: WebSettings = field(factory=WebSettings)
     archive_bcc: EmailAddress | None = None
     admin: AdminSettings | None = None
+    logging: LoggingSettings = field(factory=LoggingSettings)
+    health: HealthSettings = field(factory=HealthSettings)
     accounts: dict = field(factory=dict)  # read account by account, through the plugins
 
 
@@ -372,7 +378,7 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways, settings.web, admin)
+                  settings.gateways, settings.web, admin, settings.logging, settings.health)
 
 
 def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
@@ -390,7 +396,6 @@ def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
         issues.append(("admin.account", f"{admin.account!r} {what}; email accounts: "
                                         f"{', '.join(emailing) or '(none)'}"))
     return admin
-
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
                   known_issues: list[tuple[str, str]]):

@@ -29,6 +29,7 @@ from attrs import define, evolve, field, frozen
 from postroom import capture
 from postroom.account_status import AccountStatus, SentToday, sent_today_since, status_of
 from postroom.archive import with_archive_copy
+from postroom.batches import BatchProgress, SentIds, checked_batch_id, new_batch_id, progress
 from postroom.check_times import next_release
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
 from postroom.consent import message_opted_out, opted_out_reason
@@ -39,8 +40,10 @@ from postroom.errors import (
     InsufficientCredits,
     MessageError,
     PluginError,
+    StoreUnavailable,
     amount,
 )
+from postroom.health import HealthReport, gather
 from postroom.inbound import DeliveryReport
 from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
 from postroom.mailbox.check import read_new_mail
@@ -69,6 +72,7 @@ from postroom.store import (
 from postroom.templating import Preview, Recipient, Templates
 from postroom.webhooks.request import WebhookRequest
 from postroom.worker import Worker, WorkerReport
+from postroom.worker.events import Watcher
 from postroom.worker.outcomes import standby
 
 log = logging.getLogger("postroom.engine")
@@ -100,11 +104,13 @@ NOT_REQUEUED = {
 @define
 class Notified:
     """What ``notify`` did: ``queued`` holds ``(delivery, account, message id)``
-    for each message put in the outbox, ``skipped`` everyone not reached and why."""
+    for each message put in the outbox, ``skipped`` everyone not reached and why,
+    ``batch`` the batch id of the messages when there are several."""
 
     event: str
     queued: list[tuple[Delivery, str, str]] = field(factory=list)
     skipped: list[Skip] = field(factory=list)
+    batch: str | None = None
 
 
 @frozen
@@ -283,12 +289,18 @@ class Engine:
         return evolve(diagnosis if mailbox.ok else mailbox, facts=facts)
 
     def credits(self, account: str) -> Credits | None:
-        """The account's balance, or None for providers that have no credit.
+        """The account's balance, or None for providers that have no credit; the
+        outbox keeps it for ``health`` and metrics.
 
         A balance below the account's threshold is told to the app
         (``on_low_credit``) once per crossing, as every balance read is."""
         chosen = self.account(account)
         balance = self.registry.hook.postroom_credits(config=chosen.config)
+        if balance is not None:
+            try:
+                self.store.note_credits(account, balance, self.clock())
+            except StoreUnavailable as error:  # the balance was read: still answer
+                log.warning("could not keep the balance of %s: %s", account, error)
         self._credit_watch.read(chosen.name, balance, "credits")
         return balance
 
@@ -338,8 +350,8 @@ class Engine:
     def send(self, account: str, *messages: Message, template: str | None = None,
              recipients: Iterable[RecipientLike] = (), context: Mapping[str, object] | None = None,
              signature: bool = True, send_at: datetime | None = None,
-             idempotency_key: str | None = None, now: bool = False,
-             **fields: object) -> list[str]:
+             idempotency_key: str | None = None, now: bool = False, batch: str | None = None,
+             **fields: object) -> SentIds:
         """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
@@ -353,9 +365,14 @@ class Engine:
         a repeated call with the same key a no-op (the first call's ids come
         back); ``now=True`` is an operator's "send now": it skips the stagger
         delay and send windows, never the provider's rate limits or daily cap.
+
+        The ids come back as a list with a ``batch`` attribute: a send of more
+        than one message gets a batch id (``batch`` chooses it), by which
+        ``queue``, ``cancel`` and ``log`` follow the bulk send as a whole.
         """
         chosen = self.account(account)
-        batch = list(messages)
+        chosen_batch = None if batch is None else checked_batch_id(batch)
+        outgoing = list(messages)
         if template is not None:
             people = list(recipients)
             if "to" in fields:
@@ -364,23 +381,25 @@ class Engine:
             extra = {"region": chosen.region} if chosen.channel == "sms" else {}
             rendered = self.templates.render_many(template, chosen.channel, people, context,
                                                   signature=signature)
-            batch.extend(r.to_message(**fields, **extra) for r in rendered)
+            outgoing.extend(r.to_message(**fields, **extra) for r in rendered)
         elif fields:
-            batch.append(self.message(account, **fields))
-        self._check_batch(chosen, batch)
+            outgoing.append(self.message(account, **fields))
+        self._check_batch(chosen, outgoing)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
-        keys = [None] * len(batch) if idempotency_key is None else [
-            idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(batch))]
-        items = [NewMessage(account, message, not_before, now, key)
-                 for message, key in zip(batch, keys, strict=True)]
+        keys = [None] * len(outgoing) if idempotency_key is None else [
+            idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(outgoing))]
+        group = self._batch_of(len(outgoing), chosen_batch, idempotency_key)
+        items = [NewMessage(account, message, not_before, now, key, batch=group)
+                 for message, key in zip(outgoing, keys, strict=True)]
         refused = {item.message.id: why for item in items if (
             why := message_opted_out(self.store, chosen.channel, item.message)) is not None}
         items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
         queued = iter(self.store.enqueue(items) if items else [])
         self._hold(hold)
-        self._log_opted_out(chosen, [m for m in batch if m.id in refused], refused)
-        return [message.id if message.id in refused else next(queued) for message in batch]
+        self._log_opted_out(chosen, [m for m in outgoing if m.id in refused], refused)
+        return SentIds([message.id if message.id in refused else next(queued)
+                        for message in outgoing], group)
 
     def _log_opted_out(self, account: Account, messages: Sequence[Message],
                        reasons: Mapping[str, str]) -> None:
@@ -389,6 +408,14 @@ class Engine:
             self.store.append_log([
                 LogEntry(m.id, now, account.name, account.provider, ", ".join(m.recipients),
                          m.summary, "skipped", 0, text=reasons[m.id]) for m in messages])
+
+    @staticmethod
+    def _batch_of(count: int, chosen: str | None, key: str | None) -> str | None:
+        """The batch id of a send of ``count`` messages: the caller's, else a new one
+        (the same for the same idempotency ``key``) when there are several."""
+        if chosen is not None or count < 2:
+            return chosen
+        return new_batch_id(key)
 
     def _preflight(self, account: Account, items: Sequence[NewMessage]) -> tuple[str, str] | None:
         """Compare a bulk send's cost, plus what the account's queued messages will
@@ -442,7 +469,7 @@ class Engine:
 
     def notify(self, event: str | Event, recipients: Iterable[ContactLike],
                context: Mapping[str, object] | None = None, *, key: str | None = None,
-               signature: bool = True) -> Notified:
+               signature: bool = True, batch: str | None = None) -> Notified:
         """Tell ``recipients`` about ``event``, each the way they chose.
 
         Each contact's channels (their own preference, else the event's) are
@@ -453,8 +480,10 @@ class Engine:
         an invalid number) is written to the log with the reason, as is a
         critical event reaching someone who opted out. All is rendered before
         anything is queued. With ``key``, calling again for the same event,
-        contact and channel queues nothing new.
+        contact and channel queues nothing new. More than one message queued
+        gets a batch id (``batch`` chooses it), in ``Notified.batch``.
         """
+        chosen_batch = None if batch is None else checked_batch_id(batch)
         chosen = event if isinstance(event, Event) else self._event(event)
         contacts = [Contact.of(r) for r in recipients]
         deliveries, skipped = plan(chosen, contacts, self.config.gateways, self.config.region)
@@ -482,6 +511,9 @@ class Engine:
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
                                                idempotency_key=idempotency,
                                                route=delivery.route, critical=chosen.critical)))
+        group = self._batch_of(len(items), chosen_batch,
+                               None if key is None else f"{key}:{chosen.name}")
+        items = [(d, evolve(item, batch=group)) for d, item in items]
         holds = [self._preflight(self.account(name), [i for _, i in items if i.account == name])
                  for name in sorted({item.account for _, item in items})]
         ids = self.store.enqueue([item for _, item in items])
@@ -489,7 +521,7 @@ class Engine:
             self._hold(hold)
         result = Notified(chosen.name, [(d, item.account, mid)
                                         for (d, item), mid in zip(items, ids, strict=True)],
-                          skipped)
+                          skipped, group)
         notes = [LogEntry(new_message_id(), now, "-", "-", s.contact.label, f"event {chosen.name}",
                           "skipped", 0, text=f"{s.channel or 'all channels'}: {s.reason}")
                  for s in skipped]
@@ -552,18 +584,26 @@ class Engine:
     def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
                    stop: threading.Event | None = None, wait: float | None = None,
                    progress: Callable[[WorkerReport], None] | None = None,
-                   messages: Iterable[str] = ()) -> WorkerReport:
+                   messages: Iterable[str] = (), watchers: Sequence[Watcher] = (),
+                   worker_id: str | None = None) -> WorkerReport:
         """Send what is due, account by account, within each account's schedule.
 
         Runs until ``stop`` is set; with ``once``, until nothing due can go
         within ``wait`` seconds (default ``[delivery] once_wait``) of the last
         message sent or failed for good. ``messages`` (ids) sends only those:
         what an operator's "send now" queued, not the account's backlog.
+
+        Every try, batch and change of an account is logged to
+        ``postroom.worker`` and handed to ``watchers`` (see
+        ``postroom.worker.events``). A worker serving the outbox (not only
+        ``messages``) keeps a heartbeat in the store for ``health``.
         """
         for name in accounts or ():
             self.account(name)
-        worker = Worker(self, accounts=accounts, messages=list(messages), stop=stop,
-                        progress=progress)
+        chosen = list(messages)
+        worker = Worker(self, accounts=accounts, messages=chosen, stop=stop,
+                        progress=progress, watchers=watchers, presence=not chosen,
+                        worker_id=worker_id)
         return worker.run(once=once, wait=wait)
 
     def preview(self, template: str, *, account: str | None = None,
@@ -608,7 +648,7 @@ class Engine:
         return self.store.queue(now, midnight.timestamp())
 
     def cancel(self, ids: str | Iterable[str] = (), *, account: str | None = None,
-               reason: str = "", by: str | None = None) -> Changed:
+               reason: str = "", by: str | None = None, batch: str | None = None) -> Changed:
         """Cancel queued messages so that no worker sends them: those of ``ids``
         (one id may be passed as a string), or with ``account`` alone everything
         queued for that account (given both, only the ids of that account).
@@ -619,11 +659,14 @@ class Engine:
         with a ``caveat``: if the worker is only slow it may send it, and the
         outbox then records it sent. With the delivery log on, every message
         cancelled gets a log entry ``cancelled`` with ``reason`` and, given
-        ``by``, who cancelled it. Raises ``MessageError`` when neither ids nor account is given.
+        ``by``, who cancelled it. ``batch`` cancels every queued message of that
+        bulk send (only those of ``account`` when it is given too). Raises
+        ``MessageError`` when none of ids, account and batch is given.
         """
-        chosen = self._operator_choice(ids, account, "cancel", "everything queued for it")
+        chosen = [] if batch is not None else self._operator_choice(
+            ids, account, "cancel", "everything queued for it")
         found = self.store.cancel(self.clock(), chosen, account,
-                                  self._note("cancelled", lambda stored: reason, by))
+                                  self._note("cancelled", lambda stored: reason, by), batch)
         return self._changed(found, account, "cancelled", NOT_CANCELLED)
 
     def requeue(self, ids: str | Iterable[str] = (), *,
@@ -843,7 +886,8 @@ class Engine:
 
     def log(self, **filters: object) -> list[LogEntry]:
         """Delivery-log entries, newest first: ``account``, ``outcome``, ``since``
-        (epoch seconds), ``recipient`` (substring), ``message_id``, ``limit``."""
+        (epoch seconds), ``recipient`` (substring), ``message_id``, ``batch``,
+        ``limit``."""
         return self.store.log(**filters)
 
     def receive(self, account: str, request: WebhookRequest) -> Answer:
@@ -876,6 +920,22 @@ class Engine:
     def opted_out(self, account: str, address: str) -> OptOut | None:
         """The opt-out in force for ``address`` on ``account``'s channel, or None."""
         return self.store.opted_out(self.account(account).channel, address)
+    def batch(self, batch: str) -> BatchProgress | None:
+        """How the bulk send ``batch`` is going: its messages sent, dead, waiting,
+        in flight and cancelled, and when the last is expected to go; None for
+        a batch id the outbox does not have."""
+        found = progress(self.config, self.store, self.clock(), batch)
+        return found[0] if found else None
+
+    def batches(self, since: float | None = None) -> list[BatchProgress]:
+        """Every bulk send with messages still to go, and those queued since ``since``
+        (epoch seconds), oldest first."""
+        return progress(self.config, self.store, self.clock(), since=since)
+
+    def health(self) -> HealthReport:
+        """Whether anything needs a person: workers alive or stopped, due messages
+        nobody takes, long pauses, dead messages, low balances (``[health]``)."""
+        return gather(self.config, self.store, self.clock())
 
     def record_report(self, message_id: str, status: str, *, provider_id: str | None = None,
                       code: str | None = None, text: str = "", cost: Decimal | None = None,

@@ -144,6 +144,7 @@ PAGES = {
     "queue": "/queue",
     "log": "/log",
     "estimate": "/estimate?account=helpdesk&count=5000",
+    "health": "/health",
     "templates": "/templates?" + "&".join(f"{k}={v}" for k, v in {
         "template": "reminder", "to": "07700%20900123", "name": "Ann",
         "values": SAMPLE.replace("\n", "%0A").replace(" ", "%20").replace(":", "%3A")}.items()),

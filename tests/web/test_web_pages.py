@@ -13,7 +13,6 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 
-from postroom.scheduling import Schedule
 from postroom.web import create_app
 
 WHO = "Ann (web, 127.0.0.1)"
@@ -79,7 +78,8 @@ def test_cancel_and_retry_from_the_queue_are_logged_with_who(admin, site, store_
 
 def test_a_message_in_flight_is_left_with_why(admin, site, store_view):
     queued, = store_view.send("texts", to="07700 900123", text="hello")
-    store_view.store.claim("texts", Schedule(), limit=10, lease=300, worker="worker-1")
+    store_view.store.claim("texts", store_view.account("texts").schedule, limit=10, lease=300,
+                           worker="worker-1")
     token = csrf_of(admin.get(f"{site}/queue", timeout=10).text)
 
     answer = admin.post(f"{site}/queue/cancel", data={"csrf": token, "ids": queued},

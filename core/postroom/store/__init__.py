@@ -8,6 +8,7 @@ several workers on several hosts.
 from postroom.store.accounting import AccountState
 from postroom.store.interface import (
     AccountPause,
+    BatchRow,
     Claim,
     Claimed,
     Disposition,
@@ -23,7 +24,6 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "AccountState", "Claim", "Claimed", "Disposition", "Handled",
-           "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow", "SQLiteStore",
-           "Store",
-           "StoredMessage"]
+__all__ = ["AccountPause", "AccountState", "BatchRow", "Claim", "Claimed", "Disposition",
+           "Handled", "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow",
+           "SQLiteStore", "Store", "StoredMessage"]

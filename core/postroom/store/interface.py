@@ -11,7 +11,9 @@ from typing import Protocol
 
 from attrs import field, frozen
 
+from postroom.health import AccountActivity, CreditReading, WorkerSeen
 from postroom.messages import Message
+from postroom.results import Credits
 from postroom.scheduling import Schedule, Usage
 from postroom.store.accounting import AccountState
 
@@ -24,7 +26,7 @@ class NewMessage:
     ``idempotency_key``: enqueuing the same key again is a no-op. ``route``
     names the channel group (``sms``) whose other accounts may take over.
     ``critical`` marks a critical event's message: it goes even to an address
-    that opted out.
+    that opted out. ``batch`` is the id of the bulk send it belongs to.
     """
 
     account: str
@@ -34,12 +36,14 @@ class NewMessage:
     idempotency_key: str | None = None
     route: str | None = None
     critical: bool = False
+    batch: str | None = None
 
 
 @frozen
 class Claimed:
     """A message a worker holds under lease, with how many tries it has had and
-    when it fell due (``due``: kept when the account, not the message, failed)."""
+    when it fell due (``due``: kept when the account, not the message, failed),
+    and the bulk send (``batch``) it belongs to."""
 
     account: str
     message: Message
@@ -48,6 +52,7 @@ class Claimed:
     route: str | None = None
     due: float = 0.0
     critical: bool = False
+    batch: str | None = None
 
 
 @frozen
@@ -211,6 +216,33 @@ class Handled:
     caveat: str = ""
 
 
+@frozen
+class BatchRow:
+    """One account's part of a bulk send (``batch``): its messages by state
+    (``waiting`` due now, ``scheduled`` later), when the first was queued
+    (``created``), the due times of the first and last still to go, and
+    ``ahead``: the account's messages still to go, of any batch, due no later
+    than the batch's last: what goes before the batch is done."""
+
+    batch: str
+    account: str
+    sent: int
+    dead: int
+    waiting: int
+    scheduled: int
+    in_flight: int
+    cancelled: int
+    created: float
+    first_due: float | None = None
+    last_due: float | None = None
+    ahead: int = 0
+
+    @property
+    def left(self) -> int:
+        """Messages still to go: waiting, scheduled or in flight."""
+        return self.waiting + self.scheduled + self.in_flight
+
+
 #: Makes the delivery-log entry for a message an operator changed, from the
 #: outbox's record of it as it was; None writes no entry.
 Note = Callable[[StoredMessage], LogEntry] | None
@@ -310,19 +342,21 @@ class Store(Protocol):
         """
 
     def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
-               note: Note = None) -> list[Handled]:
+               note: Note = None, batch: str | None = None) -> list[Handled]:
         """Cancel queued messages, so that no worker ever sends them, with a log entry
         each from ``note``, in one transaction.
 
         Takes the messages of ``ids`` (only those of ``account`` when it is given
-        too), or with ``account`` alone all the account's queued messages. A
+        too), or with ``account`` alone all the account's queued messages, or
+        with ``batch`` all the queued messages of that bulk send (of
+        ``account`` only, when it is given too). A
         message in flight under a lease still running at ``now`` is left alone:
         its worker may be sending it. One whose lease ran out counts as queued,
         as it does for ``claim`` (its worker may have died), and is cancelled,
         reported with ``state`` ``inflight``; should that worker be only slow and
         send it after all, ``record`` records it ``sent``, as it went. Returns
         every id named, each once, or for ``account`` alone the messages
-        cancelled and those left in flight.
+        cancelled and those left in flight (for ``batch``: the batch's).
         """
 
     def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
@@ -348,8 +382,10 @@ class Store(Protocol):
 
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
-            message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
-        """Delivery-log entries, newest first, filtered."""
+            message_id: str | None = None, limit: int | None = None,
+            batch: str | None = None) -> list[LogEntry]:
+        """Delivery-log entries, newest first, filtered (``batch``: about the
+        messages of that bulk send)."""
 
     def clear_log(self, before: float | None = None) -> int:
         """Delete log entries (all, or older than ``before``); return how many."""
@@ -438,6 +474,30 @@ class Store(Protocol):
     def take_mailbox_read(self, account: str, due: float) -> bool:
         """Take the read of ``account``'s mailbox that fell due at ``due``: True for
         the one caller that finds it not yet taken (noted as read now)."""
+    def batches(self, now: float, batch: str | None = None,
+                since: float | None = None) -> list[BatchRow]:
+        """Bulk sends by account: those of ``batch``; without it, every batch with
+        messages still to go, and those queued at or after ``since``."""
+
+    def beat(self, worker: WorkerSeen) -> None:
+        """Record that ``worker`` is alive now, by the store's clock (its ``seen``
+        is ignored), with what it serves and has done."""
+
+    def workers(self) -> list[WorkerSeen]:
+        """Every worker's last heartbeat, those stopped without saying so included."""
+
+    def forget_workers(self, ids: Collection[str]) -> None:
+        """Drop these workers' heartbeats: they stopped, or died long ago."""
+
+    def activity(self, now: float, dead_since: float) -> list[AccountActivity]:
+        """Per account: messages queued, due at ``now`` and the oldest due one's
+        time, the last claim's time, and messages dead since ``dead_since``."""
+
+    def note_credits(self, account: str, credits: Credits, at: float) -> None:
+        """Keep the account's balance as read at ``at`` (the latest wins)."""
+
+    def credit_readings(self) -> dict[str, CreditReading]:
+        """The last balance read of each account that has one."""
 
     def close(self) -> None:
         """Release the store's resources."""

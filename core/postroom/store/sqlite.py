@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -22,13 +23,16 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import attrs
 from attrs import evolve, frozen
 
 from postroom.errors import StoreUnavailable
+from postroom.health import AccountActivity, CreditReading, WorkerSeen
 from postroom.messages import Message
+from postroom.results import Credits
 from postroom.scheduling import Schedule, Usage, bucket_after
 from postroom.store import payload
 from postroom.store.accounting import (
@@ -46,6 +50,7 @@ from postroom.store.accounting import (
 )
 from postroom.store.interface import (
     AccountPause,
+    BatchRow,
     Claim,
     Claimed,
     Disposition,
@@ -80,7 +85,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error TEXT,
     route TEXT,
     claim TEXT,                                -- the claim token of a message in flight
-    claimed_at REAL
+    claimed_at REAL,
+    batch TEXT                                 -- the bulk send it belongs to
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (account, state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (account, sent_at) WHERE sent_at IS NOT NULL;
@@ -159,11 +165,28 @@ CREATE TABLE IF NOT EXISTS opt_out (
     keyword TEXT,
     PRIMARY KEY (scope, address)
 );
+CREATE TABLE IF NOT EXISTS workers (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    started REAL NOT NULL,
+    accounts TEXT NOT NULL,                    -- JSON list; empty: every account
+    sent INTEGER NOT NULL,
+    dead INTEGER NOT NULL,
+    seen REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS account_credits (
+    account TEXT PRIMARY KEY,
+    balance TEXT NOT NULL,
+    unit TEXT NOT NULL,
+    low_threshold TEXT,
+    at REAL NOT NULL
+);
 """
 
 # Columns later versions added, for an outbox made by an earlier one.
 ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
-                 ("outbox", "claimed_at"): "REAL",
+                 ("outbox", "claimed_at"): "REAL", ("outbox", "batch"): "TEXT",
                  ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'",
                  ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL",
                  ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0",
@@ -174,11 +197,13 @@ ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
                  ("account_state", "low_credit_at"): "REAL",
                  ("account_state", "mailbox_read_at"): "REAL"}
 STATE_COLUMNS = tuple(a.name for a in attrs.fields(AccountState))
+# Indexes on added columns, made once the columns are there.
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claim) WHERE state = 'inflight'",
     "CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id) "
     "WHERE provider_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (account, recipient, sent_at)",
+    "CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch) WHERE batch IS NOT NULL",
 )
 
 LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
@@ -227,6 +252,18 @@ _FAULTS = (
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+@frozen
+class Backup:
+    """A backup taken: from ``source`` to ``target``, how many messages and log
+    entries it holds, and its size in bytes."""
+
+    source: str
+    target: str
+    messages: int
+    log_entries: int
+    size: int
 
 
 @frozen
@@ -343,11 +380,12 @@ class SQLiteStore:
         now = self._clock()
         rows = [(item.message.id, item.account, payload.dump(item.message),
                  ", ".join(item.message.recipients), item.message.summary, item.not_before,
-                 int(item.manual), item.idempotency_key, now, item.route, int(item.critical))
-                for item in items]
+                 int(item.manual), item.idempotency_key, now, item.route, int(item.critical),
+                 item.batch) for item in items]
         db.executemany(
             "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-            "manual, idempotency_key, created, route, critical) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+            "manual, idempotency_key, created, route, critical, batch) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (idempotency_key) DO NOTHING", rows)
 
     def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
@@ -404,8 +442,10 @@ class SQLiteStore:
         if not taken:
             return Claim(account, token, wake=plan.wake)
         return Claim(account, token, [Claimed(account, payload.load(text), attempts,
-                                              bool(manual), route, due, bool(critical))
-                                      for text, attempts, manual, route, due, critical in taken],
+                                              bool(manual), route, due, bool(critical),
+                                              batch)
+                                      for text, attempts, manual, route, due, critical, batch
+                                      in taken],
                      now + lease, decided.probe)
 
     def _decide(self, db: sqlite3.Connection, account: str, schedule: Schedule,
@@ -451,7 +491,8 @@ class SQLiteStore:
             "claimed_at = ? WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
             "AND manual = ? AND ((state = 'queued' AND not_before <= ?) OR "
             f"(state = 'inflight' AND lease_until <= ?)) {only} ORDER BY not_before, seq "
-            "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, critical",
+            "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, critical, "
+            "batch",
             (now + lease, worker, token, now, account, int(manual), due_by, now,
              *([wanted] if wanted else []), count)).fetchall()
         rows.sort()
@@ -635,10 +676,10 @@ class SQLiteStore:
         return [payload.load(text) for key, text in rows if key not in skip]
 
     def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
-               note: Note = None) -> list[Handled]:
+               note: Note = None, batch: str | None = None) -> list[Handled]:
         # The same test as claim's: what no worker holds may be cancelled.
         return self._change(
-            ids, account, note,
+            ids, account, note, batch=batch,
             movable=("state = 'queued' OR (state = 'inflight' AND lease_until <= ?)", (now,)),
             reach="state IN ('queued', 'inflight')",
             update=("state = 'cancelled', lease_until = NULL, worker = NULL, claim = NULL", ()))
@@ -652,11 +693,11 @@ class SQLiteStore:
 
     def _change(self, ids: Collection[str], account: str | None, note: Note,
                 movable: tuple[str, Sequence], reach: str,
-                update: tuple[str, Sequence]) -> list[Handled]:
+                update: tuple[str, Sequence], batch: str | None = None) -> list[Handled]:
         """Apply ``update`` to the chosen messages that match ``movable``; log each.
 
         ``ids`` choose by id (those of another account than ``account`` are
-        left); without them, ``account``'s messages matching ``reach``.
+        left); without them, ``batch``'s or ``account``'s messages matching ``reach``.
         """
         condition, condition_params = movable
         select = ("SELECT seq, id, account, recipient, summary, state, attempts, provider_id, "
@@ -665,6 +706,9 @@ class SQLiteStore:
         with self._write() as db:
             if named:
                 rows = _select_in(db, f"{select}id IN", condition_params, named)
+            elif batch is not None:
+                rows = db.execute(f"{select}batch = ? AND ({reach}) ORDER BY seq",
+                                  (*condition_params, batch)).fetchall()
             else:
                 rows = db.execute(f"{select}account = ? AND ({reach}) ORDER BY seq",
                                   (*condition_params, account)).fetchall()
@@ -710,10 +754,12 @@ class SQLiteStore:
 
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
-            message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
+            message_id: str | None = None, limit: int | None = None,
+            batch: str | None = None) -> list[LogEntry]:
         filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
                    "recipient LIKE ?": f"%{recipient}%" if recipient else None,
-                   "message_id = ?": message_id}
+                   "message_id = ?": message_id,
+                   "message_id IN (SELECT id FROM outbox WHERE batch = ?)": batch}
         where, params = _where(filters)
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
@@ -790,6 +836,105 @@ class SQLiteStore:
     def take_mailbox_read(self, account: str, due: float) -> bool:
         before = self._change_state(account, lambda state, now: mailbox_taken(state, due, now))
         return before.mailbox_read_at is None or before.mailbox_read_at < due
+    def batches(self, now: float, batch: str | None = None,
+                since: float | None = None) -> list[BatchRow]:
+        if batch is not None:
+            where, params = "batch = ?", (batch,)
+        else:
+            where = ("batch IN (SELECT DISTINCT batch FROM outbox WHERE batch IS NOT NULL "
+                     "AND (state IN ('queued', 'inflight') OR created >= ?))")
+            params = (math.inf if since is None else since,)
+        rows = self._read(
+            "SELECT batch, account, SUM(state = 'sent'), SUM(state = 'dead'), "
+            "SUM(state = 'queued' AND not_before <= ?), SUM(state = 'queued' AND not_before > ?),"
+            " SUM(state = 'inflight'), SUM(state = 'cancelled'), MIN(created), "
+            "MIN(CASE WHEN state IN ('queued', 'inflight') THEN not_before END), "
+            "MAX(CASE WHEN state IN ('queued', 'inflight') THEN not_before END) "
+            f"FROM outbox WHERE {where} GROUP BY batch, account ORDER BY MIN(seq)",
+            (now, now, *params))
+        found = []
+        for row in rows:
+            last_due = row[-1]
+            ahead = 0 if last_due is None else self._read(
+                "SELECT COUNT(*) FROM outbox WHERE account = ? AND state IN ('queued', "
+                "'inflight') AND not_before <= ?", (row[1], last_due))[0][0]
+            found.append(BatchRow(*row, ahead=ahead))
+        return found
+
+    def beat(self, worker: WorkerSeen) -> None:
+        with self._write() as db:
+            db.execute("INSERT INTO workers VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) "
+                       "DO UPDATE SET accounts = excluded.accounts, sent = excluded.sent, "
+                       "dead = excluded.dead, seen = excluded.seen",
+                       (worker.id, worker.host, worker.pid, worker.started,
+                        json.dumps(list(worker.accounts)), worker.sent, worker.dead,
+                        self._clock()))
+
+    def workers(self) -> list[WorkerSeen]:
+        rows = self._read("SELECT id, host, pid, started, accounts, sent, dead, seen "
+                          "FROM workers ORDER BY started")
+        return [WorkerSeen(wid, host, pid, started, json.loads(accounts), sent, dead, seen)
+                for wid, host, pid, started, accounts, sent, dead, seen in rows]
+
+    def forget_workers(self, ids: Collection[str]) -> None:
+        with self._write() as db:
+            db.executemany("DELETE FROM workers WHERE id = ?", [(wid,) for wid in ids])
+
+    def activity(self, now: float, dead_since: float) -> list[AccountActivity]:
+        # A dead message keeps the time of its last try in not_before (see record).
+        rows = self._read(
+            "SELECT account, SUM(state IN ('queued', 'inflight')), "
+            "SUM(state = 'queued' AND not_before <= ?), "
+            "MIN(CASE WHEN state = 'queued' AND not_before <= ? THEN not_before END), "
+            "MAX(claimed_at), SUM(state = 'dead' AND not_before >= ?) "
+            "FROM outbox GROUP BY account ORDER BY account", (now, now, dead_since))
+        return [AccountActivity(*row) for row in rows]
+
+    def note_credits(self, account: str, credits: Credits, at: float) -> None:
+        low = None if credits.low_threshold is None else str(credits.low_threshold)
+        with self._write() as db:
+            db.execute("INSERT INTO account_credits VALUES (?, ?, ?, ?, ?) ON CONFLICT "
+                       "(account) DO UPDATE SET balance = excluded.balance, unit = "
+                       "excluded.unit, low_threshold = excluded.low_threshold, at = excluded.at "
+                       "WHERE excluded.at >= account_credits.at",
+                       (account, str(credits.balance), credits.unit, low, at))
+
+    def credit_readings(self) -> dict[str, CreditReading]:
+        rows = self._read("SELECT account, balance, unit, low_threshold, at "
+                          "FROM account_credits ORDER BY account")
+        return {account: CreditReading(account, Decimal(balance), unit,
+                                       None if low is None else Decimal(low), at)
+                for account, balance, unit, low, at in rows}
+
+    def backup(self, target: str | os.PathLike) -> Backup:
+        """Copy the whole outbox to the file ``target`` with SQLite's online backup: a
+        consistent copy while workers go on writing (a file copy of a database in
+        WAL mode is not). The copy is checked, then put in place at once."""
+        target = Path(target)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        # A connection of its own: the copy must not hold this process's lock meanwhile.
+        source = copy = None
+        try:
+            source = sqlite3.connect(self.path, timeout=self._busy_timeout)
+            copy = sqlite3.connect(partial, isolation_level=None)
+            source.backup(copy)
+            copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+            check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            if check != "ok":
+                raise StoreUnavailable("damaged", str(target), f"the copy failed its integrity "
+                                       f"check ({check})", "take the backup again")
+            messages = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
+            entries = copy.execute("SELECT COUNT(*) FROM delivery_log").fetchone()[0]
+        except sqlite3.Error as exc:
+            partial.unlink(missing_ok=True)
+            raise self._fault(exc) from None
+        finally:
+            for connection in (copy, source):
+                if connection is not None:
+                    connection.close()
+        os.replace(partial, target)
+        return Backup(str(self.path), str(target), messages, entries, target.stat().st_size)
 
     def close(self) -> None:
         with self._lock:

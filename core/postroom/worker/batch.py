@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from datetime import UTC, datetime
+import time
 from typing import TYPE_CHECKING
 
 from attrs import define, field
@@ -25,6 +25,7 @@ from postroom.consent import opted_out_claims
 from postroom.dispatch import ResultStream
 from postroom.results import Outcome, SendResult
 from postroom.store import Claim, Claimed, Disposition, LogEntry
+from postroom.worker.events import AccountChange, Attempt, BatchDone, Watcher
 from postroom.worker.lease import Heartbeat
 from postroom.worker.outcomes import deferred_copy, dispose, fails_over, pause_for, standby
 from postroom.worker.recording import Recorder, StoreHealth, persist
@@ -52,7 +53,8 @@ class BatchSender:
 
     def __init__(self, host: WorkerHost, account: Account, claim: Claim, *,
                  stop: threading.Event, heartbeat: Heartbeat, health: StoreHealth,
-                 lock: threading.Lock, jitter: random.Random) -> None:
+                 lock: threading.Lock, jitter: random.Random,
+                 events: Watcher | None = None) -> None:
         self.host = host
         self.account = account
         self.claim = claim
@@ -60,6 +62,7 @@ class BatchSender:
         self.heartbeat = heartbeat
         self.health = health
         self.jitter = jitter
+        self.events = events or Watcher()
         self.recorder = Recorder(host.store, claim.token, health, lock)
         self.tally = Tally()
         self.sending: tuple[Claimed, ...] = claim.messages  # all but those skipped
@@ -77,6 +80,7 @@ class BatchSender:
         return len(self.claim.messages) - self.recorder.written - self.released
 
     def run(self) -> Tally:
+        started = time.monotonic()
         self.heartbeat.hold(self.claim.token, self.outstanding)
         try:
             self._skip_opted_out()
@@ -94,6 +98,11 @@ class BatchSender:
         if self._charged or (self.tally.sent and self.account.config.credits_needed(
                 [self.claim.messages[0].message]) is not None):  # a provider that sells credit
             self.host.credits_spent(self.account)
+        messages = self.claim.messages
+        self.events.batch_done(BatchDone(
+            self.account.name, self.account.provider, len(messages), self.tally.sent,
+            self.tally.dead, len(self.tally.put_back), time.monotonic() - started,
+            dict.fromkeys(c.batch for c in messages if c.batch)))
         return self.tally
 
     def _skip_opted_out(self) -> None:
@@ -125,12 +134,13 @@ class BatchSender:
         for claimed in self.sending:
             if stream.interruptible and stream.between_items and self._must_stop():
                 return
+            asked = time.monotonic()
             try:
                 result = next(stream)
             except Exception as error:  # a plugin's bug must not lose the batch
                 self._plugin_failed(stream, error)
                 return
-            self._accept(claimed, result)
+            self._accept(claimed, result, time.monotonic() - asked)
 
     def _must_stop(self) -> bool:
         if self._paused or self.stop.is_set():
@@ -157,8 +167,9 @@ class BatchSender:
             self._accept(claimed, SendResult.transient(claimed.message.id, None, text,
                                                        info={"maybe_delivered": "true"}))
 
-    def _accept(self, claimed: Claimed, result: SendResult) -> None:
-        """Decide what becomes of ``claimed`` after ``result``, and of its account."""
+    def _accept(self, claimed: Claimed, result: SendResult, duration: float = 0.0) -> None:
+        """Decide what becomes of ``claimed`` after ``result`` (which the plugin took
+        ``duration`` seconds to give), and of its account."""
         now = self.host.clock()
         self.handed += 1
         self._outcomes.append(result.outcome)
@@ -174,12 +185,14 @@ class BatchSender:
         decided = dispose(self.account, claimed, result, now, delivery, self.jitter.random(),
                           config.store.log, other)
         self.recorder.add(decided, deferred_copy(self.account, claimed, result, now, delivery))
+        self.events.attempted(Attempt(
+            self.account.name, self.account.provider, claimed.message.id, claimed.batch,
+            result.outcome.value, decided.state, claimed.attempts + 1, result.provider_id,
+            result.code, decided.error or result.text, duration))
         if decided.state == "sent":
             self.tally.sent += 1
         elif decided.state == "dead":
             self.tally.dead += 1
-            log.error("message %s to account %s failed for good: %s", decided.message_id,
-                      self.account.name, decided.error)
         else:
             self.tally.put_back.append(decided.message_id)
 
@@ -195,13 +208,13 @@ class BatchSender:
                     delivery.unreachable_pause, delivery.unreachable_pause_max),
                     self.health, "pausing an unreachable account")
                 if until is not None:
-                    log.warning("account %s cannot be reached, paused until %s, then one batch "
-                                "tries again: %s", name, _when(until), result.text)
+                    self.events.account_changed(AccountChange(name, "unreachable",
+                                                              result.text, until))
             return
         if not self._reached:
             self._reached = True
             persist(lambda: store.mark_reachable(name), self.health, "ending an outage")
-            log.warning("account %s can be reached again", name)
+            self.events.account_changed(AccountChange(name, "reachable"))
         if result.outcome.pauses_account and not self._paused:
             self._paused = True
             self._pause(now + pause_for(result, delivery), f"{result.outcome.value}: "
@@ -210,7 +223,7 @@ class BatchSender:
     def _pause(self, until: float, reason: str) -> None:
         persist(lambda: self.host.store.pause(self.account.name, until, reason), self.health,
                 "pausing an account")
-        log.warning("account %s paused until %s: %s", self.account.name, _when(until), reason)
+        self.events.account_changed(AccountChange(self.account.name, "paused", reason, until))
 
     def _standby_for(self, route: str, now: float) -> str | None:
         if route not in self._standby:
@@ -252,6 +265,3 @@ class BatchSender:
                     log.warning("moved %d queued %s messages from %s to %s", moved, route,
                                 self.account.name, other)
 
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from postroom.config import Account, Config
     from postroom.dispatch import ResultStream
     from postroom.messages import Message
+    from postroom.results import Credits
     from postroom.store import Store
 
 
@@ -35,3 +36,6 @@ class WorkerHost(Protocol):
 
     def check_mailbox(self, account: str) -> object:
         """Read the account's new incoming mail once (``Engine.check_mailbox``)."""
+    def credits(self, account: str) -> Credits | None:
+        """Read the account's balance (None: its provider has none) and keep it in
+        the store."""

@@ -25,9 +25,11 @@ from postroom.messages import EmailMessage, SmsMessage
 from postroom.scheduling import next_occurrence
 from postroom.store import NewMessage
 from postroom.worker.batch import BatchSender
+from postroom.worker.events import AccountChange, BatchProgressLog, LogEvents, Watcher, Watchers
 from postroom.worker.host import WorkerHost
 from postroom.worker.lease import Heartbeat
 from postroom.worker.mailbox_rounds import MailboxRounds
+from postroom.worker.presence import Presence
 from postroom.worker.recording import RETRY_MAX, StoreHealth
 
 log = logging.getLogger("postroom.worker")
@@ -63,12 +65,17 @@ class Worker:
 
     ``accounts`` limits it to those accounts, ``messages`` to those message
     ids (an operator's "send now": its own messages, not the backlog).
+    Every try, batch and change of an account is logged and handed to
+    ``watchers`` (metrics, say). With ``presence`` the worker keeps a
+    heartbeat in the store (``postroom health``) and, running until stopped,
+    reads the balances of its accounts every ``[health] credits_every``.
     """
 
     def __init__(self, host: WorkerHost, *, accounts: Sequence[str] | None = None,
                  messages: Collection[str] = (), stop: threading.Event | None = None,
                  progress: Callable[[WorkerReport], None] | None = None,
-                 worker_id: str | None = None) -> None:
+                 worker_id: str | None = None, watchers: Sequence[Watcher] = (),
+                 presence: bool = False) -> None:
         self.host = host
         self.accounts = set(accounts) if accounts else None
         self.messages = tuple(messages)
@@ -82,6 +89,13 @@ class Worker:
         self._heartbeat: Heartbeat | None = None
         self._progressed = host.clock()
         self.mailboxes = MailboxRounds(host, self._serves, self.stop)
+        self.events = Watchers([LogEvents(), BatchProgressLog(host.config, host.store,
+                                                              host.clock), *watchers])
+        self.presence = Presence(host.store, host.config.health, self.id, self.accounts or (),
+                                 host.clock, lambda: (self.report.sent, self.report.dead)
+                                 ) if presence else None
+        self._paused: set[str] = set()  # accounts found paused on the last pass
+        self._credits_read = float("-inf")
 
     def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
         """Send until stopped. With ``once``, stop when nothing may go within ``wait``
@@ -103,9 +117,13 @@ class Worker:
                 self.mailboxes.run_due()
             else:
                 self.mailboxes.start()
+        if self.presence is not None:
+            self.presence.start()
         try:
             while not self.stop.is_set():
                 finished = self.report.finished
+                if not once and self.presence is not None:
+                    self._read_credits()
                 try:
                     handled, wake = self.run_pass()
                     retry = 0.0
@@ -130,6 +148,8 @@ class Worker:
             self.mailboxes.close()
             if self._heartbeat is not None:
                 self._heartbeat.close()
+            if self.presence is not None:
+                self.presence.stop()
         self.report.left = self._left()
         return self.report
 
@@ -142,6 +162,7 @@ class Worker:
         if not self.messages:
             self._fire_recurring(now)
         pauses = store.pauses(now)
+        self._note_resumed(pauses)
         handled = 0
         wakes = []
         for name in store.due_accounts(now):
@@ -182,7 +203,7 @@ class Worker:
                                         self.health, self._lock)
         tally = BatchSender(self.host, account, claim, stop=self.stop,
                             heartbeat=self._heartbeat, health=self.health, lock=self._lock,
-                            jitter=self._random).run()
+                            jitter=self._random, events=self.events).run()
         self.report.sent += tally.sent
         self.report.dead += tally.dead
         self.report.skipped += tally.skipped
@@ -191,6 +212,30 @@ class Worker:
             self._progressed = self.host.clock()
         if self.progress:
             self.progress(self.report)
+
+    def _note_resumed(self, pauses: Collection[str]) -> None:
+        """Tell of the accounts served whose pause ended since the last pass."""
+        paused = {name for name in pauses if self._serves(name)}
+        for name in sorted(self._paused - paused):
+            self.events.account_changed(AccountChange(name, "resumed"))
+        self._paused = paused
+
+    def _read_credits(self) -> None:
+        """Read the balance of each account served, every ``[health] credits_every``
+        seconds; the store keeps it for ``postroom health`` and the metrics."""
+        now = self.host.clock()
+        if now - self._credits_read < self.host.config.health.credits_every:
+            return
+        self._credits_read = now
+        for name in self.host.config.accounts:
+            if self.stop.is_set():
+                return
+            if not self._serves(name):
+                continue
+            try:
+                self.host.credits(name)
+            except Exception as error:  # a balance that cannot be read must not stop sending
+                log.warning("could not read the balance of account %s: %s", name, error)
 
     def _left(self) -> int:
         """Messages still queued that were due or wait for another try."""

@@ -23,7 +23,7 @@ async def show(request: Request) -> Response:
     chosen = engine(request)
     query = request.query_params
     filters = {key: query.get(key, "").strip() for key in ("account", "outcome", "recipient",
-                                                           "since")}
+                                                           "since", "batch")}
     asked = int(query["limit"]) if query.get("limit", "").isdigit() else LIMITS[0]
     limit = min(max(asked, 1), LIMITS[-1])
     error = None
@@ -35,7 +35,8 @@ async def show(request: Request) -> Response:
             error = str(exc)
     entries = [] if error else await call(
         chosen.log, account=filters["account"] or None, outcome=filters["outcome"] or None,
-        recipient=filters["recipient"] or None, since=since, limit=limit)
+        recipient=filters["recipient"] or None, since=since, limit=limit,
+        batch=filters["batch"] or None)
     return render(request, "log.html", {
         "entries": entries, "filters": filters, "limit": limit, "limits": LIMITS,
         "outcomes": OUTCOMES, "accounts": list(chosen.config.accounts), "error": error,

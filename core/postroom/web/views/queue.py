@@ -1,5 +1,5 @@
-"""Queue: what waits, is scheduled, in flight, dead or cancelled, per account; one
-message and its tries; Cancel and Retry."""
+"""Queue: what waits, is scheduled, in flight, dead or cancelled, per account; bulk sends
+and when their last message goes; one message and its tries; Cancel and Retry."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from postroom.batches import BatchProgress
 from postroom.engine import Changed, Engine
 from postroom.store import AccountPause, QueueRow
 from postroom.web.auth import action, actor
 from postroom.web.site import Page, call, engine, flash, render
 
 DEAD_SHOWN = 100
+BATCHES_SINCE = 86400  # seconds: bulk sends finished this recently are still shown
 
 
 @frozen
@@ -22,15 +24,17 @@ class QueueView:
     rows: list[QueueRow]
     pauses: dict[str, AccountPause]
     dead: list[tuple[str, str, str | None]]
+    batches: list[BatchProgress]
 
 
 def queue_view(chosen: Engine) -> QueueView:
     """Every configured account (with zeros when it has nothing), and any other the
-    outbox still holds messages of."""
+    outbox still holds messages of; the bulk sends in progress or of the last day."""
     found = {row.account: row for row in chosen.queue()}
     names = [*chosen.config.accounts, *(n for n in found if n not in chosen.config.accounts)]
     rows = [found.get(name) or QueueRow(name, 0, 0, 0, 0, 0, 0, None) for name in names]
-    return QueueView(rows, chosen.store.pauses(chosen.clock()), chosen.store.dead())
+    return QueueView(rows, chosen.store.pauses(chosen.clock()), chosen.store.dead(),
+                     chosen.batches(since=chosen.clock() - BATCHES_SINCE))
 
 
 async def show(request: Request) -> Response:
@@ -66,8 +70,9 @@ def _chosen(form: FormData) -> tuple[list[str], str | None]:
 async def cancel(request: Request, form: FormData) -> Response:
     ids, account = _chosen(form)
     reason = str(form.get("reason", "")).strip()
+    batch = str(form.get("batch", "")).strip() or None
     changed = await call(engine(request).cancel, ids, account=account, reason=reason,
-                         by=actor(request))
+                         by=actor(request), batch=batch)
     return _report(request, changed, "cancelled", ids)
 
 

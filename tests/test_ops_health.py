@@ -1,0 +1,149 @@
+"""postroom health: real workers' heartbeats, a killed one, a paused account, thresholds."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+
+from postroom import Credits, Engine
+from postroom.health import AccountActivity, CreditReading, HealthSettings, WorkerSeen, assess
+from postroom.store import AccountPause
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def setup(echo_processes):
+    return echo_processes("""[delivery]
+poll = 0.1
+[health]
+heartbeat = 0.2
+stale_after = 1
+[accounts.texts]
+provider = "sms_file"
+path = "sms.jsonl"
+""")
+
+
+def health(config, env) -> tuple[int, dict, str]:
+    done = subprocess.run([sys.executable, "-m", "postroom", "--config", str(config), "health",
+                           "--json"], env=env, capture_output=True, text=True, timeout=30,
+                          check=False)
+    text = subprocess.run([sys.executable, "-m", "postroom", "--config", str(config), "health"],
+                          env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert text.returncode == done.returncode
+    return done.returncode, json.loads(done.stdout), text.stdout
+
+
+def start_worker(config, env) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "postroom", "--config", str(config),
+                             "worker"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def wait_for_worker(config, pid: int) -> list[WorkerSeen]:
+    """Every heartbeat, once the worker of ``pid`` has recorded its own."""
+    end = time.monotonic() + 20
+    with Engine.from_file(config) as engine:
+        while time.monotonic() < end:
+            found = engine.store.workers()
+            if any(w.pid == pid for w in found):
+                return found
+            time.sleep(0.05)
+    raise AssertionError(f"worker {pid} never recorded a heartbeat")
+
+
+def test_a_killed_worker_and_a_long_pause_need_a_person(setup):
+    config, env = setup
+    worker = start_worker(config, env)
+    (seen,) = wait_for_worker(config, worker.pid)
+    assert seen.pid == worker.pid and seen.accounts == ()
+    code, report, _ = health(config, env)
+    assert code == 0 and report["ok"] and len(report["live"]) == 1
+
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    with Engine.from_file(config) as engine:
+        engine.store.pause("texts", engine.clock() + 7200, "account_stopped: out of credit")
+    time.sleep(1.3)  # longer than stale_after
+
+    code, report, text = health(config, env)
+    assert code == 1 and not report["ok"]
+    assert [w["id"] for w in report["stale"]] == [seen.id] and report["live"] == []
+    assert any(seen.id in p and "did not say it stopped" in p for p in report["problems"])
+    assert any("account texts is paused" in p and "out of credit" in p
+               for p in report["problems"])
+    assert "needs a person:" in text and f"pid {worker.pid}" in text
+
+    # A worker started on the same host forgets the one whose process is gone.
+    again = start_worker(config, env)
+    try:
+        found = wait_for_worker(config, again.pid)
+        assert [w.pid for w in found] == [again.pid]  # the killed one's is gone
+    finally:
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=20) == 0
+    with Engine.from_file(config) as engine:
+        assert engine.store.workers() == []  # a clean stop removes the heartbeat
+
+
+def test_due_messages_with_no_worker_need_a_person_but_scheduled_ones_wait(setup):
+    config, env = setup
+    with Engine.from_file(config) as engine:
+        engine.send("texts", to="+447700900123", text="hi")
+    config.write_text(config.read_text().replace("stale_after = 1", "stale_after = 1\n"
+                                                 "stalled_after = 0.5"))
+    time.sleep(0.6)
+    code, report, _ = health(config, env)
+    assert code == 1
+    assert any("1 messages are queued and 0 workers are running" in p
+               for p in report["problems"])
+    assert any("account texts: 1 messages are due" in p for p in report["problems"])
+    (texts,) = report["accounts"]
+    assert texts["due"] == 1 and texts["oldest_due_age"] >= 0.5
+
+
+def seen(worker_id: str, at: float) -> WorkerSeen:
+    return WorkerSeen(worker_id, "host-a", 100, at - 50, (), 3, 0, at)
+
+
+def test_assess_judges_each_fact_against_its_threshold():
+    now = 10_000.0
+    settings = HealthSettings(stale_after=60, stalled_after=300, long_pause=600, max_dead=2,
+                              expect_workers=1)
+    calm = assess(settings, now, [seen("w1", now - 5)],
+                  [AccountActivity("office", 10, 10, now - 1000, now - 10, 2)],
+                  {"texts": AccountPause("texts", now + 60, "throttled: slow down")},
+                  {"texts": CreditReading("texts", Decimal(9), "EUR", Decimal(5), now)},
+                  may_send={"office"})
+    assert calm.ok, calm.problems  # a worker took some recently; a short pause; 2 dead allowed
+
+    worried = assess(settings, now, [seen("w1", now - 61)],
+                     [AccountActivity("office", 10, 10, now - 1000, now - 400, 3)],
+                     {"texts": AccountPause("texts", now + 601, "account_stopped: quota")},
+                     {"texts": CreditReading("texts", Decimal(4), "EUR", Decimal(5), now)},
+                     may_send={"office"})
+    assert len(worried.problems) == 6, worried.problems
+    assert [w.id for w in worried.stale] == ["w1"]
+
+    # The same due messages outside the account's window (may_send empty) wait by design.
+    closed = assess(settings, now, [seen("w1", now)],
+                    [AccountActivity("office", 10, 10, now - 1000, None, 0)], {}, {}, set())
+    assert closed.ok
+
+
+def test_a_balance_read_is_kept_for_health(setup, echo):
+    config, _ = setup
+    with Engine.from_file(config) as engine:
+        engine.config.accounts["desk"].config.balance = 1.0  # below its low_balance of 5
+        balance = engine.credits("desk")
+        assert balance == Credits(Decimal("1.0"), "EUR", Decimal("5.0"))
+        report = engine.health()
+    assert not report.ok
+    assert any("the balance is 1.0 EUR, below 5.0" in p for p in report.problems)
