@@ -76,6 +76,18 @@ class PluginError(PostroomError):
     """A plugin broke the hook contract, or no plugin can handle a request."""
 
 
+class StoreError(PostroomError):
+    """The outbox cannot be used as it is: unreachable, or its tables need an upgrade.
+
+    ``usage`` marks errors the operator fixes by a command or a setting
+    (``postroom store upgrade``, ``[store] url``) rather than by waiting.
+    """
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        self.usage = usage
+        super().__init__(message)
+
+
 def amount(value: object) -> str:
     """A number as people write it: ``2``, not ``2.0``; ``0.05``, not ``5E-2``."""
     if isinstance(value, Decimal):

@@ -6,6 +6,7 @@ the same way and the scheduling code turns them into datetimes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
@@ -157,8 +158,13 @@ class Store(Protocol):
     message again, so a worker that dies loses nothing.
     """
 
-    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
-        """Store messages; return their ids (the earlier id for a repeated idempotency key)."""
+    def enqueue(self, items: Sequence[NewMessage], connection: object = None) -> list[str]:
+        """Store messages; return their ids (the earlier id for a repeated idempotency key).
+
+        ``connection``: the app's own open database connection, to write the
+        messages in its transaction, so they are queued if and only if it
+        commits (only a store on that same database can do it).
+        """
 
     def due_accounts(self, now: float) -> list[str]:
         """Accounts with messages due at ``now`` (queued and due, or with an expired lease)."""
@@ -253,6 +259,10 @@ class Store(Protocol):
 
     def set_recurring_last(self, name: str, at: float) -> None:
         """Remember when the recurring send ``name`` fired."""
+
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
+        """Wait up to ``timeout`` seconds, less when ``stop`` is set or, for a store
+        that can tell, as soon as a message falls due (a new one, a retry now)."""
 
     def close(self) -> None:
         """Release the store's resources."""

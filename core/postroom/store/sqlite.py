@@ -9,7 +9,6 @@ same message.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from postroom.errors import ConfigError
 from postroom.messages import Message
 from postroom.store import payload
 from postroom.store.interface import (
@@ -31,8 +31,19 @@ from postroom.store.interface import (
     QueueRow,
     StoredMessage,
 )
+from postroom.store.rows import (
+    LOG_COLUMNS,
+    OUTBOX_COLUMNS,
+    handled,
+    log_entry,
+    log_filters,
+    log_row,
+    outbox_row,
+)
+from postroom.store.schema import Step, to_apply
 
-SCHEMA = """
+# Version 1: the tables as every release before schema versions made them.
+TABLES = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -50,8 +61,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL,
     sent_at REAL,
     provider_id TEXT,
-    last_error TEXT,
-    route TEXT
+    last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (account, state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (account, sent_at) WHERE sent_at IS NOT NULL;
@@ -85,8 +95,25 @@ CREATE TABLE IF NOT EXISTS recurring (
 );
 """
 
-LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
-               "attempt", "provider_id", "code", "text", "cost", "currency", "info")
+
+def _add_route(db: sqlite3.Connection) -> None:
+    # The releases that brought failover added the column as they opened the file.
+    columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+    if "route" not in columns:
+        db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    # Statement by statement: executescript would commit the upgrade's transaction.
+    for statement in TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+STEPS = (
+    Step(1, "the outbox, delivery log, account pauses and recurring sends", _create_tables),
+    Step(2, "the failover route of each message, and this version table", _add_route),
+)
 
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's limit on parameters
 
@@ -107,7 +134,9 @@ class SQLiteStore:
     """The ``Store`` on one SQLite file, created on first use."""
 
     def __init__(self, path: str | os.PathLike, durability: str = "full",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, upgrade: bool = False) -> None:
+        """Open (or create) the outbox at ``path``; ``upgrade`` brings an older one's
+        tables up to date (``StoreError`` otherwise, saying what to run)."""
         self.path = Path(path)
         self._clock = clock
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,10 +146,25 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        if "route" not in columns:  # an outbox made before failover routes existed
-            self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
+        #: What opening the store did to its tables (``Step.what`` each), for people.
+        self.applied = self._prepare(upgrade)
+
+    def _prepare(self, upgrade: bool) -> list[str]:
+        with self._write() as db:
+            tables = {name for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "schema_version" in tables:
+                current = db.execute("SELECT version FROM schema_version").fetchone()[0]
+            else:  # an outbox from before schema versions is at version 1
+                current = 1 if "outbox" in tables else 0
+            todo = to_apply(STEPS, current, str(self.path), upgrade)
+            for step in todo:
+                step.apply(db)
+            if todo:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                db.execute("DELETE FROM schema_version")
+                db.execute("INSERT INTO schema_version VALUES (?)", (todo[-1].version,))
+        return [step.what for step in todo]
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -139,15 +183,16 @@ class SQLiteStore:
 
     def _insert(self, db: sqlite3.Connection, items: Sequence[NewMessage]) -> None:
         now = self._clock()
-        rows = [(item.message.id, item.account, payload.dump(item.message),
-                 ", ".join(item.message.recipients), item.message.summary, item.not_before,
-                 int(item.manual), item.idempotency_key, now, item.route) for item in items]
         db.executemany(
-            "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-            "manual, idempotency_key, created, route) VALUES (?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (idempotency_key) DO NOTHING", rows)
+            f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(OUTBOX_COLUMNS))}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING", [outbox_row(item, now) for item in items])
 
-    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
+    def enqueue(self, items: Sequence[NewMessage], connection: object = None) -> list[str]:
+        if connection is not None:
+            raise ConfigError([("store.url", "queuing inside your own transaction "
+                                "(connection=...) needs the PostgreSQL store: set [store] url "
+                                "to the database your app writes to")])
         with self._write() as db:
             self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
@@ -212,10 +257,7 @@ class SQLiteStore:
     def _insert_log(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
         db.executemany(
             f"INSERT INTO delivery_log ({', '.join(LOG_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})",
-            [(e.message_id, e.at, e.account, e.provider, e.recipient, e.summary, e.outcome,
-              e.attempt, e.provider_id, e.code, e.text, e.cost, e.currency,
-              json.dumps(e.info, ensure_ascii=False)) for e in entries])
+            f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})", [log_row(e) for e in entries])
 
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         with self._write() as db:
@@ -293,12 +335,7 @@ class SQLiteStore:
                            [(*params, row[0]) for row in chosen])
             if note is not None:
                 self._insert_log(db, [note(StoredMessage(*row[1:-1])) for row in chosen])
-        changed = {row[0] for row in chosen}
-        found = {row[1]: Handled(row[1], row[2], row[5], row[0] in changed, row[3], row[4])
-                 for row in rows}
-        if not named:
-            return list(found.values())
-        return [found.get(mid, Handled(mid, None, "unknown", False)) for mid in named]
+        return handled(rows, {row[0] for row in chosen}, named)
 
     def pause(self, account: str, until: float, reason: str) -> None:
         with self._write() as db:
@@ -329,15 +366,13 @@ class SQLiteStore:
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
             message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
-        filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
-                   "recipient LIKE ?": f"%{recipient}%" if recipient else None,
-                   "message_id = ?": message_id}
-        chosen = {sql: value for sql, value in filters.items() if value is not None}
-        where = ("WHERE " + " AND ".join(chosen)) if chosen else ""
+        # SQLite's LIKE is blind to the case of ASCII letters already.
+        where, params = log_filters("?", "LIKE", account=account, outcome=outcome, since=since,
+                                    recipient=recipient, message_id=message_id)
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
-                          f"ORDER BY seq DESC {tail}", list(chosen.values()))
-        return [LogEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
+                          f"ORDER BY seq DESC {tail}", params)
+        return [log_entry(row) for row in rows]
 
     def clear_log(self, before: float | None = None) -> int:
         with self._write() as db:
@@ -353,6 +388,10 @@ class SQLiteStore:
         with self._write() as db:
             db.execute("INSERT INTO recurring VALUES (?, ?) ON CONFLICT (name) "
                        "DO UPDATE SET last = excluded.last", (name, at))
+
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
+        # A file tells no one about new rows: the worker looks again after the timeout.
+        (stop or threading.Event()).wait(timeout)
 
     def close(self) -> None:
         with self._lock:

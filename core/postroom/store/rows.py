@@ -1,0 +1,64 @@
+"""What every SQL store writes and reads the same way: rows of the outbox and the
+log, the log's filters, and the answer of ``cancel`` and ``requeue``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from postroom.store import payload
+from postroom.store.interface import Handled, LogEntry, NewMessage
+
+LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
+               "attempt", "provider_id", "code", "text", "cost", "currency", "info")
+#: The columns ``outbox_row`` fills, in its order.
+OUTBOX_COLUMNS = ("id", "account", "payload", "recipient", "summary", "not_before", "manual",
+                  "idempotency_key", "created", "route")
+
+
+def outbox_row(item: NewMessage, now: float) -> tuple:
+    """The values of ``OUTBOX_COLUMNS`` for a message enqueued at ``now``."""
+    message = item.message
+    return (message.id, item.account, payload.dump(message), ", ".join(message.recipients),
+            message.summary, item.not_before, item.manual, item.idempotency_key, now, item.route)
+
+
+def log_row(entry: LogEntry) -> tuple:
+    """The values of ``LOG_COLUMNS`` for an entry; ``info`` as JSON text."""
+    return (entry.message_id, entry.at, entry.account, entry.provider, entry.recipient,
+            entry.summary, entry.outcome, entry.attempt, entry.provider_id, entry.code,
+            entry.text, entry.cost, entry.currency, json.dumps(entry.info, ensure_ascii=False))
+
+
+def log_entry(row: Sequence) -> LogEntry:
+    """A ``LOG_COLUMNS`` row back as an entry (``info`` as JSON text or already parsed)."""
+    info = row[-1]
+    return LogEntry(*row[:-1], info=json.loads(info) if isinstance(info, str) else info)
+
+
+def log_filters(mark: str, like: str, *, account: str | None = None,
+                outcome: str | None = None, since: float | None = None,
+                recipient: str | None = None,
+                message_id: str | None = None) -> tuple[str, list]:
+    """The ``WHERE`` clause (or nothing) and its values for ``Store.log``'s filters;
+    ``mark`` is the driver's placeholder, ``like`` its case-blind LIKE."""
+    filters = {f"account = {mark}": account, f"outcome = {mark}": outcome,
+               f"at >= {mark}": since,
+               f"recipient {like} {mark}": f"%{recipient}%" if recipient else None,
+               f"message_id = {mark}": message_id}
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
+
+
+def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:
+    """``cancel``'s and ``requeue``'s answer from the rows they found.
+
+    ``rows`` are ``(seq, id, account, recipient, summary, state, ...)``;
+    ``changed`` holds the seqs changed. For ``named`` ids, one answer each in
+    their order (``unknown`` for an id not found); else one a row.
+    """
+    found = {row[1]: Handled(row[1], row[2], row[5], row[0] in changed, row[3], row[4])
+             for row in rows}
+    if not named:
+        return list(found.values())
+    return [found.get(mid, Handled(mid, None, "unknown", False)) for mid in named]
