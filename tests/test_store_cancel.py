@@ -1,27 +1,23 @@
-"""Cancel and requeue in the SQLite outbox, with a worker's and an operator's
-connection open on one file, as a worker process and ``postroom queue cancel`` are."""
+"""Cancel and requeue in the outbox, on each store, with a worker's and an operator's
+connection open on one outbox, as a worker process and ``postroom queue cancel`` are."""
 
 from __future__ import annotations
 
 import pytest
 
 from postroom import EmailMessage
-from postroom.store import Disposition, LogEntry, NewMessage, Note, SQLiteStore, StoredMessage
+from postroom.store import Disposition, LogEntry, NewMessage, Note, Store, StoredMessage
 
 LEASE = 300.0
 
 
 @pytest.fixture
-def stores(tmp_path):
-    """``(worker, operator)``: two connections to one outbox file."""
-    worker = SQLiteStore(tmp_path / "outbox.db")
-    operator = SQLiteStore(tmp_path / "outbox.db")
-    yield worker, operator
-    worker.close()
-    operator.close()
+def stores(open_stores):
+    """``(worker, operator)``: two connections to one outbox."""
+    return open_stores(2)
 
 
-def enqueue(store: SQLiteStore, *recipients: str, account: str = "mail") -> list[str]:
+def enqueue(store: Store, *recipients: str, account: str = "mail") -> list[str]:
     items = [NewMessage(account, EmailMessage(to=rcpt, subject="Reminder", text="x"), 0.0)
              for rcpt in recipients]
     return store.enqueue(items)

@@ -38,6 +38,7 @@ from postroom.errors import ConfigError
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
+from postroom.secrets import Secret
 from postroom.settings import (
     ConfigContext,
     PositiveInt,
@@ -49,6 +50,7 @@ from postroom.settings import (
     shown,
     structure,
 )
+from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME
 from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
@@ -89,11 +91,17 @@ class ScheduleSettings:
 
 @define
 class StoreSettings:
-    """``[store]``: where the outbox and delivery log live."""
+    """``[store]``: where the outbox and delivery log live.
+
+    ``path``: an SQLite file. ``url``: a PostgreSQL database instead (a secret,
+    as it may hold a password), with the tables in ``schema``.
+    """
 
     path: Path
     log: bool = True
     durability: Literal["full", "normal"] = "full"
+    url: Secret | None = None
+    schema: str = "postroom"
 
 
 @define
@@ -242,6 +250,8 @@ def load_config(
     except ConfigError as exc:
         issues.extend(exc.issues)
         settings = TopLevel()
+    if settings.store is not None:
+        issues.extend(_store_issues(settings.store))
     region = settings.region
 
     accounts: dict[str, Account] = {}
@@ -273,6 +283,16 @@ def load_config(
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
                   settings.gateways)
+
+
+def _store_issues(store: StoreSettings):
+    if store.url is not None and not store.url.reveal().startswith(("postgresql://",
+                                                                     "postgres://")):
+        # The value is a secret: the message says what was expected, not what was found.
+        yield "store.url", ('expected a PostgreSQL URL such as "postgresql://user@host/dbname" '
+                            f"(from {store.url.source}); for an SQLite file use path")
+    if not SCHEMA_NAME.fullmatch(store.schema):
+        yield "store.schema", f"expected {SCHEMA_HINT}, got {shown(store.schema)}"
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],

@@ -45,9 +45,9 @@ from postroom.store import (
     NewMessage,
     Note,
     QueueRow,
-    SQLiteStore,
     Store,
     StoredMessage,
+    open_store,
 )
 from postroom.templating import Preview, Recipient, Templates
 from postroom.worker import Worker, WorkerReport, history
@@ -158,8 +158,7 @@ class Engine:
     def store(self) -> Store:
         with self._store_lock:
             if self._store is None:
-                settings = self.config.store
-                self._store = SQLiteStore(settings.path, settings.durability, self.clock)
+                self._store = open_store(self.config.store, self.clock)
             return self._store
 
     def close(self) -> None:
@@ -244,7 +243,7 @@ class Engine:
              recipients: Iterable[RecipientLike] = (), context: Mapping[str, object] | None = None,
              signature: bool = True, send_at: datetime | None = None,
              idempotency_key: str | None = None, now: bool = False,
-             **fields: object) -> list[str]:
+             connection: object = None, **fields: object) -> list[str]:
         """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
@@ -258,6 +257,11 @@ class Engine:
         a repeated call with the same key a no-op (the first call's ids come
         back); ``now=True`` is an operator's "send now": it skips the stagger
         delay and send windows, never the provider's rate limits or daily cap.
+
+        ``connection``, with the PostgreSQL store: your app's own open psycopg
+        connection to the same database. The messages are written in its
+        current transaction, so they are queued if it commits and never if it
+        rolls back (workers see them from the commit on).
         """
         chosen = self.account(account)
         batch = list(messages)
@@ -279,7 +283,7 @@ class Engine:
         items = [NewMessage(account, message, not_before, now, key)
                  for message, key in zip(batch, keys, strict=True)]
         hold = self._preflight(chosen, items)
-        ids = self.store.enqueue(items)
+        ids = self.store.enqueue(items, connection)
         self._hold(hold)
         return ids
 

@@ -9,6 +9,7 @@ run in one transaction: an upgrade that fails leaves the outbox as it was.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,6 +18,10 @@ from attrs import frozen
 from postroom.errors import StoreError
 
 UPGRADE_COMMAND = "postroom store upgrade"
+#: The names a server database's schema (``[store] schema``) may have: a plain
+#: lower-case identifier, written into SQL text as is and into a channel name.
+SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
+SCHEMA_HINT = "a lower-case name of letters, digits and _ (at most 50), such as postroom"
 
 
 @frozen
