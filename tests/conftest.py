@@ -107,13 +107,35 @@ def pg_schema(postgres_url) -> str:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+@pytest.fixture
+def pg_store_settings(postgres_url, pg_schema, monkeypatch) -> dict:
+    """``[store]`` settings for a PostgreSQL outbox of this test's own.
+
+    Every ``PostgresStore`` the test opens in this process is closed after it,
+    engines left open included, so no test keeps connections to the shared
+    server.
+    """
+    from postroom.store.postgres import PostgresStore
+
+    opened = []
+    original = PostgresStore.__init__
+
+    def tracked(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(PostgresStore, "__init__", tracked)
+    yield {"url": postgres_url, "schema": pg_schema}
+    for store in opened:
+        store.close()
+
+
 @pytest.fixture(params=STORES)
 def store_settings(request, tmp_path) -> dict:
     """The ``[store]`` table of a config, once for each store."""
     if request.param == "sqlite":
         return {"path": str(tmp_path / "outbox.db")}
-    return {"url": request.getfixturevalue("postgres_url"),
-            "schema": request.getfixturevalue("pg_schema")}
+    return request.getfixturevalue("pg_store_settings")
 
 
 def store_toml(settings: dict) -> str:

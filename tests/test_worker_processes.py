@@ -1,4 +1,5 @@
-"""Real worker processes killed and stopped: nothing is lost, nothing is left half done."""
+"""Real worker processes killed and stopped, on each store: nothing is lost, nothing is
+left half done."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ECHO_PROJECT
+from conftest import ECHO_PROJECT, store_toml
 
 from postroom import Engine
 
@@ -20,13 +21,13 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def setup(installed, tmp_path):
-    """A config whose echo account takes 20 ms a message and records what it accepted."""
+def setup(installed, tmp_path, store_settings):
+    """A config whose echo account takes 20 ms a message and records what it accepted,
+    on each store."""
     installed("postroom-echo", {"echo": "postroom_echo"})
     config = tmp_path / "postroom.toml"
     config.write_text(f"""
-[store]
-path = "outbox.db"
+{store_toml(store_settings)}
 [delivery]
 batch_size = {BATCH}
 lease = 1

@@ -183,7 +183,8 @@ class Worker:
             if once and (wake is None or wake - now > wait):
                 break
             pause = delivery.poll if wake is None else min(max(wake - now, 0.05), delivery.poll)
-            self.stop.wait(pause)
+            # A store that can tell (PostgreSQL) ends the wait as soon as a message falls due.
+            self.engine.store.wait_for_work(pause, self.stop)
         return self.report
 
     def run_pass(self) -> tuple[int, float | None]:
