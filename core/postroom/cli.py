@@ -20,7 +20,7 @@ import click
 
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Changed, Engine
-from postroom.errors import ConfigError, MessageError, PostroomError, amount
+from postroom.errors import ConfigError, MessageError, PostroomError, StoreError, amount
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.results import Outcome
@@ -565,5 +565,13 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
 
 
+from postroom.store.commands import store  # noqa: E402  (it uses the helpers above)
+
+cli.add_command(store)
+
+
 def main() -> None:
-    cli(prog_name="postroom")
+    try:
+        cli(prog_name="postroom")
+    except StoreError as exc:  # the outbox cannot be opened: say why, not a traceback
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED, "--json" in sys.argv)

@@ -52,7 +52,7 @@ from postroom.store.rows import (
     log_row,
     outbox_row,
 )
-from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME, Step, to_apply
+from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME, Step, latest, to_apply
 
 T = TypeVar("T")
 
@@ -178,7 +178,9 @@ class PostgresStore:
         options = {"connect_timeout": 10}
         if durability != "full":
             options["options"] = "-c synchronous_commit=off"
+        #: What opening the store did to its tables (``Step.what`` each), for people.
         self.applied = self._guard(lambda: self._prepare(upgrade))
+        self.version = latest(STEPS)
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=options,
                                     check=ConnectionPool.check_connection, num_workers=1,
                                     name=f"postroom-{schema}", open=True)

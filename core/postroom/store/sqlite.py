@@ -40,7 +40,7 @@ from postroom.store.rows import (
     log_row,
     outbox_row,
 )
-from postroom.store.schema import Step, to_apply
+from postroom.store.schema import Step, latest, to_apply
 
 # Version 1: the tables as every release before schema versions made them.
 TABLES = """
@@ -146,8 +146,10 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+        self.where = str(self.path)
         #: What opening the store did to its tables (``Step.what`` each), for people.
         self.applied = self._prepare(upgrade)
+        self.version = latest(STEPS)
 
     def _prepare(self, upgrade: bool) -> list[str]:
         with self._write() as db:
