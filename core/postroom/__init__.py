@@ -13,6 +13,7 @@ from postroom.errors import (
     MessageError,
     PluginError,
     PostroomError,
+    StoreError,
 )
 from postroom.hookspecs import hookimpl
 from postroom.messages import Attachment, EmailMessage, SmsMessage
@@ -39,5 +40,6 @@ __all__ = [
     "Secret",
     "SendResult",
     "SmsMessage",
+    "StoreError",
     "hookimpl",
 ]
