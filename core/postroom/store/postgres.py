@@ -142,7 +142,8 @@ def describe_url(url: str, schema: str) -> str:
 def _from_arrays(columns: Sequence[str], types: Sequence[str], table: str,
                  casts: dict[str, str] | None = None) -> str:
     """``INSERT INTO table (columns) SELECT ... FROM unnest(arrays)``, rows in array order."""
-    arrays = ", ".join(f"%s::{kind}[]" if kind != "jsonb" else "%s::text[]" for kind in types)
+    # %b: the arrays go in binary, not escaped element by element as text.
+    arrays = ", ".join(f"%b::{kind}[]" if kind != "jsonb" else "%b::text[]" for kind in types)
     values = ", ".join(f"{name}::jsonb" if kind == "jsonb" else name
                        for name, kind in zip(columns, types, strict=True))
     return (f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values} FROM "
@@ -252,9 +253,16 @@ class PostgresStore:
             return
         now = self._clock()
         rows = [outbox_row(item, now) for item in items]
-        cur.execute(_from_arrays(OUTBOX_COLUMNS, OUTBOX_TYPES, f"{self._q}.outbox")
-                    + " ON CONFLICT (idempotency_key) DO NOTHING",
-                    _columns(rows, len(OUTBOX_COLUMNS)))
+        if any(item.idempotency_key for item in items):
+            cur.execute(_from_arrays(OUTBOX_COLUMNS, OUTBOX_TYPES, f"{self._q}.outbox")
+                        + " ON CONFLICT (idempotency_key) DO NOTHING",
+                        _columns(rows, len(OUTBOX_COLUMNS)))
+        else:  # nothing can conflict: COPY, the fastest way in, for bulk sends
+            with cur.copy(f"COPY {self._q}.outbox ({', '.join(OUTBOX_COLUMNS)}) "
+                          "FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(list(OUTBOX_TYPES))
+                for row in rows:
+                    copy.write_row(row)
         if any(item.not_before <= now for item in items):
             self._wake(cur)
 
@@ -284,7 +292,7 @@ class PostgresStore:
         try:
             with psycopg.Cursor(connection) as cur:
                 return self._enqueue(cur, items)
-        except pg_errors.UndefinedTable:
+        except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName):
             raise StoreError(f"the connection given has no postroom outbox in schema "
                              f"{self.schema}: pass a connection to the database of [store] url "
                              f"({self.where})", usage=True) from None
@@ -362,7 +370,7 @@ class PostgresStore:
                 cur.execute(f"UPDATE {q}.outbox AS o SET state = 'sent', sent_at = %s, "
                             "provider_id = u.provider_id, attempts = o.attempts + 1, "
                             "lease_until = NULL, last_error = NULL "
-                            "FROM unnest(%s::text[], %s::text[]) AS u (id, provider_id) "
+                            "FROM unnest(%b::text[], %b::text[]) AS u (id, provider_id) "
                             "WHERE o.id = u.id AND o.state != 'sent'",
                             (now, *_columns(sent, 2)))
             if other:
@@ -370,8 +378,8 @@ class PostgresStore:
                             "not_before = u.not_before, attempts = o.attempts + u.counted, "
                             "lease_until = NULL, last_error = u.error, "
                             "account = COALESCE(u.account, o.account) "
-                            "FROM unnest(%s::text[], %s::text[], %s::float8[], %s::int[], "
-                            "%s::text[], %s::text[]) "
+                            "FROM unnest(%b::text[], %b::text[], %b::float8[], %b::int[], "
+                            "%b::text[], %b::text[]) "
                             "AS u (id, state, not_before, counted, error, account) "
                             "WHERE o.id = u.id AND o.state = 'inflight' AND o.worker = %s",
                             (*_columns(other, 6), worker))
