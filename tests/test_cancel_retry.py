@@ -8,6 +8,7 @@ import json
 import pytest
 
 from postroom import ConfigError, Engine, MessageError
+from postroom.scheduling import Schedule
 from postroom.store import Disposition, LogEntry
 
 
@@ -66,7 +67,7 @@ def test_cancel_by_id_leaves_sent_dead_unknown_and_in_flight_with_why(engine, tm
     engine.run_worker(once=True, wait=0)
     claimed, waiting = queue_mail(engine, "b@example.org", "c@example.org")
     # A worker elsewhere holds the older one under its lease.
-    engine.store.claim("mail", engine.clock(), 1, 300, "busy-worker")
+    engine.store.claim("mail", Schedule(), limit=1, lease=300, worker="busy-worker")
     changed = engine.cancel([sent, dead, "no-such-id", claimed, waiting])
     assert [h.message_id for h in changed.done] == [waiting]
     why = {item.message_id: (item.state, item.why) for item in changed.left}
@@ -111,7 +112,7 @@ def test_requeued_dead_messages_go_once_the_cause_is_fixed(engine, tmp_path):
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where a folder should be")
     ids = queue_mail(engine, "ann@example.org", "bo@example.org")
-    assert engine.run_worker(once=True, wait=0).failed == 2
+    assert engine.run_worker(once=True, wait=0).dead == 2
     assert {mid for mid, _, _ in engine.store.dead()} == set(ids)
     blocker.unlink()  # the admin fixes the cause
     changed = engine.requeue(account="mail")
@@ -122,7 +123,7 @@ def test_requeued_dead_messages_go_once_the_cause_is_fixed(engine, tmp_path):
     for mid in ids:
         accepted, requeued, failed = engine.log(message_id=mid)
         assert (accepted.outcome, requeued.outcome, failed.outcome) == (
-            "accepted", "requeued", "transient")
+            "accepted", "requeued", "dead")  # max_attempts = 1: the first try gave up
         assert accepted.attempt == 1  # tries counted from zero again
         assert requeued.text == "back in the queue after 1 try, counted from zero again"
 
@@ -176,7 +177,8 @@ def test_a_message_whose_lease_ran_out_is_cancelled_with_a_caveat_and_a_late_sen
         engine, monkeypatch):
     (mid,) = queue_mail(engine, "a@example.org")
     now = engine.clock()
-    (claimed,) = engine.store.claim("mail", now, 1, 300, "slow-worker")
+    taken = engine.store.claim("mail", Schedule(), limit=1, lease=300, worker="slow-worker")
+    (claimed,) = taken.messages
     # The worker has been slow ever since: its lease ran out 700 s ago.
     monkeypatch.setattr(engine, "clock", lambda: now + 1000)
     changed = engine.cancel([mid], reason="wrong list")
@@ -186,8 +188,8 @@ def test_a_message_whose_lease_ran_out_is_cancelled_with_a_caveat_and_a_late_sen
     assert engine.store.find(mid).state == "cancelled"
     # The worker was alive after all, and its send went through: that is the truth.
     (result,) = engine.deliver("mail", [claimed.message])
-    engine.store.finish("slow-worker", [Disposition(
-        mid, "sent", provider_id=result.provider_id,
+    engine.store.record(taken.token, [Disposition(
+        mid, "sent", now + 1000, provider_id=result.provider_id,
         log=LogEntry(mid, engine.clock(), "mail", "email_file", "a@example.org",
                      claimed.message.summary, "accepted"))])
     assert engine.store.find(mid).state == "sent"

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from postroom.cli import cli
+from postroom.scheduling import Schedule
 from postroom.store import SQLiteStore
 
 
@@ -72,7 +73,8 @@ def test_cancel_by_id_logs_the_reason_and_the_worker_skips_it(run, tmp_path):
 
 def test_cancel_by_account_leaves_the_message_a_worker_holds(run, other_connection):
     held, waiting = queue_mail(run, "a@example.org", "b@example.org")
-    other_connection.claim("mail", time.time(), 1, 300, "worker-elsewhere")  # the older one
+    other_connection.claim("mail", Schedule(), limit=1, lease=300,
+                           worker="worker-elsewhere")  # the older one
     result = run("queue", "cancel", "--account", "mail", "--json")
     assert result.exit_code == 1
     data = json.loads(result.output)
@@ -112,8 +114,11 @@ def test_retry_sends_dead_messages_after_the_fix(run, tmp_path):
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where a folder should be")
     dead, _ = queue_mail(run, "ann@example.org", "bo@example.org")
-    assert "failed 2" in run("worker", "--once").output
+    failed = run("worker", "--once")
+    assert "dead 2, left 0" in failed.output
+    assert failed.exit_code == 1  # messages failed for good
     assert len(json.loads(run("queue", "--json").output)["dead"]) == 2
+    assert len(json.loads(run("log", "--status", "dead", "--json").output)) == 2
     blocker.unlink()
     result = run("queue", "retry", "--account", "mail", "--json")
     assert result.exit_code == 0, result.output
@@ -157,7 +162,7 @@ def test_cancelling_past_a_workers_lease_warns_it_may_have_gone_and_exits_1(
         run, other_connection):
     first, second = queue_mail(run, "a@example.org", "b@example.org")
     # A worker elsewhere took both and has not been heard of since: its lease is over.
-    other_connection.claim("mail", time.time(), 2, 0, "slow-worker")
+    other_connection.claim("mail", Schedule(), limit=2, lease=0, worker="slow-worker")
     caveat = ("its worker's lease ran out; if that worker is still running it may "
               "already have sent it: check `postroom log` for it")
     result = run("queue", "cancel", first)

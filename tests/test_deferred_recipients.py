@@ -54,5 +54,5 @@ def test_deferred_recipients_get_a_copy_later_and_nobody_gets_it_twice(tmp_path,
         (accepted,) = engine.log(message_id=original)
         assert accepted.info["refused zoe@example.org"].startswith("451")
         clock[0] += 3600
-        assert engine.run_worker(once=True, wait=0).handled == 0  # nothing more to send
+        assert engine.run_worker(once=True, wait=0).batches == 0  # nothing more to send
         assert len(server.received) == 2

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from postroom import EmailMessage, Engine, MessageError
+from postroom.scheduling import Schedule
 from postroom.worker import Worker
 
 LONDON = ZoneInfo("Europe/London")
@@ -158,15 +159,17 @@ def test_throttling_pauses_the_account_without_using_up_tries(make_engine, clock
     engine = make_engine(delivery={"max_attempts": 1})
     engine.send("desk", to="throttled@example.org", text="x")
     engine.send("desk", to="ann@example.org", text="y")
-    assert drain(engine) == 2  # one batch: the provider answered per message
+    drain(engine)
     (pause,) = engine.store.pauses(clock()).values()
     assert pause.reason == "throttled: slow down"
     assert pause.until == pytest.approx(clock() + 120)
+    assert echo.SENT == []  # the rest of the batch waits with the account, untried
     engine.send("desk", to="bo@example.org", text="z")
     assert drain(engine) == 0  # paused
     clock.advance(121)
-    assert drain(engine) == 2  # the throttled one came back, with its try not counted
-    assert states(engine)["desk"][0:4] == (0, 1, 0, 0)  # throttled again, still not dead
+    drain(engine)  # the throttled one came back, with its try not counted
+    assert states(engine)["desk"][0:4] == (3, 0, 0, 0)  # throttled again: all wait, none dead
+    assert [e.attempt for e in engine.log(outcome="throttled")] == [1, 1]
 
 
 def test_a_plugin_that_raises_loses_nothing(make_engine, clock, echo):
@@ -185,7 +188,7 @@ def test_an_out_of_credit_account_keeps_its_messages_queued(make_engine, clock):
     drain(engine)
     (pause,) = engine.store.pauses(clock()).values()
     assert pause.reason == "account_stopped: out of credit"
-    assert states(engine)["desk"] == (0, 1, 0, 0, 0)
+    assert states(engine)["desk"] == (1, 0, 0, 0, 0)  # due as before: the pause holds it
 
 
 def test_outside_the_window_messages_wait_and_send_now_goes_anyway(make_engine, clock, echo):
@@ -242,8 +245,8 @@ def test_the_daily_cap_holds_even_for_manual_sends(make_engine, clock, echo):
 def test_a_lease_that_runs_out_gives_the_messages_to_another_worker(make_engine, clock):
     engine = make_engine(delivery={"lease": 60})
     engine.send("mail", to="ann@example.org", text="x")
-    held = engine.store.claim("mail", clock(), 10, 60, "dead-worker")
-    assert len(held) == 1
+    held = engine.store.claim("mail", Schedule(), limit=10, lease=60, worker="dead-worker")
+    assert len(held.messages) == 1
     assert drain(engine) == 0
     clock.advance(61)
     assert drain(engine) == 1

@@ -14,6 +14,7 @@ import pytest
 from conftest import store_toml
 
 from postroom import ConfigError, Engine, StoreError
+from postroom.errors import StoreUnavailable
 
 ACCOUNTS = {"region": "GB", "accounts": {"mail": {"provider": "email_file"}}}
 
@@ -95,10 +96,12 @@ def test_an_unreachable_database_is_an_error_for_people_without_its_password(tmp
     url = f"postgresql://postroom:hunter2@127.0.0.1:{refused_port()}/app"
     engine = Engine.from_dict({**ACCOUNTS, "store": {"url": url}}, base_dir=tmp_path,
                               environ={})
-    with pytest.raises(StoreError) as refused:
+    with pytest.raises(StoreUnavailable) as refused:
         engine.queue()
     text = str(refused.value)
-    assert "cannot reach the PostgreSQL outbox at postgresql://postroom@127.0.0.1" in text
+    assert refused.value.problem == "unreachable"
+    assert "the outbox at postgresql://postroom@127.0.0.1" in text
+    assert "cannot reach PostgreSQL" in text
     assert "hunter2" not in text and "check that the server runs" in text
 
 

@@ -86,7 +86,7 @@ def test_queued_and_new_messages_over_the_balance_are_held(make_engine, gateway)
     assert pause.reason == ("held for credits: 2 credits missing (6 for this send and 6 for "
                             "the 6 already queued, against a balance of 10); top the account up")
     assert waiting(engine) == 12
-    assert engine.run_worker(once=True, wait=0).handled == 0
+    assert engine.run_worker(once=True, wait=0).batches == 0
     assert gateway.charged == 0
 
 

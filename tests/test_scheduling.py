@@ -8,11 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from postroom.scheduling import (
-    History,
     Schedule,
+    Usage,
     Window,
     allowance,
     backoff,
+    bucket_after,
+    day_start,
     earliest_send,
     estimate,
     is_open,
@@ -20,6 +22,7 @@ from postroom.scheduling import (
     next_open,
     parse_days,
     per_minute_limit,
+    usage_needed,
     window_minutes_on,
 )
 
@@ -100,44 +103,120 @@ def test_the_daily_cap_is_spread_over_the_window():
 def test_the_rate_limit_waits_for_the_oldest_send_in_the_minute_to_age():
     schedule = Schedule(per_minute=2)
     now = at("2026-11-23T10:00:30")
-    history = History([at("2026-11-23T10:00:00"), at("2026-11-23T10:00:20")], today=2)
-    assert earliest_send(schedule, history, now) == at("2026-11-23T10:01:00")
-    assert allowance(schedule, history, now) == 0
-    assert allowance(schedule, History([at("2026-11-23T10:00:00")]), now) == 1
-    assert allowance(schedule, History(), now) == 2
+    usage = Usage([at("2026-11-23T10:00:00"), at("2026-11-23T10:00:20")], today=2)
+    assert earliest_send(schedule, usage, now) == at("2026-11-23T10:01:00")
+    assert allowance(schedule, usage, now) == 0
+    assert allowance(schedule, Usage([at("2026-11-23T10:00:00")]), now) == 1
+    assert allowance(schedule, Usage(), now) == 2
+
+
+def test_messages_in_flight_count_against_the_rate_as_if_finished_now():
+    schedule = Schedule(per_minute=3)
+    now = at("2026-11-23T10:00:30")
+    usage = Usage([at("2026-11-23T10:00:00")], today=1, in_flight=1)
+    assert allowance(schedule, usage, now) == 1
+    full = Usage([at("2026-11-23T10:00:00")], today=1, in_flight=2)
+    assert allowance(schedule, full, now) == 0
+    # The finished send leaves the minute first; the ones in flight count for a minute more.
+    assert earliest_send(schedule, full, now) == at("2026-11-23T10:01:00")
+    assert earliest_send(schedule, Usage(in_flight=3), now) == at("2026-11-23T10:01:30")
+
+
+def test_min_gap_and_stagger_wait_while_anything_is_in_flight():
+    schedule = Schedule(min_gap=2.0, stagger=5.0)
+    now = at("2026-11-23T10:00:00")
+    assert allowance(schedule, Usage(in_flight=1), now) == 0
+    assert allowance(schedule, Usage(in_flight=1), now, manual=True) == 0
+    assert earliest_send(schedule, Usage(in_flight=1), now, manual=True) == now + timedelta(
+        seconds=2)
+    assert allowance(Schedule(stagger=5.0), Usage(in_flight=1), now, manual=True) > 1
+    assert allowance(schedule, Usage(), now) == 1
+
+
+def test_the_daily_cap_counts_messages_in_flight():
+    schedule = Schedule(daily_cap=10, timezone=LONDON)
+    now = at("2026-11-23T10:00")
+    assert allowance(schedule, Usage(today=7, in_flight=2), now) == 1
+    assert earliest_send(schedule, Usage(today=7, in_flight=3), now) == at("2026-11-24T00:00")
+    assert day_start(schedule, now) == at("2026-11-23T00:00")
+
+
+def test_per_second_is_a_bucket_that_spaces_claims():
+    schedule = Schedule(per_second=4, burst=2)
+    now = at("2026-11-23T10:00:00")
+    start = now.timestamp()
+    assert allowance(schedule, Usage(), now) == 2  # a full bucket: the burst at once
+    bucket = bucket_after(schedule, None, now, 2)
+    assert bucket == start + 0.5
+    assert allowance(schedule, Usage(bucket=bucket), now) == 0
+    # One claim every quarter of a second from then on, never a second's worth at once.
+    assert earliest_send(schedule, Usage(bucket=bucket), now) == now + timedelta(seconds=0.25)
+    later = now + timedelta(seconds=0.25)
+    assert allowance(schedule, Usage(bucket=bucket), later) == 1
+    assert bucket_after(schedule, bucket, later, 1) == start + 0.75
+    # After a long quiet spell the bucket is full again, but holds no more than the burst.
+    assert allowance(schedule, Usage(bucket=bucket), now + timedelta(minutes=5)) == 2
+    assert bucket_after(schedule, bucket, now + timedelta(minutes=5), 1) == start + 300.25
+
+
+def test_any_window_holds_at_most_rate_times_length_plus_burst():
+    schedule = Schedule(per_second=3, burst=2)
+    now = at("2026-11-23T10:00:00")
+    bucket, claims = None, []
+    step = timedelta(milliseconds=10)
+    for tick in range(1000):  # ten seconds of a worker asking every 10 ms
+        moment = now + tick * step
+        count = allowance(schedule, Usage(bucket=bucket), moment)
+        claims += [moment] * count
+        bucket = bucket_after(schedule, bucket, moment, count)
+    for first in claims:
+        for length in (0.5, 1.0, 3.0):
+            inside = sum(1 for c in claims
+                         if first <= c < first + timedelta(seconds=length))
+            assert inside <= 3 * length + 2
+    assert 29 <= len(claims) <= 32
+
+
+def test_usage_needed_reads_only_what_the_rules_count():
+    now = at("2026-11-23T10:00")
+    assert usage_needed(Schedule(), now) == (0.0, 0)
+    assert usage_needed(Schedule(per_minute=30), now) == (60.0, 30)
+    assert usage_needed(Schedule(per_minute=30, per_hour=500), now) == (3600.0, 500)
+    assert usage_needed(Schedule(stagger=7200.0), now) == (7200.0, 1)
+    assert usage_needed(Schedule(per_second=5), now) == (0.0, 0)  # the bucket holds its state
 
 
 def test_per_hour_limit():
     schedule = Schedule(per_hour=3)
     sends = [at("2026-11-23T09:10"), at("2026-11-23T09:20"), at("2026-11-23T09:30")]
-    assert earliest_send(schedule, History(sends, 3), at("2026-11-23T09:40")) == at(
+    assert earliest_send(schedule, Usage(sends, 3), at("2026-11-23T09:40")) == at(
         "2026-11-23T10:10")
 
 
 def test_a_reached_daily_cap_waits_for_the_next_days_window():
     schedule = Schedule(windows=(OFFICE,), timezone=LONDON, daily_cap=100)
-    history = History([at("2026-11-27T11:00")], today=100)
-    assert earliest_send(schedule, history, at("2026-11-27T11:05")) == at("2026-11-30T08:00")
-    assert allowance(schedule, History(today=97), at("2026-11-27T11:05")) == 1  # 1/min derived
+    usage = Usage([at("2026-11-27T11:00")], today=100)
+    assert earliest_send(schedule, usage, at("2026-11-27T11:05")) == at("2026-11-30T08:00")
+    assert allowance(schedule, Usage(today=97), at("2026-11-27T11:05")) == 1  # 1/min derived
 
 
 def test_stagger_spaces_bulk_sends_and_send_now_skips_it_but_not_the_cap():
     schedule = Schedule(windows=(OFFICE,), timezone=LONDON, stagger=300, daily_cap=10)
     last = at("2026-11-23T10:00")
     now = at("2026-11-23T10:01")
-    assert earliest_send(schedule, History([last], 1), now) == at("2026-11-23T10:05")
-    assert earliest_send(schedule, History([last], 1), now, manual=True) == now
-    assert allowance(schedule, History([last], 1), now, manual=True) >= 1
+    assert earliest_send(schedule, Usage([last], 1), now) == at("2026-11-23T10:05")
+    assert earliest_send(schedule, Usage([last], 1), now, manual=True) == now
+    assert allowance(schedule, Usage([last], 1), now, manual=True) >= 1
     evening = at("2026-11-23T20:00")
-    assert earliest_send(schedule, History(), evening, manual=True) == evening  # no window
-    capped = History([last], today=10)
+    assert earliest_send(schedule, Usage(), evening, manual=True) == evening  # no window
+    capped = Usage([last], today=10)
     assert earliest_send(schedule, capped, now, manual=True) == at("2026-11-24T00:00")
 
 
 def test_min_gap_applies_to_manual_sends_too():
     schedule = Schedule(min_gap=2.0)
     last = at("2026-11-23T10:00:00")
-    assert earliest_send(schedule, History([last], 1), last + timedelta(seconds=1),
+    assert earliest_send(schedule, Usage([last], 1), last + timedelta(seconds=1),
                          manual=True) == last + timedelta(seconds=2)
 
 
@@ -169,7 +248,7 @@ def test_estimate_with_stagger_inside_one_window():
 
 def test_estimate_counts_what_was_already_sent_today():
     schedule = Schedule(daily_cap=100, timezone=LONDON)
-    result = estimate(schedule, 50, at("2026-11-23T10:00"), History(today=80))
+    result = estimate(schedule, 50, at("2026-11-23T10:00"), Usage(today=80))
     assert schedule.local(result.finish).date() == at("2026-11-24T00:00").date()
 
 

@@ -6,15 +6,35 @@ from __future__ import annotations
 import pytest
 
 from postroom import EmailMessage
-from postroom.store import Disposition, LogEntry, NewMessage, Note, Store, StoredMessage
+from postroom.scheduling import Schedule
+from postroom.store import Claim, Disposition, LogEntry, NewMessage, Note, Store, StoredMessage
 
 LEASE = 300.0
 
 
+class Clock:
+    """The time both connections read, set by the test."""
+
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-def stores(open_stores):
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def stores(open_stores, clock):
     """``(worker, operator)``: two connections to one outbox."""
-    return open_stores(2)
+    return open_stores(2, clock=clock)
+
+
+def claim(store: Store, clock: Clock, at: float, limit: int, worker: str) -> Claim:
+    clock.now = at
+    return store.claim("mail", Schedule(), limit=limit, lease=LEASE, worker=worker)
 
 
 def enqueue(store: Store, *recipients: str, account: str = "mail") -> list[str]:
@@ -28,46 +48,50 @@ def note(stored: StoredMessage) -> LogEntry:
                     stored.summary, "cancelled", stored.attempts, text="wrong list")
 
 
-def test_a_message_in_flight_under_its_lease_is_not_cancelled(stores):
+def test_a_message_in_flight_under_its_lease_is_not_cancelled(stores, clock):
     worker, operator = stores
     held, waiting = enqueue(worker, "ann@example.org", "bo@example.org")
-    (claimed,) = worker.claim("mail", 10.0, 1, LEASE, "w1")
+    taken = claim(worker, clock, 10.0, 1, "w1")
+    (claimed,) = taken.messages
     assert claimed.message.id == held
     found = operator.cancel(20.0, [held, waiting], note=note)
     assert [(h.message_id, h.state, h.changed) for h in found] == [
         (held, "inflight", False), (waiting, "queued", True)]
-    worker.finish("w1", [Disposition(held, "sent", provider_id="p1")])
+    worker.record(taken.token, [Disposition(held, "sent", 20.0, provider_id="p1")])
     assert worker.find(held).state == "sent"
     assert operator.find(waiting).state == "cancelled"
     assert [e.message_id for e in operator.log(outcome="cancelled")] == [waiting]
 
 
-def test_a_cancelled_message_is_never_claimed(stores):
+def test_a_cancelled_message_is_never_claimed(stores, clock):
     worker, operator = stores
     (mid,) = enqueue(worker, "ann@example.org")
     assert [h.changed for h in operator.cancel(5.0, [mid])] == [True]
-    assert worker.claim("mail", 10.0, 10, LEASE, "w1") == []
+    assert claim(worker, clock, 10.0, 10, "w1").messages == ()
     assert worker.due_accounts(10.0) == [] and worker.next_due() is None
 
 
-def test_a_claim_whose_lease_ran_out_is_cancelled_and_stays_so(stores):
+def test_a_claim_whose_lease_ran_out_is_cancelled_and_stays_so(stores, clock):
     worker, operator = stores
     (mid,) = enqueue(worker, "ann@example.org")
-    worker.claim("mail", 10.0, 1, LEASE, "w1")
+    taken = claim(worker, clock, 10.0, 1, "w1")
     # The worker stopped mid-batch: past its lease, no one holds the message.
     (found,) = operator.cancel(10.0 + LEASE + 1, [mid])
     assert (found.state, found.changed) == ("inflight", True)
-    # Should that worker come back with a retry, the message stays cancelled.
-    worker.finish("w1", [Disposition(mid, "queued", not_before=0.0, error="451 later")])
+    # Should that worker come back with a retry, the message stays cancelled,
+    # and its lease cannot be brought back to life.
+    assert worker.renew(taken.token, LEASE) == 0
+    worker.record(taken.token, [Disposition(mid, "queued", 10.0 + LEASE + 2, not_before=0.0,
+                                            error="451 later")])
     assert worker.find(mid).state == "cancelled"
-    assert worker.claim("mail", 10.0 + 2 * LEASE, 10, LEASE, "w2") == []
+    assert claim(worker, clock, 10.0 + 2 * LEASE, 10, "w2").messages == ()
 
 
-def test_cancel_by_account_takes_only_that_accounts_queued_messages(stores):
+def test_cancel_by_account_takes_only_that_accounts_queued_messages(stores, clock):
     worker, operator = stores
     queued = enqueue(worker, "a@example.org", "b@example.org")
     other = enqueue(worker, "c@example.org", account="office")
-    worker.claim("mail", 10.0, 1, LEASE, "w1")  # the older one
+    claim(worker, clock, 10.0, 1, "w1")  # the older one
     found = operator.cancel(20.0, account="mail", note=note)
     assert {(h.message_id, h.state, h.changed) for h in found} == {
         (queued[0], "inflight", False), (queued[1], "queued", True)}
@@ -103,19 +127,19 @@ def test_queue_counts_cancelled_messages(stores):
     assert (row.waiting, row.cancelled) == (1, 2)
 
 
-def test_requeue_puts_dead_messages_back_due_now_with_no_tries(stores):
+def test_requeue_puts_dead_messages_back_due_now_with_no_tries(stores, clock):
     worker, operator = stores
     dead, alive = enqueue(worker, "a@example.org", "b@example.org")
-    worker.claim("mail", 10.0, 2, LEASE, "w1")
-    worker.finish("w1", [Disposition(dead, "dead", error="550 no such user"),
-                         Disposition(alive, "sent")])
+    taken = claim(worker, clock, 10.0, 2, "w1")
+    worker.record(taken.token, [Disposition(dead, "dead", 11.0, error="550 no such user"),
+                                Disposition(alive, "sent", 11.0)])
     assert worker.find(dead).attempts == 1
     found = operator.requeue(100.0, account="mail")
     assert [(h.message_id, h.state, h.changed) for h in found] == [(dead, "dead", True)]
     stored = worker.find(dead)
     assert (stored.state, stored.attempts) == ("queued", 0)
     assert worker.dead() == []
-    assert [c.message.id for c in worker.claim("mail", 100.0, 10, LEASE, "w2")] == [dead]
+    assert [c.message.id for c in claim(worker, clock, 100.0, 10, "w2").messages] == [dead]
     (left,) = operator.requeue(100.0, [alive])
     assert (left.state, left.changed) == ("sent", False)
     assert operator.find(alive).state == "sent"

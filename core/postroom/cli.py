@@ -1,7 +1,8 @@
 """The ``postroom`` command: operators' view of the same engine apps use.
 
 Every command takes ``--json`` for scripts. Exit codes: 0 all went well,
-1 the check or send failed, 2 a usage or configuration error.
+1 the check or send failed (or the outbox could not be used), 2 a usage or
+configuration error.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ import click
 
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Changed, Engine
-from postroom.errors import ConfigError, MessageError, PostroomError, StoreError, amount
+from postroom.errors import (
+    ConfigError,
+    MessageError,
+    PostroomError,
+    StoreError,
+    StoreUnavailable,
+    amount,
+)
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.results import Outcome
@@ -202,8 +210,8 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:  # refused before queuing: not enough credit
         fail(str(exc), EXIT_FAILED, as_json)
-    if manual:
-        engine.run_worker(once=True, accounts=[account], wait=0)
+    if manual:  # its own messages, within the limits; the backlog is the workers'
+        engine.run_worker(once=True, accounts=[account], wait=0, messages=ids)
     rows, lines = [], []
     for message_id in ids:
         entries = engine.log(message_id=message_id, limit=1)
@@ -234,7 +242,8 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
 def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -> None:
     """Send queued messages within each account's schedule until stopped.
 
-    SIGTERM or Ctrl-C finishes the batch in hand, then stops.
+    SIGTERM or Ctrl-C finishes the message in hand, then stops. With --once it
+    exits 1 when messages failed for good or were left unsent.
     """
     engine = obj.engine(as_json)
     stop = threading.Event()
@@ -254,16 +263,17 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], as_json: bool) -
 
         def progress(report: WorkerReport) -> None:
             if bar is not None:
-                bar.update(report.handled - done[0])
-                done[0] = report.handled
+                bar.update(report.finished - done[0])
+                done[0] = report.finished
             elif not as_json:
-                click.echo(f"sent {report.sent}, failed {report.failed}, "
-                           f"retrying {report.retried}")
+                click.echo(f"sent {report.sent}, dead {report.dead}")
 
         report = engine.run_worker(once=once, accounts=accounts or None, stop=stop,
                                    progress=progress)
-    emit(as_json, report, f"sent {report.sent}, failed {report.failed}, "
-                          f"to retry {report.retried}, in {report.batches} batches")
+    emit(as_json, report, f"sent {report.sent}, dead {report.dead}, left {report.left} "
+                          f"(in {report.batches} batches)")
+    if once and (report.dead or report.left):
+        sys.exit(EXIT_FAILED)
 
 
 @cli.group(invoke_without_command=True)
@@ -382,8 +392,8 @@ def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
 @click.option("-a", "--account", help="Only this account.")
 @click.option("--status", metavar="OUTCOME",
               help="Only entries with this outcome: " + ", ".join(o.value for o in Outcome)
-              + ", skipped, override, cancelled, requeued, or a delivery report's status "
-              "(delivered, failed...).")
+              + ", dead (gave up after its last try), skipped, override, cancelled, requeued, "
+              "or a delivery report's status (delivered, failed...).")
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
 @click.option("--limit", type=int, default=50, show_default=True)
@@ -448,7 +458,8 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bo
         fail(str(exc), EXIT_FAILED, as_json)
     accounts = sorted({account for _, account, _ in done.queued})
     if accounts and not queue_only:
-        engine.run_worker(once=True, accounts=accounts, wait=0)
+        engine.run_worker(once=True, accounts=accounts, wait=0,
+                          messages=[message_id for _, _, message_id in done.queued])
     rows = []
     for delivery, account, message_id in done.queued:
         entries = engine.log(message_id=message_id, limit=1)
@@ -573,5 +584,7 @@ cli.add_command(store)
 def main() -> None:
     try:
         cli(prog_name="postroom")
-    except StoreError as exc:  # the outbox cannot be opened: say why, not a traceback
-        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED, "--json" in sys.argv)
+    except StoreUnavailable as exc:  # any command: the outbox is locked, full, unreachable
+        fail(str(exc), EXIT_FAILED, "--json" in sys.argv[1:])
+    except StoreError as exc:  # the outbox needs an upgrade, or refused a copy
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED, "--json" in sys.argv[1:])

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from attrs import define, field
+from attrs import define, evolve, field
 
 from postroom.errors import ConfigError
 from postroom.notifications import Event, Importance
@@ -43,6 +43,7 @@ from postroom.settings import (
     ConfigContext,
     PositiveInt,
     ProviderConfig,
+    Rate,
     Region,
     Seconds,
     Weekdays,
@@ -76,17 +77,30 @@ class ScheduleSettings:
 
     timezone: ZoneInfo | None = None
     windows: list[WindowSettings] = field(factory=list)
-    per_second: float | None = None
+    per_second: Rate | None = None
+    burst: PositiveInt | None = None
     per_minute: PositiveInt | None = None
     per_hour: PositiveInt | None = None
     daily_cap: PositiveInt | None = None
     min_gap: float = 0.0
     stagger: float = 0.0
 
+    def tightened(self, limits: ScheduleSettings) -> ScheduleSettings:
+        """These settings with a provider's ``limits`` where they are tighter:
+        the lower rate, cap and burst, the longer gap."""
+        def lower(mine, theirs):
+            return theirs if mine is None else mine if theirs is None else min(mine, theirs)
+
+        counted = {name: lower(getattr(self, name), getattr(limits, name))
+                   for name in ("per_second", "burst", "per_minute", "per_hour", "daily_cap")}
+        return evolve(self, **counted, min_gap=max(self.min_gap, limits.min_gap),
+                      stagger=max(self.stagger, limits.stagger))
+
     def build(self, default_tz: tzinfo) -> Schedule:
         windows = tuple(Window(frozenset(w.days), w.start, w.end) for w in self.windows)
         return Schedule(windows, self.timezone or default_tz, self.per_second, self.per_minute,
-                        self.per_hour, self.daily_cap, self.min_gap, self.stagger)
+                        self.per_hour, self.daily_cap, self.min_gap, self.stagger,
+                        self.burst or 1)
 
 
 @define
@@ -100,6 +114,7 @@ class StoreSettings:
     path: Path
     log: bool = True
     durability: Literal["full", "normal"] = "full"
+    busy_timeout: Seconds = 30.0
     url: Secret | None = None
     schema: str = "postroom"
 
@@ -122,6 +137,10 @@ class DeliverySettings:
     warn_after_days: float = 3.0
     failover_after: Seconds = 300.0
     cooldown: Seconds = 600.0
+    # An account that cannot be reached pauses 5 s, then 10, 20... up to a minute
+    # between probes: few connection attempts, and a quick start once it is back.
+    unreachable_pause: Seconds = 5.0
+    unreachable_pause_max: Seconds = 60.0
 
 
 @define
@@ -349,6 +368,11 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
                              converter)
     except ConfigError as exc:
         raise exc.under("schedule") from None
+    try:
+        schedule = schedule.tightened(structure(config.limits(), ScheduleSettings, converter))
+    except ConfigError as exc:
+        raise ConfigError([("provider", f"the {provider} plugin declares limits postroom "
+                                        f"cannot read: {exc}")]) from None
     price = None
     if "price_per_segment" in settings:
         try:

@@ -26,6 +26,7 @@ from pathlib import Path
 from attrs import define, evolve, field, frozen
 
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
+from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
     ConfigError,
     InsufficientCredits,
@@ -50,7 +51,8 @@ from postroom.store import (
     open_store,
 )
 from postroom.templating import Preview, Recipient, Templates
-from postroom.worker import Worker, WorkerReport, history
+from postroom.worker import Worker, WorkerReport
+from postroom.worker.outcomes import standby
 
 log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
@@ -218,7 +220,7 @@ class Engine:
         chosen = self.account(account)
         if target and chosen.channel == "sms":
             target = SmsMessage(to=target, text=".", region=chosen.region).to
-        errors = self._config_errors(chosen)
+        errors = config_errors(self.registry, chosen)
         if errors:
             first = errors[0]
             return Diagnosis.failed("config", "invalid-config", f"{first.field}: {first.message}",
@@ -420,37 +422,38 @@ class Engine:
     def deliver(self, account: str, messages: Sequence[Message]) -> list[SendResult]:
         """Send a batch through the provider now, bypassing the outbox.
 
-        The worker calls this; apps want ``send``, which is durable and
-        honours the account's schedule. An account whose config has an error
-        sends nothing: every message comes back ``account_stopped``, so the
-        account pauses and the messages wait for the fix.
+        For tests and tools; apps want ``send``, which is durable and honours
+        the account's schedule. An account whose config has an error sends
+        nothing: every message comes back ``account_stopped``.
         """
         chosen = self.account(account)
         batch = list(messages)
         self._check_batch(chosen, batch)
-        errors = self._config_errors(chosen)
-        if errors:
-            text = "; ".join(f"{p.field}: {p.message}" + (f" ({p.hint})" if p.hint else "")
-                             for p in errors)
-            return [SendResult.account_stopped(m.id, None, text) for m in batch]
-        results = self.registry.hook.postroom_send(config=chosen.config, messages=batch)
-        results = self._answered("postroom_send", chosen, results, list)
-        if [r.message_id for r in results] != [m.id for m in batch]:
-            raise PluginError(f"the {chosen.provider} plugin answered postroom_send with "
-                              f"{len(results)} results for {len(batch)} messages, or out of order")
-        return results
+        stream = self.dispatch(chosen, batch)
+        try:
+            return list(stream)
+        finally:
+            stream.close()
+
+    def dispatch(self, account: Account, messages: Sequence[Message]) -> ResultStream:
+        """Hand a batch to the account's plugin; its results, one at a time (the worker's way)."""
+        return send_stream(self.registry, account, messages)
 
     def run_worker(self, *, once: bool = False, accounts: Sequence[str] | None = None,
                    stop: threading.Event | None = None, wait: float | None = None,
-                   progress: Callable[[WorkerReport], None] | None = None) -> WorkerReport:
+                   progress: Callable[[WorkerReport], None] | None = None,
+                   messages: Iterable[str] = ()) -> WorkerReport:
         """Send what is due, account by account, within each account's schedule.
 
         Runs until ``stop`` is set; with ``once``, until nothing due can go
-        within ``wait`` seconds (default ``[delivery] once_wait``).
+        within ``wait`` seconds (default ``[delivery] once_wait``) of the last
+        message sent or failed for good. ``messages`` (ids) sends only those:
+        what an operator's "send now" queued, not the account's backlog.
         """
         for name in accounts or ():
             self.account(name)
-        worker = Worker(self, accounts=accounts, stop=stop, progress=progress)
+        worker = Worker(self, accounts=accounts, messages=list(messages), stop=stop,
+                        progress=progress)
         return worker.run(once=once, wait=wait)
 
     def preview(self, template: str, *, account: str | None = None,
@@ -470,9 +473,8 @@ class Engine:
         """When ``count`` messages sent now through ``account`` would all have gone."""
         chosen = self.account(account)
         now = at or datetime.fromtimestamp(self.clock(), UTC)
-        seen = history(self, chosen, now.timestamp())
-        return estimate(chosen.schedule, count, now, seen,
-                        self.config.delivery.warn_after_days)
+        usage = self.store.usage(chosen.name, chosen.schedule)
+        return estimate(chosen.schedule, count, now, usage, self.config.delivery.warn_after_days)
 
     def queue(self) -> list[QueueRow]:
         """Per-account counts: waiting, scheduled, in flight, dead, cancelled, sent today."""
@@ -604,14 +606,7 @@ class Engine:
         """The first account of ``route``'s group that is not paused (and is not
         ``instead_of``, the account that just failed): where a message goes."""
         pauses = self.store.pauses(self.clock()) if pauses is None else pauses
-        for name in self.config.channels.get(route, []):
-            if name != instead_of and name not in pauses:
-                return name
-        return None
-
-    def _config_errors(self, account: Account) -> list[Problem]:
-        answers = self.registry.hook.postroom_validate(config=account.config)
-        return [p for answer in answers for p in answer or () if p.severity == "error"]
+        return standby(self.config.channels, route, pauses, instead_of)
 
     def _check_batch(self, account: Account, batch: list[Message]) -> None:
         if not batch:

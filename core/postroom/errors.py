@@ -77,15 +77,34 @@ class PluginError(PostroomError):
 
 
 class StoreError(PostroomError):
-    """The outbox cannot be used as it is: unreachable, or its tables need an upgrade.
+    """The outbox cannot be used as it is, and waiting will not help: its tables
+    need an upgrade, or a copy into it was refused.
 
     ``usage`` marks errors the operator fixes by a command or a setting
-    (``postroom store upgrade``, ``[store] url``) rather than by waiting.
+    (``postroom store upgrade``, ``[store] url``) rather than by another try.
     """
 
     def __init__(self, message: str, usage: bool = False) -> None:
         self.usage = usage
         super().__init__(message)
+
+
+class StoreUnavailable(PostroomError):
+    """The outbox could not be read or written just now; the call changed nothing.
+
+    ``problem`` is a short key scripts can match (``locked``, ``full``, ``io``,
+    ``read-only``, ``cannot-open``, ``damaged``, ``failed``), ``where`` the file
+    or server, ``detail`` what happened and ``hint`` what to do. Most pass by
+    themselves or once an admin acts (a lock released, space freed), so a
+    worker keeps what it knows in memory and tries again.
+    """
+
+    def __init__(self, problem: str, where: str, detail: str, hint: str) -> None:
+        self.problem = problem
+        self.where = where
+        self.detail = detail
+        self.hint = hint
+        super().__init__(f"the outbox at {where} cannot be used: {detail}; {hint}")
 
 
 def amount(value: object) -> str:

@@ -84,6 +84,10 @@ class Outcome(enum.Enum):
     - ``ACCOUNT_STOPPED``: the account cannot send anything until someone acts
       or time passes (out of credit, daily quota used up); the message stays
       queued and the account is paused.
+    - ``UNREACHABLE``: the provider could not be reached before the message
+      was handed over (DNS, a refused connection, TLS, the login); nothing was
+      sent. The account pauses as a whole, with backoff and one probe at a
+      time; the message keeps its tries and its due time.
     - ``PERMANENT``: it will never go as it is (bad address, 5xx); not retried.
     """
 
@@ -91,11 +95,18 @@ class Outcome(enum.Enum):
     TRANSIENT = "transient"
     THROTTLED = "throttled"
     ACCOUNT_STOPPED = "account_stopped"
+    UNREACHABLE = "unreachable"
     PERMANENT = "permanent"
 
     @property
     def retryable(self) -> bool:
-        return self in (Outcome.TRANSIENT, Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED)
+        return self in (Outcome.TRANSIENT, Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED,
+                        Outcome.UNREACHABLE)
+
+    @property
+    def pauses_account(self) -> bool:
+        """Whether this answer is about the account rather than the message."""
+        return self in (Outcome.THROTTLED, Outcome.ACCOUNT_STOPPED, Outcome.UNREACHABLE)
 
 
 @frozen
@@ -141,6 +152,11 @@ class SendResult:
     @classmethod
     def account_stopped(cls, message_id: str, code: str | None, text: str, **kw) -> SendResult:
         return cls(message_id, Outcome.ACCOUNT_STOPPED, code=code, text=text, **kw)
+
+    @classmethod
+    def unreachable(cls, message_id: str, code: str | None, text: str, **kw) -> SendResult:
+        """The provider could not be reached before this message was handed over."""
+        return cls(message_id, Outcome.UNREACHABLE, code=code, text=text, **kw)
 
     @classmethod
     def permanent(cls, message_id: str, code: str | None, text: str, **kw) -> SendResult:

@@ -1,9 +1,23 @@
 """When messages may go: send windows, rate limits, daily caps, staggering, estimates.
 
-Pure functions of a ``Schedule``, the account's recent sends and the time;
-no clock, no I/O, so every rule is tested with fixed times. All datetimes are
+Pure functions of a ``Schedule``, the account's ``Usage`` and the time; no
+clock, no I/O, so every rule is tested with fixed times. All datetimes are
 timezone-aware; windows and the daily cap's "day" are read in the schedule's
 time zone, so DST change days have 23 or 25 hours as they do on the wall.
+
+How the limits count, so that they hold for any number of workers (the store
+asks ``allowance`` inside the transaction that claims the messages):
+
+- ``per_minute``, ``per_hour`` and ``daily_cap`` count the messages in flight
+  (claimed by any worker, not finished) plus the sent ones whose completion
+  time (when the engine had the provider's answer) falls inside the window.
+  A message reaches the provider between its claim and its completion, so
+  whatever the delays, the provider never sees more in a window than allowed.
+- ``min_gap`` and ``stagger``: nothing is claimed while another message of the
+  account is in flight, and the gap runs from the last completion.
+- ``per_second`` is a token bucket (GCRA on claim times) of ``burst`` tokens:
+  claims are spaced ``1 / per_second`` apart, at most ``burst`` at once, never
+  a minute's worth in one go.
 """
 
 from __future__ import annotations
@@ -58,6 +72,7 @@ class Schedule:
 
     - ``windows``: when sending is allowed; empty means any time.
     - ``per_second``/``per_minute``/``per_hour``: rate limits.
+    - ``burst``: how many ``per_second`` lets go at once (the bucket's size).
     - ``daily_cap``: at most this many per day (midnight to midnight in ``timezone``).
     - ``min_gap``: seconds between two messages, always.
     - ``stagger``: seconds between two messages of a bulk send, so replies do
@@ -72,18 +87,36 @@ class Schedule:
     daily_cap: int | None = None
     min_gap: float = 0.0
     stagger: float = 0.0
+    burst: int = 1
 
     def local(self, at: datetime) -> datetime:
         return at.astimezone(self.timezone)
 
+    @property
+    def limited(self) -> bool:
+        """Whether any rule counts the account's messages."""
+        return any(x is not None for x in (self.per_second, self.per_minute, self.per_hour,
+                                           self.daily_cap)) or bool(self.min_gap or self.stagger)
+
 
 @frozen
-class History:
-    """What the account has sent lately: send times within the last hour
-    (oldest first) and the count since local midnight."""
+class Usage:
+    """What counts against an account's limits at one moment.
+
+    - ``recent``: completion times of sent messages (when the engine had the
+      provider's answer), oldest first; only as far back and as many as the
+      rules need (see ``usage_needed``).
+    - ``today``: messages sent since the account's day began (``day_start``).
+    - ``in_flight``: messages claimed by any worker and not finished, under a
+      lease still running; each counts as if it completed now.
+    - ``bucket``: the ``per_second`` bucket's state, the theoretical arrival
+      time of the next claim (epoch seconds), or None for a full bucket.
+    """
 
     recent: tuple[datetime, ...] = field(default=(), converter=tuple)
     today: int = 0
+    in_flight: int = 0
+    bucket: float | None = None
 
     @property
     def last(self) -> datetime | None:
@@ -127,80 +160,144 @@ def window_minutes_on(schedule: Schedule, day: date) -> float:
     return sum((end - start).total_seconds() / 60 for start, end in open_intervals(schedule, day))
 
 
-def per_minute_limit(schedule: Schedule, day: date) -> float | None:
-    """The per-minute rate in force on ``day``.
+def minute_limit(schedule: Schedule, day: date) -> int | None:
+    """How many messages may go in any minute on ``day``, counted as ``per_minute`` is.
 
-    The tightest of ``per_second`` and ``per_minute``; when neither is given
-    but a daily cap and windows are, the cap spread over that day's window
-    time, rounded down and never below 1 a minute (the cap itself still stops
-    sending once reached).
+    ``per_minute``; when it is not given but a daily cap and windows are, the
+    cap spread over that day's window time, rounded down and never below 1 a
+    minute (the cap itself still stops sending once reached). ``per_second``
+    is not counted here: its bucket spaces the claims.
     """
-    limits = [float(x) for x in (schedule.per_minute,) if x is not None]
-    if schedule.per_second is not None:
-        limits.append(schedule.per_second * 60)
-    if limits:
-        return min(limits)
+    if schedule.per_minute is not None:
+        return schedule.per_minute
     if schedule.daily_cap is not None and schedule.windows:
         minutes = window_minutes_on(schedule, day)
         if minutes > 0:
-            return float(max(1, math.floor(schedule.daily_cap / minutes)))
+            return max(1, math.floor(schedule.daily_cap / minutes))
     return None
+
+
+def per_minute_limit(schedule: Schedule, day: date) -> float | None:
+    """The effective per-minute rate on ``day``: the tightest of ``per_second``
+    and ``minute_limit``, for estimates."""
+    limits = [float(x) for x in (minute_limit(schedule, day),) if x is not None]
+    if schedule.per_second is not None:
+        limits.append(schedule.per_second * 60)
+    return min(limits) if limits else None
+
+
+def day_start(schedule: Schedule, at: datetime) -> datetime:
+    """When the account's day that holds ``at`` began: local midnight, for the daily cap."""
+    return _midnight(schedule, schedule.local(at).date())
+
+
+def next_day_start(schedule: Schedule, at: datetime) -> datetime:
+    """When the account's next day begins after ``at``."""
+    return _midnight(schedule, schedule.local(at).date() + timedelta(days=1))
 
 
 def _midnight(schedule: Schedule, day: date) -> datetime:
     return datetime.combine(day, time(0), schedule.timezone).astimezone(UTC)
 
 
-def _next_midnight(schedule: Schedule, at: datetime) -> datetime:
-    return _midnight(schedule, schedule.local(at).date() + timedelta(days=1))
+def usage_needed(schedule: Schedule, at: datetime) -> tuple[float, int]:
+    """How far back (seconds) and how many of the account's newest sends the rules
+    count at ``at``: a busy account's sends are never all read on each claim."""
+    spans, counts = [0.0], [0]
+    per_minute = minute_limit(schedule, schedule.local(at).date())
+    if per_minute is not None:
+        spans.append(60.0)
+        counts.append(per_minute)
+    if schedule.per_hour is not None:
+        spans.append(3600.0)
+        counts.append(schedule.per_hour)
+    gap = max(schedule.min_gap, schedule.stagger)
+    if gap:
+        spans.append(gap)
+        counts.append(1)
+    return max(spans), max(counts)
 
 
-def earliest_send(schedule: Schedule, history: History, now: datetime,
+def _interval(schedule: Schedule) -> float:
+    """Seconds between two claims under ``per_second``."""
+    return 1.0 / schedule.per_second  # type: ignore[operator]
+
+
+def _tokens(schedule: Schedule, bucket: float | None, now: float) -> int:
+    """How many claims the ``per_second`` bucket allows at ``now``."""
+    interval = _interval(schedule)
+    ahead = max(bucket or now, now) - now
+    # A hair of tolerance: the wake-up time computed below must allow one claim.
+    return max(0, math.floor(schedule.burst - ahead / interval + 1e-9))
+
+
+def bucket_after(schedule: Schedule, bucket: float | None, now: datetime,
+                 count: int) -> float | None:
+    """The bucket's state after ``count`` claims at ``now`` (GCRA: the theoretical
+    arrival time moves one interval per claim, from now when it lies behind)."""
+    if schedule.per_second is None or count <= 0:
+        return bucket
+    stamp = now.timestamp()
+    return max(bucket or stamp, stamp) + count * _interval(schedule)
+
+
+def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
                   manual: bool = False) -> datetime:
     """The earliest time the account's next message may go.
 
     ``manual`` (an operator's "send now") skips the stagger delay and the send
     windows, but not rates, the minimum gap or the daily cap: those are the
-    provider's limits, and breaking them gets the account blocked.
+    provider's limits, and breaking them gets the account blocked. While
+    messages are in flight the answer is a lower bound: they count until
+    they finish, and a window's worth after.
     """
     now = at = now.astimezone(UTC)
-    last = history.last
     gap = schedule.min_gap if manual else max(schedule.min_gap, schedule.stagger)
-    if last is not None and gap:
-        at = max(at, last + timedelta(seconds=gap))
-    rate = per_minute_limit(schedule, schedule.local(now).date())
-    per_minute = None if rate is None else max(1, math.floor(rate))
+    if gap and usage.in_flight:
+        at = max(at, now + timedelta(seconds=gap))
+    elif gap and usage.last is not None:
+        at = max(at, usage.last + timedelta(seconds=gap))
+    per_minute = minute_limit(schedule, schedule.local(now).date())
     for allowed, span in ((per_minute, 60.0), (schedule.per_hour, 3600.0)):
         if allowed is None:
             continue
-        inside = [t for t in history.recent if t > now - timedelta(seconds=span)]
-        if len(inside) >= allowed:
-            # The oldest send that still counts must leave the span first.
-            at = max(at, inside[-allowed] + timedelta(seconds=span))
-    if schedule.daily_cap is not None and history.today >= schedule.daily_cap:
-        at = max(at, _next_midnight(schedule, now))
+        inside = [t for t in usage.recent if t > now - timedelta(seconds=span)]
+        # How many counted messages must leave the span before one more fits.
+        excess = usage.in_flight + len(inside) - allowed + 1
+        if excess > len(inside):  # messages in flight leave the span only after finishing
+            at = max(at, now + timedelta(seconds=span))
+        elif excess > 0:
+            at = max(at, inside[excess - 1] + timedelta(seconds=span))
+    if schedule.daily_cap is not None and usage.today + usage.in_flight >= schedule.daily_cap:
+        at = max(at, next_day_start(schedule, now))
+    if schedule.per_second is not None and usage.bucket is not None:
+        ready = usage.bucket - (schedule.burst - 1) * _interval(schedule)
+        at = max(at, datetime.fromtimestamp(ready, UTC))
     return at if manual else next_open(schedule, at)
 
 
-def allowance(schedule: Schedule, history: History, now: datetime, manual: bool = False) -> int:
+def allowance(schedule: Schedule, usage: Usage, now: datetime, manual: bool = False) -> int:
     """How many messages may go right now, as one batch (0: wait).
 
     When nothing limits the count it is a large number: callers cap it with
     their batch size.
     """
     now = now.astimezone(UTC)
-    if earliest_send(schedule, history, now, manual) > now:
+    if earliest_send(schedule, usage, now, manual) > now:
         return 0
     counts = [10**9]
     if schedule.min_gap or (schedule.stagger and not manual):
         counts.append(1)
-    rate = per_minute_limit(schedule, schedule.local(now).date())
-    if rate is not None:
-        counts.append(max(1, math.floor(rate)) - history.since(now - timedelta(minutes=1)))
+    per_minute = minute_limit(schedule, schedule.local(now).date())
+    if per_minute is not None:
+        counts.append(per_minute - usage.in_flight - usage.since(now - timedelta(minutes=1)))
     if schedule.per_hour is not None:
-        counts.append(schedule.per_hour - history.since(now - timedelta(hours=1)))
+        counts.append(schedule.per_hour - usage.in_flight
+                      - usage.since(now - timedelta(hours=1)))
     if schedule.daily_cap is not None:
-        counts.append(schedule.daily_cap - history.today)
+        counts.append(schedule.daily_cap - usage.in_flight - usage.today)
+    if schedule.per_second is not None:
+        counts.append(_tokens(schedule, usage.bucket, now.timestamp()))
     return max(0, min(counts))
 
 
@@ -248,21 +345,21 @@ def _seconds_per_message(schedule: Schedule, day: date) -> float:
     return max(spacing)
 
 
-def estimate(schedule: Schedule, count: int, now: datetime, history: History | None = None,
+def estimate(schedule: Schedule, count: int, now: datetime, usage: Usage | None = None,
              warn_after_days: float | None = None, max_days: int = 3660) -> Estimate:
     """Walk the days ahead, filling each window until ``count`` messages are placed."""
-    history = history or History()
+    usage = usage or Usage()
     now = now.astimezone(UTC)
     remaining = float(count)
     day = schedule.local(now).date()
     finish = now
-    sent_today = history.today
+    sent_today = usage.today + usage.in_flight
     for _ in range(max_days):
         if schedule.windows:
             stretches = [(max(s, now), e) for s, e in open_intervals(schedule, day) if e > now]
         else:
             start = max(now, _midnight(schedule, day))
-            stretches = [(start, _next_midnight(schedule, start))]
+            stretches = [(start, next_day_start(schedule, start))]
         day_room = math.inf if schedule.daily_cap is None else schedule.daily_cap - sent_today
         for start, end in stretches:
             if remaining <= 0 or day_room <= 0:

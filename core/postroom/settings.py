@@ -6,7 +6,7 @@ A provider plugin describes its settings as an attrs class deriving from
 is not an integer, an unknown key is an error) and every error names the
 setting's path and what was expected, so the admin can fix it at once.
 
-Field types with checks built in: ``Port``, ``Seconds``, ``PositiveInt``,
+Field types with checks built in: ``Port``, ``Seconds``, ``Rate``, ``PositiveInt``,
 ``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path`` (relative to the
 config file), ``Literal[...]`` choices and enums.
 """
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 Port = NewType("Port", int)
 Seconds = NewType("Seconds", float)
+Rate = NewType("Rate", float)  # so many a second, above 0
 PositiveInt = NewType("PositiveInt", int)
 EmailAddress = NewType("EmailAddress", str)
 Region = NewType("Region", str)
@@ -71,13 +72,21 @@ class ProviderConfig:
         """
         return None
 
-    def schedule_defaults(self) -> Mapping[str, object]:
+    def limits(self) -> Mapping[str, object]:
         """Limits the provider imposes on this account, as schedule settings.
 
         For example ``{"daily_cap": 500}`` for a Gmail account or
-        ``{"per_second": 30}`` for an SMS API. The account's own
-        ``[accounts.NAME.schedule]`` settings override them.
+        ``{"per_second": 30}`` for an SMS API (also ``per_minute``,
+        ``per_hour``, ``burst``, ``min_gap``). The store enforces them across
+        every worker, together with the account's own ``[accounts.NAME.schedule]``:
+        where both set a limit the tighter one wins. A plugin declares its
+        provider's limits here and never paces by itself.
         """
+        return {}
+
+    def schedule_defaults(self) -> Mapping[str, object]:
+        """Defaults for the account's schedule that its own settings override
+        (unlike ``limits``); for plugins written before ``limits`` existed."""
         return {}
 
 
@@ -163,6 +172,8 @@ def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Convert
     conv.register_structure_hook(
         Seconds, _strict(Seconds, (int, float), lambda v: _in_range(Seconds, 1e-9)(float(v)))
     )
+    conv.register_structure_hook(
+        Rate, _strict(Rate, (int, float), lambda v: _in_range(Rate, 1e-9)(float(v))))
     conv.register_structure_hook(PositiveInt,
                                  _strict(PositiveInt, (int,), _in_range(PositiveInt, 1)))
     conv.register_structure_hook(EmailAddress, _strict(str, (str,), email_address))

@@ -8,6 +8,7 @@ opens the one a config names.
 
 from postroom.store.interface import (
     AccountPause,
+    Claim,
     Claimed,
     Disposition,
     Handled,
@@ -21,5 +22,5 @@ from postroom.store.interface import (
 from postroom.store.opening import open_store
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
+__all__ = ["AccountPause", "Claim", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
            "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage", "open_store"]

@@ -13,6 +13,7 @@ from typing import Protocol
 from attrs import field, frozen
 
 from postroom.messages import Message
+from postroom.scheduling import Schedule, Usage
 
 
 @frozen
@@ -34,13 +35,37 @@ class NewMessage:
 
 @frozen
 class Claimed:
-    """A message a worker holds under lease, with how many tries it has had."""
+    """A message a worker holds under lease, with how many tries it has had and
+    when it fell due (``due``: kept when the account, not the message, failed)."""
 
     account: str
     message: Message
     attempts: int
     manual: bool
     route: str | None = None
+    due: float = 0.0
+
+
+@frozen
+class Claim:
+    """What one ``claim`` took: ``messages`` under one lease and one ``token``.
+
+    The token is written on every message taken; ``renew``, ``record`` and
+    ``release`` change only the messages that still carry it, so a worker whose
+    lease ran out (and whose messages another worker took) changes nothing,
+    but a "sent". ``lease_until`` is when the lease ends unless renewed;
+    ``probe`` marks the one batch allowed to try an account that could not be
+    reached. With no messages, ``wake`` is the earliest time a claim of the
+    account may take something (limits, a pause, a probe under way), or None
+    when nothing is due.
+    """
+
+    account: str
+    token: str
+    messages: tuple[Claimed, ...] = field(default=(), converter=tuple)
+    lease_until: float = 0.0
+    probe: bool = False
+    wake: float | None = None
 
 
 @frozen
@@ -48,14 +73,17 @@ class Disposition:
     """What becomes of a claimed message after a try.
 
     ``state``: ``sent``, ``dead`` (failed for good) or ``queued`` (try again
-    at ``not_before``). ``counted`` says whether the try counts against the
-    retry limit (throttling and a stopped account do not). ``log`` is the
-    delivery-log entry for this try, or None when logging is off. ``account``
-    moves the message to another account of its route (failover).
+    at ``not_before``). ``at`` is when the provider's answer came: a sent
+    message's completion time, which the rate limits count. ``counted`` says
+    whether the try counts against the retry limit (throttling, a stopped or
+    unreachable account do not). ``log`` is the delivery-log entry for this
+    try, or None when logging is off. ``account`` moves the message to another
+    account of its route (failover).
     """
 
     message_id: str
     state: str
+    at: float
     not_before: float = 0.0
     counted: bool = True
     provider_id: str | None = None
@@ -103,7 +131,8 @@ class QueueRow:
 
     ``waiting`` are due now, ``scheduled`` due later, ``in_flight`` claimed by
     a worker, ``dead`` failed for good, ``cancelled`` cancelled by an operator,
-    ``sent`` sent since ``since``.
+    ``sent`` sent since ``since``; ``retrying``, of the ``scheduled``, those
+    waiting for another try after a failed one.
     """
 
     account: str
@@ -114,6 +143,7 @@ class QueueRow:
     cancelled: int
     sent: int
     next_due: float | None
+    retrying: int = 0
 
 
 @frozen
@@ -143,19 +173,28 @@ Note = Callable[[StoredMessage], LogEntry] | None
 
 @frozen
 class AccountPause:
-    """An account that must not send until ``until``, and why."""
+    """An account that must not send until ``until``, and why. ``kind`` is
+    ``unreachable`` for an outage (lifted as soon as a probe gets through)
+    and ``pause`` for the rest (throttled, out of credit, held, cooling down)."""
 
     account: str
     until: float
     reason: str
+    kind: str = "pause"
 
 
 class Store(Protocol):
     """Storage for the outbox and the delivery log.
 
     Every method is atomic. A message is durable once ``enqueue`` returns; a
-    claim lasts ``lease`` seconds, after which another worker may take the
-    message again, so a worker that dies loses nothing.
+    claim lasts ``lease`` seconds unless renewed, after which another worker
+    may take the message again, so a worker that dies loses nothing. The
+    store is the only state workers share: the account's limits are decided
+    in ``claim``'s transaction with ``postroom.store.accounting``, so any
+    number of workers on any number of hosts keep to them together.
+
+    A method that cannot reach or write the storage raises
+    ``postroom.StoreUnavailable`` and changes nothing.
     """
 
     def enqueue(self, items: Sequence[NewMessage], connection: object = None) -> list[str]:
@@ -172,17 +211,51 @@ class Store(Protocol):
     def next_due(self) -> float | None:
         """When the next queued message falls due, if any."""
 
-    def claim(self, account: str, now: float, limit: int, lease: float, worker: str,
-              manual_only: bool = False) -> list[Claimed]:
-        """Take up to ``limit`` due messages of ``account`` under lease, manual ones first."""
+    def claim(self, account: str, schedule: Schedule, *, limit: int, lease: float,
+              worker: str, ids: Collection[str] = ()) -> Claim:
+        """Take as many of ``account``'s due messages as its limits allow now, at most
+        ``limit``, "send now" ones first, under a lease of ``lease`` seconds.
 
-    def finish(self, worker: str, dispositions: Sequence[Disposition],
+        In one write transaction, at the store's own clock: read the usage
+        (``accounting.usage_query``), pass ``accounting.gate`` (pauses, an
+        outage's probe), ask ``accounting.plan_claim``, take the messages and
+        store the bucket (``bucket_after``) and, for a probe, the probe's token.
+        A due message is queued with ``not_before`` passed, or in flight under
+        a lease that ran out. ``ids`` limits the claim to those messages (an
+        operator's ``send``). ``worker`` names the claimer for people.
+        """
+
+    def renew(self, token: str, lease: float) -> int:
+        """Extend the lease of the claim ``token``'s messages still in flight to
+        ``lease`` seconds from now (and its probe's); return how many it holds."""
+
+    def record(self, token: str, dispositions: Sequence[Disposition],
                follow_ups: Sequence[NewMessage] = ()) -> None:
-        """Record the outcome of a batch, its log entries and the messages it gave
-        rise to (copies for deferred recipients), in one transaction."""
+        """Record outcomes of the claim ``token``'s messages as they come, with their
+        log entries and the messages they gave rise to (copies for deferred
+        recipients), in one transaction; called as often as results come.
 
-    def release(self, worker: str, message_ids: Sequence[str]) -> None:
-        """Give claimed messages back unsent (a worker stopping before sending them)."""
+        Only messages still carrying the token change, but a ``sent`` is
+        recorded whatever happened meanwhile: it did go.
+        """
+
+    def release(self, token: str, message_ids: Sequence[str]) -> None:
+        """Give claimed messages back unsent and untried (a worker stopping, or
+        losing its lease, before handing them over); ends the claim's probe."""
+
+    def mark_unreachable(self, account: str, token: str, reason: str, pause: float,
+                         pause_max: float) -> float | None:
+        """The batch ``token`` could not reach the account: pause it as a whole,
+        doubling from ``pause`` to ``pause_max`` (``accounting.after_unreachable``),
+        with an ``unreachable`` pause saying ``reason``. Returns the pause's end,
+        or None when this batch does not decide it."""
+
+    def mark_reachable(self, account: str) -> None:
+        """A batch got through to the account: end its outage and lift its
+        ``unreachable`` pause, so every worker sends again."""
+
+    def usage(self, account: str, schedule: Schedule) -> Usage:
+        """The account's usage now, as ``claim`` counts it (for estimates)."""
 
     def reroute(self, account: str, route: str, to_account: str) -> int:
         """Move ``account``'s queued messages of ``route`` to ``to_account``; return how many."""
@@ -196,13 +269,6 @@ class Store(Protocol):
         the account's queue.
         """
 
-    def sent_times(self, account: str, since: float, newest: int | None = None) -> list[float]:
-        """When the account's messages were sent since ``since``, oldest first;
-        only the ``newest`` few when given."""
-
-    def sent_count(self, account: str, since: float) -> int:
-        """How many of the account's messages were sent since ``since``."""
-
     def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
                note: Note = None) -> list[Handled]:
         """Cancel queued messages, so that no worker ever sends them, with a log entry
@@ -214,7 +280,7 @@ class Store(Protocol):
         its worker may be sending it. One whose lease ran out counts as queued,
         as it does for ``claim`` (its worker may have died), and is cancelled,
         reported with ``state`` ``inflight``; should that worker be only slow and
-        send it after all, ``finish`` records it ``sent``, as it went. Returns
+        send it after all, ``record`` records it ``sent``, as it went. Returns
         every id named, each once, or for ``account`` alone the messages
         cancelled and those left in flight.
         """
@@ -229,7 +295,7 @@ class Store(Protocol):
         """
 
     def pause(self, account: str, until: float, reason: str) -> None:
-        """Stop an account from sending until ``until``."""
+        """Stop an account from sending until ``until`` (a pause of kind ``pause``)."""
 
     def pauses(self, now: float) -> dict[str, AccountPause]:
         """Accounts paused at ``now``."""

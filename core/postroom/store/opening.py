@@ -24,7 +24,8 @@ def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
     store raises ``StoreError`` saying what to run.
     """
     if settings.url is None:
-        return SQLiteStore(settings.path, settings.durability, clock, upgrade)
+        return SQLiteStore(settings.path, settings.durability, clock, settings.busy_timeout,
+                           upgrade)
     try:
         from postroom.store.postgres import PostgresStore
     except ImportError as exc:

@@ -107,7 +107,7 @@ def test_the_worker_waits_a_day_when_the_quota_is_used_up(gmail_server, engine):
     before = time.time()
     report = account.run_worker(once=True, wait=0)
 
-    assert (report.sent, report.failed) == (1, 0)
+    assert (report.sent, report.dead) == (1, 0)
     [row] = account.queue()
     assert (row.dead, row.sent, row.waiting + row.scheduled) == (0, 1, 2)
     pause = account.store.pauses(before)["g"]

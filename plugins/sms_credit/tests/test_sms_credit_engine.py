@@ -89,5 +89,5 @@ def test_the_preflight_can_hold_a_send_until_the_account_is_topped_up(make_engin
     engine.send("texts", *[engine.message("texts", to=NUMBER, text=f"n{n}") for n in range(3)])
     (pause,) = engine.store.pauses(engine.clock()).values()
     assert pause.reason == "held for credits: 2 credits missing"
-    assert engine.run_worker(once=True, wait=0).handled == 0
+    assert engine.run_worker(once=True, wait=0).batches == 0
     assert gateway.charged == 0

@@ -1,0 +1,227 @@
+"""The worker: takes due messages from the outbox and sends them, account by account.
+
+Each pass, for every account with due messages, it claims as many as the
+account's limits allow now (the store decides, in the claim's transaction,
+for all workers together), at most a batch, and sends them through the
+account's plugin (``BatchSender``): results are recorded as they come, the
+lease is renewed while the batch is in hand, and an account that answers
+for itself (throttled, out of credit, unreachable) pauses as a whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+
+from attrs import define
+
+from postroom.errors import StoreUnavailable
+from postroom.messages import EmailMessage, SmsMessage
+from postroom.scheduling import next_occurrence
+from postroom.store import NewMessage
+from postroom.worker.batch import BatchSender
+from postroom.worker.host import WorkerHost
+from postroom.worker.lease import Heartbeat
+from postroom.worker.recording import RETRY_MAX, StoreHealth
+
+log = logging.getLogger("postroom.worker")
+
+# The shortest sleep between passes: per-second limits space claims by milliseconds.
+MIN_SLEEP = 0.001
+
+
+@define
+class WorkerReport:
+    """What a worker run did, in messages (not tries).
+
+    ``sent`` and ``dead`` (failed for good) count messages this run finished;
+    ``left`` the messages still queued when it ended that were due (waiting
+    for a limit, a window or a paused account) or waiting to be tried again;
+    ``batches`` the batches sent.
+    """
+
+    sent: int = 0
+    dead: int = 0
+    left: int = 0
+    batches: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.sent + self.dead
+
+
+class Worker:
+    """Drains the outbox of a ``WorkerHost``; see ``Engine.run_worker``.
+
+    ``accounts`` limits it to those accounts, ``messages`` to those message
+    ids (an operator's "send now": its own messages, not the backlog).
+    """
+
+    def __init__(self, host: WorkerHost, *, accounts: Sequence[str] | None = None,
+                 messages: Collection[str] = (), stop: threading.Event | None = None,
+                 progress: Callable[[WorkerReport], None] | None = None,
+                 worker_id: str | None = None) -> None:
+        self.host = host
+        self.accounts = set(accounts) if accounts else None
+        self.messages = tuple(messages)
+        self.stop = stop or threading.Event()
+        self.progress = progress
+        self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
+        self.report = WorkerReport()
+        self.health = StoreHealth()
+        self._random = random.Random()
+        self._lock = threading.Lock()  # a write of results and a lease renewal never overlap
+        self._heartbeat: Heartbeat | None = None
+        self._progressed = host.clock()
+
+    def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
+        """Send until stopped. With ``once``, stop when nothing may go within ``wait``
+        seconds (default ``[delivery] once_wait``) of the last message finished
+        (sent or failed for good), or of the start: also when a provider keeps
+        throttling or an account stays unreachable that long."""
+        delivery = self.host.config.delivery
+        wait = delivery.once_wait if wait is None else wait
+        clock = self.host.clock
+        self._progressed = clock()
+        retry = 0.0
+        try:
+            while not self.stop.is_set():
+                try:
+                    handled, wake = self.run_pass()
+                    retry = 0.0
+                except StoreUnavailable as error:
+                    self.health.failed(error, "looking for due messages")
+                    retry = min(max(retry * 2, 0.1), RETRY_MAX)
+                    handled, wake = 0, clock() + retry
+                now = clock()
+                if once:
+                    deadline = self._progressed + wait
+                    if now > deadline or (not handled and (wake is None or wake > deadline)):
+                        break
+                if handled:
+                    continue
+                pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
+                                                               delivery.poll)
+                if retry:  # the store just failed: nothing to wait on but the time
+                    self.stop.wait(pause)
+                else:  # a store that can tell (PostgreSQL) ends the wait when work falls due
+                    self.host.store.wait_for_work(pause, self.stop)
+        finally:
+            if self._heartbeat is not None:
+                self._heartbeat.close()
+        self.report.left = self._left()
+        return self.report
+
+    def run_pass(self) -> tuple[int, float | None]:
+        """One round over the accounts with due messages; returns (messages claimed,
+        when to look again)."""
+        host = self.host
+        store = host.store
+        now = host.clock()
+        if not self.messages:
+            self._fire_recurring(now)
+        pauses = store.pauses(now)
+        handled = 0
+        wakes = []
+        for name in store.due_accounts(now):
+            if self.stop.is_set():
+                break
+            if not self._serves(name):
+                continue
+            if name in pauses:
+                wakes.append(pauses[name].until)
+                continue
+            account = host.config.accounts.get(name)
+            if account is None:
+                log.warning("messages queued for account %r, which is not configured", name)
+                continue
+            claim = store.claim(name, account.schedule, limit=host.config.delivery.batch_size,
+                                lease=host.config.delivery.lease, worker=self.id,
+                                ids=self.messages)
+            if not claim.messages:
+                if claim.wake is not None:
+                    wakes.append(claim.wake)
+                continue
+            handled += len(claim.messages)
+            self._send(account, claim)
+        if not handled:
+            next_due = store.next_due()
+            if next_due is not None and next_due > now:
+                wakes.append(next_due)
+        return handled, min(wakes) if wakes else None
+
+    def _serves(self, account: str) -> bool:
+        return self.accounts is None or account in self.accounts
+
+    def _send(self, account, claim) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self.host.store, self.host.config.delivery.lease,
+                                        self.health, self._lock)
+        tally = BatchSender(self.host, account, claim, stop=self.stop,
+                            heartbeat=self._heartbeat, health=self.health, lock=self._lock,
+                            jitter=self._random).run()
+        self.report.sent += tally.sent
+        self.report.dead += tally.dead
+        self.report.batches += 1
+        if tally.sent or tally.dead:
+            self._progressed = self.host.clock()
+        if self.progress:
+            self.progress(self.report)
+
+    def _left(self) -> int:
+        """Messages still queued that were due or wait for another try."""
+        store = self.host.store
+        if self.messages:
+            found = (store.find(mid) for mid in self.messages)
+            return sum(1 for stored in found
+                       if stored is not None and stored.state in ("queued", "inflight"))
+        now = self.host.clock()
+        return sum(row.waiting + row.retrying for row in store.queue(now, now)
+                   if self._serves(row.account))
+
+    def _fire_recurring(self, now: float) -> None:
+        host = self.host
+        store = host.store
+        for name, spec in host.config.recurring.items():
+            last = store.recurring_last(name)
+            if last is None:  # first seen: start counting from now, send nothing retroactively
+                store.set_recurring_last(name, now)
+                continue
+            tz = spec.timezone or host.config.timezone
+            due = next_occurrence(frozenset(spec.days), spec.at, tz,
+                                  datetime.fromtimestamp(last, UTC))
+            if due.timestamp() > now:
+                continue
+            # Occurrences missed while no worker ran collapse into one: a stale
+            # report sent three times over helps nobody.
+            while (later := next_occurrence(frozenset(spec.days), spec.at, tz, due)).timestamp() \
+                    <= now:
+                due = later
+            account = host.config.accounts[spec.account]
+            if account.channel == "sms":
+                messages = [SmsMessage(to=to, text=spec.text or "", region=account.region)
+                            for to in spec.to]
+            else:
+                messages = [EmailMessage(to=spec.to, subject=spec.subject, text=spec.text,
+                                         html=spec.html)]
+            key = f"recurring:{name}:{due.isoformat()}"
+            store.enqueue([NewMessage(spec.account, m, now, idempotency_key=f"{key}#{i}")
+                           for i, m in enumerate(messages)])
+            store.set_recurring_last(name, due.timestamp())
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Make SIGTERM and SIGINT stop after the message in hand: the rest of its
+    batch goes back to the queue (a plugin of the list contract finishes its batch)."""
+
+    def handler(signum, frame):
+        log.info("signal %s: finishing the message in hand, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
