@@ -1,7 +1,8 @@
 """Workers on several "hosts" sharing one PostgreSQL outbox: separate processes, each
 with its own connections; one is SIGKILLed mid-batch, one loses its database
-mid-batch behind a TCP proxy that is cut. Nothing is lost, and only the
-batches in flight at those moments may go twice."""
+mid-batch behind a TCP proxy that is cut. Nothing is lost, only the batches in
+flight at those moments may go twice, and the account's rate limit holds across
+all of them, as the sink's clock sees it."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from postroom import Engine
 BATCH = 10
 COUNT = 300
 LEASE = 3
+RATE = 25  # per_second, with a burst of one batch: the 300 take at least 11.6 s
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -36,7 +38,7 @@ def through(url: str, port: int) -> str:
 
 def write_config(folder: Path, name: str, store: dict) -> Path:
     """A worker's config: the echo account takes 30 ms a message and records what it
-    accepted in ``accepted-NAME.txt``."""
+    accepted in ``accepted-NAME.txt`` (and when, in ``stamps-NAME.txt``)."""
     path = folder / f"{name}.toml"
     path.write_text(f"""
 [delivery]
@@ -50,6 +52,10 @@ sender = "desk@example.org"
 api_secret = "x"
 delay = 0.03
 record = "accepted-{name}.txt"
+stamps = "stamps-{name}.txt"
+[accounts.desk.schedule]
+per_second = {RATE}
+burst = {BATCH}
 {store_toml(store)}""")
     return path
 
@@ -124,5 +130,13 @@ def test_workers_on_two_hosts_survive_a_kill_and_a_lost_connection(
              for name in configs}
     assert repeated <= 2 * BATCH, (repeated, twice, outputs["b1"][1])
     assert proxy.cuts >= 1 and lines(tmp_path / "accepted-b2.txt")
+    # The rate held across the four processes: in any span of s seconds at most
+    # a burst plus s times the rate (a token bucket), sends seen by the sink.
+    times = sorted(float(stamp) for name in configs
+                   for stamp in lines(tmp_path / f"stamps-{name}.txt")[1::2])
+    for first, start in enumerate(times):
+        for span in (0.5, 1.0, 3.0):
+            within = sum(1 for t in times[first:] if t < start + span)
+            assert within <= BATCH + RATE * span, (span, within)
     for name in ("a1", "b2"):  # the healthy workers stopped cleanly on SIGTERM
         assert workers[name].returncode == 0, outputs[name][1]
