@@ -205,9 +205,11 @@ class PostgresStore:
         #: What opening the store did to its tables (``Step.what`` each), for people.
         self.applied = self._guard(lambda: self._prepare(upgrade))
         self.version = latest(STEPS)
+        # A call waits up to 10 s for a connection while the server is away, then
+        # raises StoreUnavailable: the worker keeps its results and tries again.
         self._pool = ConnectionPool(url, min_size=1, max_size=pool_size, kwargs=options,
                                     check=ConnectionPool.check_connection, num_workers=1,
-                                    name=f"postroom-{schema}", open=True)
+                                    name=f"postroom-{schema}", timeout=10, open=True)
         self._listener: psycopg.Connection | None = None
         self._listen_lock = threading.Lock()
 
