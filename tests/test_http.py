@@ -223,10 +223,10 @@ def test_a_ca_file_without_a_certificate_stops_the_account(api, tmp_path, conten
     assert not error.maybe_processed and api.balance_requests == 0
 
 
-def test_a_refused_connection_is_transient_and_never_reached_the_api():
+def test_a_refused_connection_is_unreachable_and_never_reached_the_api():
     port = refused_port()
     error = failure(f"https://127.0.0.1:{port}")
-    assert (error.outcome, error.stage, error.category) == (Outcome.TRANSIENT, "connect",
+    assert (error.outcome, error.stage, error.category) == (Outcome.UNREACHABLE, "connect",
                                                             "connect-failed")
     assert error.text == f"cannot connect to 127.0.0.1:{port}: Connection refused"
     assert error.code is None and not error.maybe_processed
@@ -235,7 +235,7 @@ def test_a_refused_connection_is_transient_and_never_reached_the_api():
 def test_no_connection_within_the_timeout_is_a_connect_timeout():
     with unresponsive_port() as port:
         error = failure(f"https://127.0.0.1:{port}", timeout=0.3)
-    assert (error.outcome, error.stage, error.category) == (Outcome.TRANSIENT, "connect",
+    assert (error.outcome, error.stage, error.category) == (Outcome.UNREACHABLE, "connect",
                                                             "timeout")
     assert error.text == f"no connection to 127.0.0.1:{port} within 0.3 s"
     assert not error.maybe_processed

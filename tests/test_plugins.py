@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import warnings
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 import postroom
 from postroom import ConfigError, EmailMessage, Engine, Outcome, hookspecs
-from postroom.plugins import PluginRegistry
+from postroom.plugins import PluginInfo, PluginRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOKS = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -68,12 +69,20 @@ def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_load(inst
         Engine.from_dict({"accounts": {"x": {"provider": "acme"}}}, registry=registry)
 
 
-def test_a_plugin_whose_hooks_do_not_match_the_spec_is_broken_not_fatal(installed):
-    code = ("import postroom\n@postroom.hookimpl\n"
-            "def postroom_send(config, messages, no_such_argument):\n    return None\n")
-    installed("acme-sms", {"acme": "acme_sms_wrong"}, modules={"acme_sms_wrong": code})
+def acme_plugin(installed, module: str, send_hook: str) -> tuple[PluginRegistry, PluginInfo]:
+    """Install ``acme-sms`` whose ``module`` (a name of its own: modules are imported
+    once) holds ``send_hook``; the registry and the plugin's row."""
+    code = f"import postroom\n@postroom.hookimpl\n{send_hook}"
+    installed("acme-sms", {"acme": module}, modules={module: code})
     registry = PluginRegistry(environ={})
     (info,) = [i for i in registry.plugins() if i.distribution == "acme-sms"]
+    return registry, info
+
+
+def test_a_plugin_whose_hooks_do_not_match_the_spec_is_broken_not_fatal(installed):
+    _, info = acme_plugin(installed, "acme_sms_wrong",
+                          "def postroom_send(config, messages, no_such_argument):\n"
+                          "    return None\n")
     assert info.status == "broken"
     assert "no_such_argument" in info.error
 
@@ -147,13 +156,59 @@ def test_a_plugin_answering_with_the_wrong_count_is_a_plugin_error(registry, ech
     class Short:
         @postroom.hookimpl(tryfirst=True)
         def postroom_send(self, config, messages):
-            return []
+            return iter([])
 
     registry.register(Short(), [], name="short")
     engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
                               environ={"ECHO_SECRET": "x"})
     with pytest.raises(postroom.PluginError, match="0 results for 1 messages"):
         engine.deliver("desk", [engine.message("desk", to="ann@example.org", text=".")])
+
+
+def test_a_postroom_send_that_is_a_generator_function_is_refused_by_name(installed):
+    registry, info = acme_plugin(installed, "acme_sms_greedy",
+                                 "def postroom_send(config, messages):\n"
+                                 "    for message in messages:\n"
+                                 "        yield postroom.SendResult.accepted(message.id)\n")
+    assert info.status == "broken"
+    assert "postroom_send is a generator function" in info.error
+    assert "return None for other configs" in info.error
+    # Not registered: it would have answered every account's batches.
+    assert registry.pm.get_plugin(info.name) is None and "acme" not in registry.providers()
+
+
+def test_a_plugin_returning_a_list_still_works_and_is_warned_once(registry, echo_settings,
+                                                                   echo):
+    class Legacy:
+        @postroom.hookimpl(tryfirst=True)
+        def postroom_send(self, config, messages):
+            return [postroom.SendResult.accepted(m.id, "old-1") for m in messages]
+
+    registry.register(Legacy(), [], name="legacy", distribution="acme-legacy", version="0.9")
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "x"})
+    batch = [engine.message("desk", to=f"p{i}@example.org", text=".") for i in range(2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [r.provider_id for r in engine.deliver("desk", batch)] == ["old-1", "old-1"]
+        engine.deliver("desk", batch)
+    (warned,) = caught  # once per plugin, not per batch
+    assert warned.category is DeprecationWarning
+    assert "returns a list from postroom_send" in str(warned.message)
+
+
+def test_results_out_of_order_are_a_plugin_error_naming_the_plugin(registry, echo_settings):
+    class Backwards:
+        @postroom.hookimpl(tryfirst=True)
+        def postroom_send(self, config, messages):
+            return iter([postroom.SendResult.accepted(m.id) for m in reversed(messages)])
+
+    registry.register(Backwards(), [], name="backwards")
+    engine = Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
+                              environ={"ECHO_SECRET": "x"})
+    batch = [engine.message("desk", to=f"p{i}@example.org", text=".") for i in range(2)]
+    with pytest.raises(postroom.PluginError, match=f"the echo plugin.*{batch[0].id} was due"):
+        engine.deliver("desk", batch)
 
 
 def test_every_hook_is_documented_for_vendors_and_tested():

@@ -131,7 +131,8 @@ def test_the_sms_file_provider_records_encoding_and_segments(tmp_path):
 
     config = sms_file.SmsFileConfig(path=tmp_path / "sms.jsonl")
     messages = [SmsMessage(to="+447700900123", text=text) for text in ("Ж" * 71, "See you.")]
-    assert all(r.ok for r in sms_file.postroom_send(config, messages))
+    (results,) = sms_file.postroom_send(config, messages)  # one append, one list of results
+    assert all(r.ok for r in results)
     lines = config.path.read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines]
     assert [(r["encoding"], r["segments"]) for r in records] == [("UCS-2", 2), ("GSM-7", 1)]

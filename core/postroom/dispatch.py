@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from postroom.errors import PluginError
@@ -27,9 +27,6 @@ from postroom.results import Problem, SendResult
 if TYPE_CHECKING:
     from postroom.config import Account
     from postroom.plugins import PluginRegistry
-
-_warned: set[str] = set()  # plugins told once that they return a list
-
 
 class ResultStream:
     """The results of one ``postroom_send`` call, one per message, in order.
@@ -45,28 +42,36 @@ class ResultStream:
         self.plugin = plugin
         self.interruptible = interruptible
         try:
-            self._source: Iterator = iter(answer)  # type: ignore[call-overload]
+            self._answer: Iterator = iter(answer)  # type: ignore[call-overload]
         except TypeError:
             raise PluginError(f"{plugin} answered postroom_send with "
                               f"{type(answer).__name__}, not an iterator of results") from None
         self._ids = [m.id for m in messages]
         self._next = 0
-        self._pending: deque[object] = deque()
+        self._pending: deque[object] = deque()  # the rest of an item that was a list
 
     def __iter__(self) -> ResultStream:
         return self
 
+    @property
+    def between_items(self) -> bool:
+        """Whether every result the plugin has given was taken: only then may the
+        engine stop asking (the results of one request come together)."""
+        return not self._pending
+
     def __next__(self) -> SendResult:
         """The next message's result; any exception of the plugin passes through."""
         if self._next == len(self._ids):
-            self._finish()
+            # Let the plugin run to its end, and check that it adds no result.
+            if self._pending or next(self._answer, None) is not None:
+                raise PluginError(f"{self.plugin} answered postroom_send with more results "
+                                  f"than the {len(self._ids)} messages")
             raise StopIteration
         if not self._pending:
-            try:
-                item = next(self._source)
-            except StopIteration:
+            item = next(self._answer, None)
+            if item is None:
                 raise PluginError(f"{self.plugin} answered postroom_send with {self._next} "
-                                  f"results for {len(self._ids)} messages") from None
+                                  f"results for {len(self._ids)} messages")
             self._pending.extend(item if isinstance(item, Sequence) else [item])
         result = self._pending.popleft()
         expected = self._ids[self._next]
@@ -77,17 +82,20 @@ class ResultStream:
         self._next += 1
         return result
 
-    def _finish(self) -> None:
-        """Let the plugin run to its end after the last result, and check it adds none."""
-        if self._pending or next(self._source, None) is not None:
-            raise PluginError(f"{self.plugin} answered postroom_send with more results than "
-                              f"the {len(self._ids)} messages")
-
     def close(self) -> None:
         """Stop asking: a generator's ``finally`` and ``with`` blocks run now."""
-        close = getattr(self._source, "close", None)
+        close = getattr(self._answer, "close", None)
         if close is not None:
             close()
+
+
+def each_result(answer: Iterable[SendResult | Sequence[SendResult]]) -> Iterator[SendResult]:
+    """The results of a ``postroom_send`` answer one by one, lists of results opened."""
+    for item in answer:
+        if isinstance(item, Sequence):
+            yield from item
+        else:
+            yield item
 
 
 def plugin_label(registry: PluginRegistry, provider: str) -> str:
@@ -126,8 +134,8 @@ def send_stream(registry: PluginRegistry, account: Account,
     if answer is None:
         raise PluginError(f"no plugin answered postroom_send for account {account.name!r} "
                           f"(provider {account.provider!r})")
-    if isinstance(answer, Sequence) and label not in _warned:
-        _warned.add(label)
+    if isinstance(answer, Sequence) and label not in registry.warned:
+        registry.warned.add(label)
         warnings.warn(f"{label} returns a list from postroom_send, so a batch cannot stop "
                       "half way and results are recorded only at its end; return an iterator "
                       "of results instead (see postroom.hookspecs.postroom_send)",

@@ -30,7 +30,7 @@ at their provider to check all of the above.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -117,8 +117,9 @@ def postroom_test(config: ProviderConfig, target: str | None) -> Diagnosis | Non
 @hookspec(firstresult=True)
 def postroom_send(
     config: ProviderConfig, messages: Sequence[Message]
-) -> Sequence[SendResult] | None:
-    """Send a batch of messages through one connection or session.
+) -> Iterator[SendResult | Sequence[SendResult]] | None:
+    """Send a batch of messages through one connection or session, reporting
+    each message's result as soon as it is known.
 
     :param config: the account's config; answer only if it is your class.
     :param messages: the batch, in the order results must come back.
@@ -128,25 +129,70 @@ def postroom_send(
     already checked. Open one connection for the batch and reuse it; if it
     drops mid-batch, reconnect and go on.
 
-    :returns: exactly one ``postroom.SendResult`` per message, in the same
-        order, with ``message_id=message.id``:
+    :returns: ``None`` when the config is not yours; otherwise an iterator,
+        usually a generator object, of exactly one ``postroom.SendResult`` per
+        message, in the same order, with ``message_id=message.id``. Return it
+        from your hook function, which must not itself be a generator function
+        (it would then answer every account, not only yours, and postroom
+        refuses to load it)::
+
+            @hookimpl
+            def postroom_send(config, messages):
+                if not isinstance(config, AcmeConfig):
+                    return None
+                return send_batch(config, messages)   # a generator function
+
+            def send_batch(config, messages):
+                with AcmeClient(config) as client:
+                    for message in messages:
+                        yield client.send(message)    # one SendResult
+
+        The engine asks for one result at a time and records it at once.
+        Hand message *i* over only when asked for its result: between two
+        results the engine may stop asking (it is shutting down, or its lease
+        on the batch is in doubt) and close the iterator. The messages you
+        have not handed over then go back to the queue untried, so put the
+        clean-up (closing the connection) in ``with`` or ``finally`` blocks,
+        which run when the iterator is closed. When one request carries
+        several messages, hand them over together and yield the list of
+        their results (in order) as one item. A message whose result you have
+        not given must not have been handed over when the iterator is closed.
+
+        Each result:
 
         - ``SendResult.accepted(id, provider_id, cost=..., currency=...)``
           when the provider took it (recipients it refused while taking the
           rest go in ``refused``);
         - ``SendResult.transient(id, code, text)`` for what may work later
           (4xx, connection lost, timeout, HTTP 5xx): the engine retries with
-          backoff;
+          backoff; put ``info={"maybe_delivered": "true"}`` when the message
+          may have gone before things broke;
         - ``SendResult.throttled(id, code, text, retry_after=...)`` when the
-          provider asks to slow down: retried without counting as a failure;
+          provider asks to slow down: the account pauses, the message keeps
+          its tries;
         - ``SendResult.account_stopped(id, code, text)`` when the account can
-          send nothing more for now (out of credit, daily quota): the message
-          stays queued and the account is paused;
+          send nothing more for now (out of credit, daily quota): the account
+          pauses, the message stays queued;
+        - ``SendResult.unreachable(id, code, text)`` when the provider could not
+          be reached before the message was handed over (DNS, a refused
+          connection, TLS, the login): the account pauses as a whole, with
+          backoff and one probe at a time across all workers, and the message
+          keeps its tries and due time;
         - ``SendResult.permanent(id, code, text)`` when it can never go as it
           is (bad recipient, 5xx, rejected content): not retried.
 
-        ``None`` when the config is not yours. Exceptions are for bugs: a
-        network error is a ``transient`` result, not an exception.
+        After a result that pauses the account (throttled, stopped,
+        unreachable) the engine asks for no more. Exceptions are for bugs: a
+        network error is a result, not an exception. If your iterator raises
+        all the same, the results it gave stand, the message in hand is
+        retried, the rest go back to the queue, and the error is logged with
+        your plugin's name and distribution.
+
+        Rate limits are not the plugin's to keep: declare them with
+        ``ProviderConfig.limits()`` and the store keeps them across every
+        worker. A list of every result (the first version of this contract)
+        still works, but the batch cannot be stopped half way, its results are
+        recorded only at its end, and a ``DeprecationWarning`` says so.
     """
 
 

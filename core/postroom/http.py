@@ -279,10 +279,10 @@ class HttpClient:
         raises when the CA file is missing: catch ``OSError`` (which both are)
         around a call that bypasses ``request``.
 
-        Failures before the request went out (no connection, an untrusted
-        certificate) are ``transient`` (an untrusted certificate:
-        ``untrusted``; a CA file that cannot be used: ``account_stopped``);
-        after it, ``transient`` with ``maybe_processed``.
+        Failures before the request went out (no connection, no address) are
+        ``unreachable``, which pauses the account as a whole (an untrusted
+        certificate: ``untrusted``; a CA file that cannot be used:
+        ``account_stopped``); after it, ``transient`` with ``maybe_processed``.
         """
         host, server, timeout = self.host, self.server, f"{self.timeout:g} s"
         if _first(exc, ssl.SSLCertVerificationError) is not None:
@@ -296,22 +296,22 @@ class HttpClient:
             if unusable is not None:
                 return unusable
         if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return self.error(Outcome.TRANSIENT, None, "connect", "timeout",
+            return self.error(Outcome.UNREACHABLE, None, "connect", "timeout",
                               f"no connection to {host} within {timeout}",
                               f"check the network path to {server}, or raise timeout")
         if isinstance(exc, requests.exceptions.ProxyError):
-            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+            return self.error(Outcome.UNREACHABLE, None, "connect", "connect-failed",
                               f"cannot connect to {host} through the proxy the environment "
                               f"names: {_why(exc)}",
                               "check the proxy variables postroom runs with (HTTPS_PROXY, "
                               "ALL_PROXY, NO_PROXY)")
         if _first(exc, (NewConnectionError, ConnectionRefusedError, socket.gaierror)):
-            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+            return self.error(Outcome.UNREACHABLE, None, "connect", "connect-failed",
                               f"cannot connect to {host}: {_why(exc)}",
                               f"check base_url and that this machine can reach {server}")
         if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                       | requests.exceptions.InvalidSchema):
-            return self.error(Outcome.TRANSIENT, None, "connect", "connect-failed",
+            return self.error(Outcome.UNREACHABLE, None, "connect", "connect-failed",
                               f"cannot connect to {host}: base_url is not a usable address",
                               "set base_url to the https:// address of the API")
         # From here on the request may have reached the API before things broke.

@@ -11,6 +11,7 @@ distribution names) turns plugins off without uninstalling them.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -50,6 +51,16 @@ def _core_version() -> str:
         return "unknown"
 
 
+def _yields_itself(pm: pluggy.PluginManager, plugin: object) -> bool:
+    """Whether ``plugin``'s ``postroom_send`` is a generator function.
+
+    Calling one returns a generator for any config, never None, so the first
+    such plugin would take every account's batches.
+    """
+    return any(impl.plugin is plugin and inspect.isgeneratorfunction(impl.function)
+               for impl in pm.hook.postroom_send.get_hookimpls())
+
+
 class PluginRegistry:
     """The pluggy manager plus what postroom knows about each plugin."""
 
@@ -59,6 +70,7 @@ class PluginRegistry:
         self._infos: list[PluginInfo] = []
         self._providers: dict[str, PluginInfo] = {}
         self._load_entry_points = entry_points
+        self.warned: set[str] = set()  # plugins told once of a deprecated answer
         disabled = (environ if environ is not None else os.environ).get(DISABLE_VARIABLE, "")
         self._disabled = {name.strip() for name in disabled.split(",") if name.strip()}
         for module, names in BUILTIN_PROVIDERS:
@@ -91,6 +103,14 @@ class PluginRegistry:
         except Exception as exc:  # a vendor's plugin may fail in any way: record it, go on
             info.status = "broken"
             info.error = f"{type(exc).__name__}: {exc}"
+            return info
+        if _yields_itself(self.pm, plugin):
+            self.pm.unregister(plugin)
+            info.status = "broken"
+            info.error = ("its postroom_send is a generator function, so it would answer for "
+                          "every account, not only its own: make postroom_send return None "
+                          "for other configs and return a generator (from a function of its "
+                          "own) for yours")
             return info
         info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or ())
         for provider in providers:

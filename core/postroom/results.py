@@ -162,6 +162,14 @@ class SendResult:
     def permanent(cls, message_id: str, code: str | None, text: str, **kw) -> SendResult:
         return cls(message_id, Outcome.PERMANENT, code=code, text=text, **kw)
 
+    @classmethod
+    def failed(cls, outcome: Outcome, message_id: str, code: str | None, text: str,
+               **kw) -> SendResult:
+        """A result of any outcome but ``accepted``, for an error that carries its outcome."""
+        if outcome is Outcome.ACCEPTED:
+            raise ValueError("an accepted message is SendResult.accepted(...)")
+        return cls(message_id, outcome, code=code, text=text, **kw)
+
 
 @frozen
 class Credits:

@@ -25,6 +25,10 @@ Optional fixtures: ``rejected_recipient`` (one the provider refuses for good),
 ``unreachable_settings`` (settings aimed where nothing answers) and
 ``expect_credits`` (True if the provider reports a balance). Each check whose
 fixture is not given is skipped. Needs pytest.
+
+``postroom_send`` is checked as the engine uses it: an iterator whose results
+come one per message (or a list per request carrying several), in order,
+and which can be closed after any result.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from pathlib import Path
 
 import pytest
 
+from postroom.dispatch import each_result
 from postroom.errors import ConfigError
 from postroom.messages import EmailMessage, Message, SmsMessage
 from postroom.plugins import PluginRegistry
@@ -119,11 +124,7 @@ class ProviderContract:
 
     def send(self, hooks, config: ProviderConfig, batch: list[Message]) -> list[SendResult]:
         """Every result of one ``postroom_send`` call, taken one at a time."""
-        answer = hooks["postroom_send"](config=config, messages=batch)
-        results = []
-        for item in answer:
-            results.extend(item if isinstance(item, list | tuple) else [item])
-        return results
+        return list(each_result(hooks["postroom_send"](config=config, messages=batch)))
 
     def messages(self, config: ProviderConfig, to: str, count: int) -> list[Message]:
         if config.channel == "sms":
@@ -166,12 +167,30 @@ class ProviderContract:
         assert all(isinstance(p, Problem) for p in problems)
         assert not [p for p in problems if p.severity == "error"], problems
 
-    def test_send_returns_one_result_per_message_in_order(self, hooks, config, recipient):
+    def test_send_streams_one_result_per_message_in_order(self, hooks, config, recipient):
         batch = self.messages(config, recipient, 3)
-        results = self.send(hooks, config, batch)
-        assert [r.message_id for r in results] == [m.id for m in batch]
+        answer = hooks["postroom_send"](config=config, messages=batch)
+        assert not isinstance(answer, list | tuple), (
+            "postroom_send returned a list: return an iterator (a generator object) that "
+            "yields each result as it is known")
+        assert iter(answer) is answer, "postroom_send must return an iterator"
+        results = []
+        for item in answer:  # taken one at a time, as the engine does
+            results.extend(item if isinstance(item, list | tuple) else [item])
+            assert [r.message_id for r in results] == [m.id for m in batch][:len(results)]
         assert all(isinstance(r, SendResult) for r in results)
+        assert [r.message_id for r in results] == [m.id for m in batch]
         assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3, results
+
+    def test_send_can_be_stopped_after_a_result(self, hooks, config, recipient):
+        batch = self.messages(config, recipient, 3)
+        answer = hooks["postroom_send"](config=config, messages=batch)
+        first = next(answer)
+        first = first[0] if isinstance(first, list | tuple) else first
+        assert first.message_id == batch[0].id and first.ok, first
+        answer.close()  # as the engine does when it stops: cleans up, raises nothing
+        (again,) = self.send(hooks, config, self.messages(config, recipient, 1))
+        assert again.ok, again
 
     def test_a_refused_recipient_fails_permanently(self, hooks, config, recipient,
                                                    rejected_recipient):
@@ -191,7 +210,8 @@ class ProviderContract:
         batch = self.messages(config, recipient, 2)
         results = self.send(hooks, config, batch)
         assert [r.message_id for r in results] == [m.id for m in batch]
-        assert {r.outcome for r in results} <= {Outcome.TRANSIENT, Outcome.UNREACHABLE}, results
+        # unreachable pauses the account as a whole; transient is the older answer.
+        assert {r.outcome for r in results} <= {Outcome.UNREACHABLE, Outcome.TRANSIENT}, results
         diagnosis = hooks["postroom_test"](config=config, target=None)
         assert isinstance(diagnosis, Diagnosis)
         assert not diagnosis.ok

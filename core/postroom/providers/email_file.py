@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -67,19 +67,23 @@ def _write(config: EmailFileConfig, message: EmailMessage) -> Path:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[EmailMessage]) -> Iterator[SendResult] | None:
     if not isinstance(config, EmailFileConfig):
         return None
-    results = []
+    return _send(config, messages)
+
+
+def _send(config: EmailFileConfig, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
+    """One file per message, written when the engine asks for its result."""
     for message in messages:
         try:
             path = _write(config, message)
         except OSError as exc:
-            results.append(SendResult.transient(message.id, None,
-                                                f"cannot write to {config.directory}: {exc}"))
+            yield SendResult.transient(message.id, None,
+                                       f"cannot write to {config.directory}: {exc}")
         else:
-            results.append(SendResult.accepted(message.id, path.name, info={"path": str(path)}))
-    return results
+            yield SendResult.accepted(message.id, path.name, info={"path": str(path)})
 
 
 @hookimpl

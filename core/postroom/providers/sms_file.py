@@ -7,7 +7,7 @@ to whom, from which sender id.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -63,15 +63,22 @@ def _line(config: SmsFileConfig, message: SmsMessage) -> bytes:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[SmsMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]] | None:
     if not isinstance(config, SmsFileConfig):
         return None
+    return _send(config, messages)
+
+
+def _send(config: SmsFileConfig, messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]]:
+    """The whole batch in one append (one fsync), so its results come as one list."""
     try:
         append_lines(config.path, [_line(config, m) for m in messages])
     except OSError as exc:
-        return [SendResult.transient(m.id, None, f"cannot write to {config.path}: {exc}")
-                for m in messages]
-    return [SendResult.accepted(m.id, m.id, info={"path": str(config.path)}) for m in messages]
+        yield [SendResult.transient(m.id, None, f"cannot write to {config.path}: {exc}")
+               for m in messages]
+        return
+    yield [SendResult.accepted(m.id, m.id, info={"path": str(config.path)}) for m in messages]
 
 
 @hookimpl
@@ -87,6 +94,6 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
     facts = {"path": str(config.path)}
     if target:
         message = SmsMessage(to=target, text="postroom test message")
-        postroom_send(config, [message])
+        list(_send(config, [message]))
         facts["message_id"] = message.id
     return Diagnosis.passed("write", f"can append text messages to {config.path}", facts)

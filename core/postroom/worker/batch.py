@@ -87,7 +87,7 @@ class BatchSender:
 
     def _take(self, stream: ResultStream) -> None:
         for claimed in self.claim.messages:
-            if stream.interruptible and self._must_stop():
+            if stream.interruptible and stream.between_items and self._must_stop():
                 return
             try:
                 result = next(stream)

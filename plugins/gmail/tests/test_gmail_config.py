@@ -70,11 +70,13 @@ def test_the_account_type_gives_the_scheduler_its_daily_cap(tmp_path, address, a
     assert engine.account("g").schedule.daily_cap == cap
 
 
-def test_the_accounts_own_schedule_lowers_the_cap(tmp_path):
+def test_the_accounts_own_schedule_lowers_the_cap_but_cannot_raise_it(tmp_path):
     engine = load(tmp_path, schedule={"daily_cap": 120, "per_minute": 10})
 
     schedule = engine.account("g").schedule
     assert (schedule.daily_cap, schedule.per_minute) == (120, 10)
+    raised = load(tmp_path, schedule={"daily_cap": 5000})
+    assert raised.account("g").schedule.daily_cap == 500  # Google's limit stands
 
 
 def test_a_valid_account_has_no_problems(tmp_path):

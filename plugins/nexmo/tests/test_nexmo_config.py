@@ -32,12 +32,15 @@ def test_defaults(make_engine):
     assert "xyz" not in repr(config)
 
 
-def test_the_rate_limit_reaches_the_scheduler(make_engine):
+def test_the_rate_limit_reaches_the_store_and_the_tighter_one_wins(make_engine):
     assert make_engine(BASE).account("texts").schedule.per_second == 30
     slower = make_engine({**BASE, "rate_per_second": 1})
     assert slower.account("texts").schedule.per_second == 1
-    overridden = make_engine({**BASE, "schedule": {"per_second": 5}})
-    assert overridden.account("texts").schedule.per_second == 5
+    lowered = make_engine({**BASE, "schedule": {"per_second": 5}})
+    assert lowered.account("texts").schedule.per_second == 5
+    raised = make_engine({**BASE, "schedule": {"per_second": 50, "burst": 3}})
+    assert (raised.account("texts").schedule.per_second,
+            raised.account("texts").schedule.burst) == (30, 3)
 
 
 def test_secrets_come_from_the_environment(registry, tmp_path):

@@ -9,6 +9,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from postroom import PluginError
+from postroom.dispatch import each_result
 from postroom.http import scrub
 
 SECRET = "s3cr3t&key=with/odd+chars"  # characters that URL-encoding changes
@@ -59,7 +60,8 @@ def test_no_failure_shows_a_secret(failing_engine, caplog):
     for engine in failing_engine:
         message = engine.message("texts", to="+447700900123", text="Hi")
         config = engine.account("texts").config
-        (result,) = engine.registry.hook.postroom_send(config=config, messages=[message])
+        (result,) = each_result(engine.registry.hook.postroom_send(config=config,
+                                                                    messages=[message]))
         assert not result.ok
         seen += [repr(result), repr(config), repr(engine.test("texts", target="+447700900123"))]
         with pytest.raises(PluginError) as caught:

@@ -9,15 +9,17 @@ from decimal import Decimal
 import pytest
 
 from postroom import Outcome, SmsMessage
+from postroom.dispatch import each_result
 
 NUMBER = "+447700900123"
 OTHER = "+447700900456"
 
 
 def deliver(engine, *messages: SmsMessage):
-    """Send now through the provider's hook, as a worker does."""
+    """Send now through the provider's hook, taking every result as a worker does."""
     config = engine.account("texts").config
-    results = engine.registry.hook.postroom_send(config=config, messages=list(messages))
+    results = list(each_result(engine.registry.hook.postroom_send(config=config,
+                                                                  messages=list(messages))))
     assert [r.message_id for r in results] == [m.id for m in messages]
     return results
 
@@ -181,13 +183,13 @@ def test_a_timeout_is_transient(make_engine, settings, api):
     assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "timeout")
 
 
-def test_a_refused_connection_is_transient(make_engine, settings):
+def test_a_refused_connection_is_unreachable(make_engine, settings):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     engine = make_engine({**settings, "base_url": f"https://127.0.0.1:{port}"})
     _, (result,) = send(engine, "Hi")
-    assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "connect-failed")
+    assert (result.outcome, result.info["category"]) == (Outcome.UNREACHABLE, "connect-failed")
     assert "Connection refused" in result.text
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from loopback.ports import refused_port
 
 from postroom import Outcome, SmsMessage
+from postroom.dispatch import each_result
 from postroom_sms_credit.sending import deduplication_id, prepare, read_answer
 
 NUMBER = "+447700900123"
@@ -17,9 +18,10 @@ TOKEN_SECRET = "t0ken/secret+with&odd=chars"  # the fake gateway's token secret,
 
 
 def deliver(engine, *messages: SmsMessage):
-    """Send now through the provider's hook, as a worker does."""
+    """Send now through the provider's hook, taking every result as a worker does."""
     config = engine.account("texts").config
-    results = engine.registry.hook.postroom_send(config=config, messages=list(messages))
+    results = list(each_result(engine.registry.hook.postroom_send(config=config,
+                                                                  messages=list(messages))))
     assert [r.message_id for r in results] == [m.id for m in messages]
     return results
 
@@ -207,11 +209,12 @@ def test_a_timeout_is_transient(make_engine, settings, gateway):
     assert (result.outcome, result.info["category"]) == (Outcome.TRANSIENT, "timeout")
 
 
-def test_a_refused_connection_is_transient_and_not_resubmitted(make_engine, settings, caplog):
+def test_a_refused_connection_is_unreachable_and_not_resubmitted(make_engine, settings,
+                                                                 caplog):
     caplog.set_level(logging.INFO)
     engine = make_engine({**settings, "base_url": f"https://127.0.0.1:{refused_port()}/v1"})
     _, results = send(engine, "one", "two")
-    assert {(r.outcome, r.info["category"]) for r in results} == {(Outcome.TRANSIENT,
+    assert {(r.outcome, r.info["category"]) for r in results} == {(Outcome.UNREACHABLE,
                                                                    "connect-failed")}
     assert "Connection refused" in results[0].text
     assert "resubmitting" not in caplog.text

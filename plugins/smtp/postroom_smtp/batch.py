@@ -4,13 +4,15 @@ One connection carries the whole batch: EHLO, TLS and login happen once.
 If the connection breaks before the server has a message, the session
 reconnects and sends that message once more; if it breaks after the message
 was sent but before the server confirmed it, the message is reported
-unconfirmed and not sent again, so nothing is ever sent twice by us.
+unconfirmed and not sent again, so nothing is ever sent twice by us. When
+no connection can be opened at all, the rest of the batch is ``unreachable``:
+the engine pauses the account instead of trying each message.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from postroom import Address, EmailMessage, SendResult
 from postroom_smtp.diagnosis import Finding, explain, explain_refusal
@@ -28,30 +30,34 @@ _ATTEMPTS = 2
 
 
 def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sender: Address,
-               reply_to: Sequence[Address] = ()) -> list[SendResult]:
-    """Send ``messages`` over one session; one ``SendResult`` per message, in order.
+               reply_to: Sequence[Address] = ()) -> Iterator[SendResult]:
+    """Send ``messages`` over one session, yielding each one's ``SendResult`` as it
+    comes, in order; a message goes when its result is asked for.
 
     ``sender`` is the From address for messages without their own;
-    ``reply_to`` the Reply-To for messages without their own.
+    ``reply_to`` the Reply-To for messages without their own. Closing the
+    generator closes the session; a next message whose commands went out
+    with the last content is dropped unsent.
     """
-    results: list[SendResult] = []
     # Each envelope is built one message ahead, so that the session can send
     # the next message's commands along with this one's content.
     envelopes = (Envelope.of(message, sender, reply_to) for message in messages)
     upcoming = next(envelopes, None)
     with SmtpSession(transport) as session:
-        for _message in messages:
+        for index in range(len(messages)):
             envelope, upcoming = upcoming, next(envelopes, None)
             try:
-                results.append(_send_one(session, envelope, upcoming))
+                result = _send_one(session, envelope, upcoming)
             except SessionError as failure:
-                # (Re)connecting failed: the rest of the batch cannot go either.
+                # (Re)connecting failed before this message was handed over: the
+                # server cannot be reached, and the rest cannot go either.
                 finding = explain(failure, transport)
                 log.warning("cannot send through %s: %s", transport.server, finding.detail)
-                results.extend(_not_sent(m.id, failure, finding)
-                               for m in messages[len(results):])
-                break
-    return results
+                code = reply_code(failure.error)
+                for message in messages[index:]:
+                    yield finding.unreachable(message.id, str(code) if code else None)
+                return
+            yield result
 
 
 def _send_one(session: SmtpSession, envelope: Envelope,

@@ -69,6 +69,14 @@ class Finding:
         info = {"maybe_delivered": "true"} if maybe_delivered else {}
         return SendResult.transient(message_id, code, text, info=info)
 
+    def unreachable(self, message_id: str, code: str | None = None) -> SendResult:
+        """The result of a message this finding kept from being handed over (no
+        session could be opened): ``account_stopped`` when it stops the account,
+        else ``unreachable``, which pauses the account as a whole."""
+        if self.stops_account:
+            return self.not_sent(message_id, code)
+        return SendResult.unreachable(message_id, code, f"{self.detail}; {self.hint}")
+
 
 def _ports(server: Endpoint) -> dict[str, int]:
     return POP3_PORTS if server.service == "pop3" else SMTP_PORTS

@@ -7,7 +7,7 @@ plugin built on this one (with its own config class) gets its own calls.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
 from postroom_smtp.batch import send_batch
@@ -44,7 +44,8 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[EmailMessage]) -> Iterator[SendResult] | None:
     if not _ours(config):
         return None
     return send_batch(config.transport(), messages, config.from_address,

@@ -205,10 +205,10 @@ def test_a_stalled_server_is_given_up_on_after_the_timeout(smtp_server, office, 
     assert subjects(server) == ["message 0", "message 1", "message 2"]
 
 
-def test_a_batch_that_cannot_connect_is_retried_later(office, messages):
+def test_a_batch_that_cannot_connect_pauses_the_account_as_unreachable(office, messages):
     results = office(port=refused_port()).deliver("office", messages(3))
 
-    assert [r.outcome for r in results] == [Outcome.TRANSIENT] * 3
+    assert [r.outcome for r in results] == [Outcome.UNREACHABLE] * 3
     assert all("refused the connection" in r.text for r in results)
 
 

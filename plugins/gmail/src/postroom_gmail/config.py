@@ -71,8 +71,8 @@ class GmailConfig(ProviderConfig):
         """Messages a day Gmail lets this kind of account send."""
         return DAILY_LIMITS[self.kind]
 
-    def schedule_defaults(self) -> Mapping[str, object]:
-        """Gmail's daily limit as the account's daily cap; ``[schedule] daily_cap`` overrides it."""
+    def limits(self) -> Mapping[str, object]:
+        """Gmail's daily limit as the account's daily cap; a lower ``[schedule] daily_cap`` wins."""
         return {"daily_cap": self.daily_limit}
 
     @property

@@ -1,13 +1,13 @@
 """The five postroom hooks for the ``gmail`` provider.
 
 Each hook answers only for a ``GmailConfig``. ``postroom_credits`` answers
-``None``: Gmail sells no credit (its limits reach the scheduler through
-``GmailConfig.schedule_defaults`` instead).
+``None``: Gmail sells no credit (its limits reach the store through
+``GmailConfig.limits`` instead).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from postroom import ConfigContext, Credits, Diagnosis, EmailMessage, Problem, SendResult, hookimpl
 from postroom_gmail.config import PROVIDER, GmailConfig
@@ -43,7 +43,8 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[EmailMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[EmailMessage]) -> Iterator[SendResult] | None:
     if not _ours(config):
         return None
     return send(config, messages)

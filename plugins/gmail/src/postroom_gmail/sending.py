@@ -3,12 +3,14 @@
 Before: messages with more recipients than Gmail takes are refused, and the
 login's credential (an access token) is readied, so a token problem pauses
 the account instead of looking like a failed connection. After: Gmail's quota
-refusal pauses the account for a day instead of failing the message.
+refusal pauses the account for a day instead of failing the message. Gmail's
+daily limit itself is declared (``GmailConfig.limits``) and kept by the store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 
 from postroom import EmailMessage, SendResult
 from postroom_gmail.config import GmailConfig
@@ -27,24 +29,25 @@ def _too_many(message: EmailMessage, limit: int) -> SendResult | None:
         "or to a Google Group that has them all")
 
 
-def _send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendResult]:
+def _send(config: GmailConfig, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
     login = config.login()
     try:
         login.prepare()
-    except TokenError as error:
-        return [error.finding.not_sent(m.id) for m in messages]
-    results = send_batch(config.transport(login), messages, config.from_address,
-                         config.reply_to_addresses)
+    except TokenError as error:  # no session without a token: nothing was handed over
+        for message in messages:
+            yield error.finding.unreachable(message.id)
+        return
     kind, limit = config.kind, config.daily_limit  # read once, not once per message
-    return [quota_result(r, kind, limit) for r in results]
+    for result in send_batch(config.transport(login), messages, config.from_address,
+                             config.reply_to_addresses):
+        yield quota_result(result, kind, limit)
 
 
-def send(config: GmailConfig, messages: Sequence[EmailMessage]) -> list[SendResult]:
-    """Send ``messages`` over one Gmail session; one ``SendResult`` per message, in order."""
-    results: list[SendResult | None] = [_too_many(m, config.max_recipients) for m in messages]
-    waiting = [i for i, result in enumerate(results) if result is None]
-    if waiting:
-        sent = _send(config, [messages[i] for i in waiting])
-        for index, result in zip(waiting, sent, strict=True):
-            results[index] = result
-    return results
+def send(config: GmailConfig, messages: Sequence[EmailMessage]) -> Iterator[SendResult]:
+    """Send ``messages`` over one Gmail session, yielding one ``SendResult`` per
+    message, in order, as each is known."""
+    refusals = [_too_many(m, config.max_recipients) for m in messages]
+    with closing(_send(config, [m for m, r in zip(messages, refusals, strict=True)
+                                if r is None])) as sent:
+        for refusal in refusals:
+            yield refusal if refusal is not None else next(sent)

@@ -106,8 +106,7 @@ class NexmoConfig(ProviderConfig):
     - ``base_url``: the REST host; tests point it at a local server.
     - ``timeout``: seconds to wait for each network step.
     - ``rate_per_second``: the account's request limit. It reaches postroom's
-      scheduler through ``schedule_defaults()`` as ``per_second``; ``send``
-      also never starts requests faster than this for one API key.
+      store through ``limits()`` as ``per_second``, kept across every worker.
     - ``connections``: requests a batch may have in flight at once.
     - ``low_balance``: EUR below which ``test`` and ``credits`` warn.
     - ``ca_bundle``: a PEM file of the CAs to trust instead of the CA bundle
@@ -141,10 +140,10 @@ class NexmoConfig(ProviderConfig):
             raise InvalidSetting("sender", str(exc)) from None
         object.__setattr__(self, "sender", sender)
 
-    def schedule_defaults(self) -> Mapping[str, object]:
-        """The request limit, for postroom's scheduler to pace the account by.
+    def limits(self) -> Mapping[str, object]:
+        """The request limit, which the store keeps for all workers together.
 
-        The account's own ``[accounts.NAME.schedule]`` ``per_second`` wins.
+        A lower ``[accounts.NAME.schedule]`` ``per_second`` of the account wins.
         """
         return {"per_second": self.rate_per_second}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from postroom.errors import PluginError
 from postroom.hookspecs import hookimpl
@@ -40,7 +40,8 @@ def postroom_test(config: object, target: str | None) -> Diagnosis | None:
 
 
 @hookimpl
-def postroom_send(config: object, messages: Sequence[SmsMessage]) -> list[SendResult] | None:
+def postroom_send(config: object,
+                  messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]] | None:
     if not isinstance(config, NexmoConfig):
         return None
     return send_batch(config, messages)

@@ -3,15 +3,15 @@
 A long text goes as one request; the API splits it and answers with one
 entry per part. The message counts as accepted only when every part is; its
 cost is the sum of the parts' prices. Requests of a batch share one session
-and go out over at most ``connections`` connections, never faster than
-``rate_per_second``. When the account itself is refused (credentials, credit,
-suspension) the messages not yet sent stay unsent, with a result that says so.
+and go out ``connections`` at a time. ``rate_per_second`` is declared to the
+store (``NexmoConfig.limits``), which spaces every worker's claims under it.
+When the account itself is refused (credentials, credit, suspension) the
+messages not yet sent stay unsent, with a result that says so.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 
@@ -20,9 +20,7 @@ from postroom.results import Outcome, SendResult
 from postroom.sms_text import Segmentation, segment
 from postroom_nexmo.client import ApiError, NexmoClient
 from postroom_nexmo.config import NexmoConfig, normalise_sender
-from postroom_nexmo.pacing import pacer_for
 from postroom_nexmo.statuses import OK, status_for
-from postroom_nexmo.statuses import result as failed_result
 
 CURRENCY = "EUR"  # the API prices messages and keeps balances in euros
 
@@ -88,9 +86,10 @@ def read_reply(message_id: str, reply: dict, split: Segmentation) -> SendResult:
                  "them again")
     info.update(category=worst.category, hint=worst.hint)
     retry_after = 1.0 if worst.outcome is Outcome.THROTTLED else None
-    return failed_result(message_id, worst.outcome, worst.code, text, provider_id=provider_id,
-                         cost=cost, currency=CURRENCY if cost is not None else None,
-                         info=info, retry_after=retry_after)
+    return SendResult.failed(worst.outcome, message_id, worst.code, text,
+                             provider_id=provider_id, cost=cost,
+                             currency=CURRENCY if cost is not None else None, info=info,
+                             retry_after=retry_after)
 
 
 def send_one(client: NexmoClient, message: SmsMessage) -> SendResult:
@@ -105,9 +104,9 @@ def send_one(client: NexmoClient, message: SmsMessage) -> SendResult:
     try:
         reply = client.send_sms(form)
     except ApiError as exc:
-        return failed_result(message.id, exc.outcome, exc.code, exc.text,
-                             retry_after=exc.retry_after,
-                             info={"category": exc.category, "hint": exc.hint})
+        return SendResult.failed(exc.outcome, message.id, exc.code, exc.text,
+                                 retry_after=exc.retry_after,
+                                 info={"category": exc.category, "hint": exc.hint})
     return read_reply(message.id, reply, split)
 
 
@@ -126,41 +125,26 @@ def _unsent(message: SmsMessage, cause: SendResult) -> SendResult:
     outcome = (Outcome.ACCOUNT_STOPPED if cause.outcome is Outcome.ACCOUNT_STOPPED
                else Outcome.TRANSIENT)
     info = {key: cause.info[key] for key in ("category", "hint") if key in cause.info}
-    return failed_result(message.id, outcome, cause.code, text, info=info)
+    return SendResult.failed(outcome, message.id, cause.code, text, info=info)
 
 
-def send_batch(config: NexmoConfig, messages: Sequence[SmsMessage]) -> list[SendResult]:
-    """Send ``messages`` over one session; a result per message, in order."""
-    pacer = pacer_for(config.base_url, config.api_key, config.rate_per_second)
-    results: dict[int, SendResult] = {}
-    stopped: list[SendResult] = []
-    lock = threading.Lock()
+def send_batch(config: NexmoConfig,
+               messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]]:
+    """Send ``messages`` over one session, ``connections`` requests at a time.
 
-    def halted() -> SendResult | None:
-        with lock:
-            return stopped[0] if stopped else None
-
-    with NexmoClient(config) as client:
-
-        def run(index: int) -> None:
-            message = messages[index]
-            if halted() is None:  # a message held back need not wait for its turn
-                pacer.wait()
-            cause = halted()
-            if cause is not None:
-                results[index] = _unsent(message, cause)
-                return
-            result = send_one(client, message)
-            results[index] = result
-            if stops_the_batch(result):
-                with lock:
-                    stopped.append(result)
-
-        workers = min(config.connections, len(messages))
-        if workers <= 1:
-            for index in range(len(messages)):
-                run(index)
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix="postroom-nexmo") as pool:
-                list(pool.map(run, range(len(messages))))
-    return [results[index] for index in range(len(messages))]
+    Yields the results of each such wave as one list, in order, once all its
+    requests are answered: the engine may stop between waves without leaving
+    a request it has no answer for. Pacing is the store's (``limits``).
+    """
+    width = min(config.connections, len(messages)) or 1
+    with NexmoClient(config) as client, ThreadPoolExecutor(
+            width, thread_name_prefix="postroom-nexmo") as pool:
+        cause: SendResult | None = None
+        for start in range(0, len(messages), width):
+            wave = messages[start:start + width]
+            if cause is not None:  # the account was refused: nothing more is sent
+                yield [_unsent(message, cause) for message in wave]
+                continue
+            results = list(pool.map(lambda message: send_one(client, message), wave))
+            cause = next((r for r in results if stops_the_batch(r)), None)
+            yield results

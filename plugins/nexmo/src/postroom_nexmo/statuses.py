@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from attrs import frozen
 
-from postroom.results import Outcome, SendResult
+from postroom.results import Outcome
 
 OK = "0"
 THROTTLED = "1"
@@ -90,12 +90,3 @@ def status_for(code: str) -> Status:
     return STATUSES.get(code) or Status(code, f"Status {code}", _P,
                                         "an undocumented status; see the provider's error list")
 
-
-_BUILD = {Outcome.TRANSIENT: SendResult.transient, Outcome.THROTTLED: SendResult.throttled,
-          Outcome.ACCOUNT_STOPPED: SendResult.account_stopped,
-          Outcome.PERMANENT: SendResult.permanent}
-
-
-def result(message_id: str, outcome: Outcome, code: str | None, text: str, **kw) -> SendResult:
-    """A failed ``SendResult`` of the given outcome, through its named constructor."""
-    return _BUILD[outcome](message_id, code=code, text=text, **kw)

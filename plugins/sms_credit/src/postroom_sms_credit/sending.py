@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 import attrs
@@ -110,15 +110,10 @@ def deduplication_id(entries: list[dict]) -> int:
     return number or 1
 
 
-_BUILD = {Outcome.TRANSIENT: SendResult.transient, Outcome.THROTTLED: SendResult.throttled,
-          Outcome.ACCOUNT_STOPPED: SendResult.account_stopped,
-          Outcome.PERMANENT: SendResult.permanent}
-
-
 def _failed(outgoing: Outgoing, error: GatewayError, text: str | None = None) -> SendResult:
     info = {**outgoing.info(), "category": error.category, "hint": error.hint}
-    return _BUILD[error.outcome](outgoing.message.id, error.code, text or error.text,
-                                 retry_after=error.retry_after, info=info)
+    return SendResult.failed(error.outcome, outgoing.message.id, error.code, text or error.text,
+                             retry_after=error.retry_after, info=info)
 
 
 def _held(outgoing: Outgoing, cause: GatewayError) -> SendResult:
@@ -208,38 +203,43 @@ class Submission:
             attempt += 1
 
 
-def _with_shortfall(gateway: Gateway, results: dict[int, SendResult],
-                    stopped: list[Outgoing]) -> None:
-    """Add to out-of-credit results how many credits the unsent messages lack."""
+def _shortfall_note(gateway: Gateway, stopped: list[Outgoing]) -> str:
+    """What out-of-credit results add: how many credits the unsent messages lack."""
     needed = sum((o.credits for o in stopped), Decimal(0))
     try:
         balance = read_credits(gateway).balance
     except GatewayError:
-        return  # the refusal already says what to do; the numbers are a courtesy
-    note = (f"; the {len(stopped)} messages not sent need {amount(needed)} credits and the "
+        return ""  # the refusal already says what to do; the numbers are a courtesy
+    return (f"; the {len(stopped)} messages not sent need {amount(needed)} credits and the "
             f"account has {amount(balance)}: {amount(shortfall(needed, balance))} missing")
-    for outgoing in stopped:
-        result = results[outgoing.index]
-        results[outgoing.index] = attrs.evolve(result, text=result.text + note)
 
 
-def send_batch(config: SmsCreditConfig, messages: Sequence[SmsMessage]) -> list[SendResult]:
-    """Send ``messages`` over one session; one result per message, in order."""
-    results: dict[int, SendResult] = {}
-    ready: list[Outgoing] = []
-    for index, message in enumerate(messages):
-        prepared = prepare(config, index, message)
-        if isinstance(prepared, SendResult):
-            results[index] = prepared
-        else:
-            ready.append(prepared)
+def send_batch(config: SmsCreditConfig,
+               messages: Sequence[SmsMessage]) -> Iterator[list[SendResult]]:
+    """Send ``messages`` over one session, a chunk per request.
+
+    Yields, as each chunk is answered, the results of the messages up to its
+    last one (those refused before sending among them) as one list, in order.
+    """
+    prepared = [prepare(config, index, message) for index, message in enumerate(messages)]
+    ready = [p for p in prepared if isinstance(p, Outgoing)]
     with Gateway(config) as gateway:
         submission = Submission(gateway, config)
+        note, done = "", 0
         for start in range(0, len(ready), config.chunk_size):
             chunk = ready[start:start + config.chunk_size]
-            results.update(zip((o.index for o in chunk), submission.send(chunk), strict=True))
-        halted = submission.halted
-        if halted is not None and halted.category == "insufficient-credits":
-            _with_shortfall(gateway, results, [o for o in ready if results[o.index].outcome
-                                               is Outcome.ACCOUNT_STOPPED])
-    return [results[index] for index in range(len(messages))]
+            answered = dict(zip((o.index for o in chunk), submission.send(chunk), strict=True))
+            halted = submission.halted
+            if not note and halted is not None and halted.category == "insufficient-credits":
+                note = _shortfall_note(gateway, [
+                    o for o in chunk if answered[o.index].outcome is Outcome.ACCOUNT_STOPPED
+                ] + ready[start + len(chunk):])
+            if note:
+                answered = {index: attrs.evolve(result, text=result.text + note)
+                            if result.outcome is Outcome.ACCOUNT_STOPPED else result
+                            for index, result in answered.items()}
+            end = chunk[-1].index + 1
+            yield [answered[i] if i in answered else prepared[i] for i in range(done, end)]
+            done = end
+        if done < len(messages):
+            yield list(prepared[done:])
