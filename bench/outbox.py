@@ -84,7 +84,7 @@ def enqueue(folder: Path, count: int, sink: str, chunk: int = 1000) -> dict:
 
 
 def drain_together(folder: Path, count: int, sink: str, workers: int) -> dict:
-    """``workers`` processes each running ``run_worker(once=True, wait=0)`` on one outbox,
+    """``workers`` processes each running ``run_worker(once=True, wait=1)`` on one outbox,
     started together once every one has its engine and store open."""
     procs = [subprocess.Popen([sys.executable, __file__, "--phase", "worker", "--folder",
                                str(folder), "--count", str(count), "--sink", sink],
@@ -113,13 +113,13 @@ def worker(folder: Path, sink: str) -> None:
     engine.store  # noqa: B018  (opened before the clock starts)
     print("ready", flush=True)
     sys.stdin.readline()
-    report = engine.run_worker(once=True, wait=0, accounts=[sink])
+    report = engine.run_worker(once=True, wait=1, accounts=[sink])
     print(json.dumps({"sent": report.sent}), flush=True)
     engine.close()
 
 
 def drain(folder: Path, count: int, sink: str) -> dict:
-    """``run_worker(once=True, wait=0)`` over the outbox, memory sampled meanwhile."""
+    """``run_worker(once=True, wait=1)`` over the outbox, memory sampled meanwhile."""
     from postroom import Engine
 
     engine = Engine.from_file(folder / "postroom.toml")
@@ -134,7 +134,7 @@ def drain(folder: Path, count: int, sink: str) -> dict:
     start_rss = rss_mb()
     sampler.start()
     started = time.perf_counter()
-    report = engine.run_worker(once=True, wait=0, accounts=[sink])
+    report = engine.run_worker(once=True, wait=1, accounts=[sink])
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()

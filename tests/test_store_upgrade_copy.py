@@ -101,6 +101,9 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
         running = SQLiteStore(folder / "outbox.db")
         held = running.claim("mail", Schedule(), limit=1, lease=300, worker="running-worker")
         engine.store.pause("texts", PAST + 600, "throttled: slow down")
+        # The office's server is down: its account backs off, shared by every worker.
+        down = engine.store.claim("office", Schedule(), limit=1, lease=300, worker="w")
+        engine.store.mark_unreachable("office", down.token, "connection refused", 30, 600)
         engine.cancel([dead], reason="wrong list")
         engine.store.set_recurring_last("morning", PAST)
 
@@ -118,8 +121,8 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
     result = run("store", "copy", "--to", postgres_url, "--schema", pg_schema, "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)["rows"]
-    assert (rows["outbox"], rows["delivery_log"], rows["account_pause"], rows["recurring"]) == (
-        4, 1, 1, 1)
+    assert (rows["outbox"], rows["delivery_log"], rows["account_pause"], rows["recurring"],
+            rows["account_state"]) == (4, 1, 2, 1, 1)
     again = run("store", "copy", "--to", postgres_url, "--schema", pg_schema)
     assert again.exit_code == 2 and "holds 4 messages already" in again.output
 
@@ -128,7 +131,11 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
                              environ={}, clock=lambda: later_clock[0])
     assert moved.queue() == before_queue
     assert moved.log() == before_log
-    assert moved.store.pauses(PAST)["texts"].reason == "throttled: slow down"
+    paused = moved.store.pauses(PAST)
+    assert paused["texts"].reason == "throttled: slow down"
+    assert (paused["office"].kind, paused["office"].until) == ("unreachable", PAST + 30)
+    # The outage came along: a batch that was under way then does not stretch its pause.
+    assert moved.store.mark_unreachable("office", "late-batch", "refused", 30, 600) is None
     assert moved.store.recurring_last("morning") == PAST
     assert moved.store.find(dead).state == "cancelled"
     assert moved.send("texts", to="07700 900123", text="hello", idempotency_key="t1") == [text]

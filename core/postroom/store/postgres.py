@@ -18,6 +18,7 @@ way method by method. What PostgreSQL adds:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -162,8 +163,7 @@ def describe_url(url: str, schema: str) -> str:
             f"(schema {schema})")
 
 
-def _from_arrays(columns: Sequence[str], types: Sequence[str], table: str,
-                 casts: dict[str, str] | None = None) -> str:
+def _from_arrays(columns: Sequence[str], types: Sequence[str], table: str) -> str:
     """``INSERT INTO table (columns) SELECT ... FROM unnest(arrays)``, rows in array order."""
     # %b: the arrays go in binary, not escaped element by element as text.
     arrays = ", ".join(f"%b::{kind}[]" if kind != "jsonb" else "%b::text[]" for kind in types)
@@ -240,14 +240,12 @@ class PostgresStore:
         run again.
         """
         def attempt() -> T:
-            for tries in range(3):
-                try:
-                    with self._pool.connection() as conn, conn.cursor() as cur:
-                        return work(cur)
-                except pg_errors.TransactionRollback:
-                    if tries == 2:
-                        raise
-            raise AssertionError("unreachable")
+            for _ in range(2):
+                with contextlib.suppress(pg_errors.TransactionRollback), \
+                        self._pool.connection() as conn, conn.cursor() as cur:
+                    return work(cur)
+            with self._pool.connection() as conn, conn.cursor() as cur:  # the last try
+                return work(cur)
         return self._guard(attempt)
 
     def _rows(self, query: str, params: Sequence = ()) -> list[tuple]:
