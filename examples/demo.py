@@ -42,7 +42,7 @@ def main() -> None:
     sms_ids = engine.send("texts", template="appointment_reminder", recipients=phones,
                           context=shared)
     report = engine.run_worker(once=True)
-    print(f"worker: {report.sent} sent, {report.failed} failed, {report.retried} to retry\n")
+    print(f"worker: {report.sent} sent, {report.dead} dead, {report.left} left\n")
 
     for message_id in mail_ids:
         (entry,) = engine.log(message_id=message_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import sys
 import uuid
 from pathlib import Path
@@ -136,6 +137,16 @@ def store_settings(request, tmp_path) -> dict:
     if request.param == "sqlite":
         return {"path": str(tmp_path / "outbox.db")}
     return request.getfixturevalue("pg_store_settings")
+
+
+def read_rows(settings: dict, query: str) -> list[tuple]:
+    """``query`` on the outbox of ``store_settings``, straight from its database, for
+    checks no ``Store`` method answers; ``{schema}`` before a table names its schema."""
+    if "url" not in settings:
+        with sqlite3.connect(settings["path"]) as db:
+            return db.execute(query.format(schema="")).fetchall()
+    with psycopg.connect(settings["url"]) as conn:
+        return conn.execute(query.format(schema=f'"{settings["schema"]}".')).fetchall()
 
 
 def store_toml(settings: dict) -> str:

@@ -100,6 +100,22 @@ def test_send_email_and_sms(run, tmp_path):
     assert [json.loads(line)["to"] for line in lines] == ["+447700900123", "+33612345678"]
 
 
+def test_send_delivers_its_own_messages_not_the_accounts_backlog(run, tmp_path):
+    for i in range(5):
+        queued = run("send", "-a", "mail", "--to", f"bulk{i}@example.org", "--text", "x",
+                     "--queue")
+        assert queued.exit_code == 0 and "queued: id" in queued.output
+    result = run("send", "-a", "mail", "--to", "boss@example.org", "--text", "now", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)
+    assert row["outcome"] == "accepted" and row["recipient"] == "boss@example.org"
+    (eml,) = (tmp_path / "outbox" / "email").glob("*.eml")  # the backlog is the workers'
+    assert row["id"] in eml.name
+    (mail,) = [r for r in json.loads(run("queue", "--json").output)["accounts"]
+               if r["account"] == "mail"]
+    assert (mail["waiting"], mail["sent"]) == (5, 1)
+
+
 def test_send_failures_and_usage_errors_have_their_exit_codes(run):
     failed = run("send", "-a", "desk", "--to", "permanent@example.org", "--text", "x")
     assert failed.exit_code == 1

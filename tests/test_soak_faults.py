@@ -11,17 +11,13 @@ message must be accounted for, on the server and in the delivery log.
 
 from __future__ import annotations
 
-import email
 import json
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,6 +32,7 @@ from loopback.smtp import (
     Stall,
     running_smtp,
 )
+from loopback.workers import outputs, worker_processes
 
 from postroom import EmailMessage, Engine
 
@@ -121,29 +118,6 @@ def enqueue(config: Path) -> tuple[list[str], set[str]]:
     return ids, {m.id for m in messages if m.to[0].email in GONE}
 
 
-@contextmanager
-def workers(config: Path, folder: Path) -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start ``postroom worker`` processes; any still running at the end is killed."""
-    started: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        # Output goes to files: an unread pipe that fills up would block the worker.
-        out = (folder / f"worker-{len(started)}.out").open("w")
-        process = subprocess.Popen([sys.executable, "-m", "postroom", "--config", str(config),
-                                    "worker", *args], stdout=out, stderr=subprocess.STDOUT)
-        out.close()
-        started.append(process)
-        return process
-
-    try:
-        yield start
-    finally:
-        for process in started:
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
-
-
 def rows(db: Path, sql: str) -> list[tuple]:
     with sqlite3.connect(db) as connection:
         return connection.execute(sql).fetchall()
@@ -151,11 +125,6 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 def unfinished(db: Path) -> int:
     return rows(db, "SELECT COUNT(*) FROM outbox WHERE state NOT IN ('sent', 'dead')")[0][0]
-
-
-def outbox_id(message_id_header: str) -> str:
-    """postroom's id from the Message-ID header it wrote: ``<id@domain>``."""
-    return message_id_header.strip("<>").partition("@")[0]
 
 
 def test_every_message_ends_sent_or_dead_through_faults_and_kills(tmp_path):
@@ -171,7 +140,7 @@ def test_every_message_ends_sent_or_dead_through_faults_and_kills(tmp_path):
         ids, gone = enqueue(config)
         orphaned: list[set[str]] = []  # per kill: the batch the killed worker held
         killed: set[str] = set()  # the killed workers' names
-        with workers(config, tmp_path) as start:
+        with worker_processes(config, tmp_path) as start:
             worker = start()
             for moment in moments:
                 assert switch.reached.wait(timeout=120), f"{moment} messages never arrived"
@@ -194,10 +163,8 @@ def test_every_message_ends_sent_or_dead_through_faults_and_kills(tmp_path):
                     break
                 # 1: messages failed for good (the refused recipients) or were left.
                 assert start("--once").wait(timeout=150) in (0, 1)
-        received = Counter(outbox_id(email.message_from_bytes(r.content)["Message-ID"])
-                           for r in server.received)
-    outputs = [path.read_text() for path in tmp_path.glob("worker-*.out")]
-    assert not [text for text in outputs if "Traceback" in text]
+        received = Counter(r.postroom_id for r in server.received)
+    assert not [text for text in outputs(tmp_path).values() if "Traceback" in text]
 
     outbox = {mid: (state, attempts, provider_id) for mid, state, attempts, provider_id in rows(
         db, "SELECT id, state, attempts, provider_id FROM outbox")}

@@ -1,5 +1,5 @@
-"""Real worker processes killed and stopped, on each store: nothing is lost, nothing is
-left half done."""
+"""Real worker processes killed, stopped, outlived by a slow server and failed by their
+plugin, on each store: nothing is lost, nothing is left half done, nothing is sent twice."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 from conftest import ECHO_PROJECT, store_toml
+from loopback.smtp import EveryCommand, Stall, running_smtp
+from loopback.workers import outputs, smtp_config, stop, worker_processes
 
-from postroom import Engine
+from postroom import EmailMessage, Engine
 
 BATCH = 10
 pytestmark = pytest.mark.timeout(90)
@@ -106,3 +108,55 @@ def test_sigterm_finishes_the_message_in_hand_and_gives_the_rest_back(setup):
         untried = [mid for mid in ids if mid not in done]
         assert all(engine.store.find(mid).attempts == 0 for mid in untried)
         assert {e.message_id for e in engine.log(limit=1000)} == set(done)
+
+
+def test_two_workers_and_a_server_slower_than_the_lease_send_nothing_twice(tmp_path,
+                                                                          store_settings):
+    # Each message takes the server 0.25 s: a batch of 8 outlasts the 1 s lease twice
+    # over, so only the renewed lease keeps the other worker off it.
+    with running_smtp(faults=[EveryCommand("DATA", Stall(0.25))]) as server:
+        config = smtp_config(tmp_path / "postroom.toml", server.port,
+                             delivery={"batch_size": 8, "lease": 1, "poll": 0.1},
+                             store=store_settings)
+        with Engine.from_file(config) as engine:
+            ids = engine.send("mail", *[EmailMessage(to=f"p{i}@example.org", subject=f"n{i}",
+                                                     text="x") for i in range(24)])
+        with worker_processes(config, tmp_path) as start:
+            workers = [start(), start()]
+            end = time.monotonic() + 60
+            while len(server.received) < 24 and time.monotonic() < end:
+                time.sleep(0.1)
+            assert stop(workers) == [0, 0], outputs(tmp_path)
+        received = Counter(m.postroom_id for m in server.received)
+    assert set(received) == set(ids)
+    assert set(received.values()) == {1}  # zero duplicates
+    assert len({m.connection for m in server.received}) >= 2  # both workers took batches
+
+
+def test_a_plugin_that_raises_keeps_what_it_sent_and_retries_only_the_rest(setup):
+    config, env, accepted = setup
+    config.write_text(config.read_text().replace("lease = 1", "lease = 30\nmax_attempts = 2\n"
+                                                 "backoff = 0.1\nbackoff_max = 0.1\n"
+                                                 "once_wait = 3"))
+    with Engine.from_file(config) as engine:
+        ids = engine.send("desk", *[EmailMessage(to="crash@example.org" if i == 4 else
+                                                 f"p{i}@example.org", subject=f"n{i}",
+                                                 text="x") for i in range(BATCH)])
+    worker = start_worker(config, env, "--once")
+    out, err = worker.communicate(timeout=60)
+    assert worker.returncode == 1, err  # the crashing one failed for good
+    assert "sent 9, dead 1, left 0" in out
+    sent = Counter(accepted.read_text().split())
+    # The first four went before the plugin fell over, exactly once; the five after
+    # it went once, in a later batch.
+    assert sent == Counter(ids[:4] + ids[5:])
+    assert "the echo plugin (postroom-echo 1.0) raised while sending message 5 of a batch " \
+           "of 10 for account desk" in err
+    assert "RuntimeError: the echo plugin fell over" in err
+    with Engine.from_file(config) as engine:
+        tries = [(e.outcome, e.info.get("maybe_delivered")) for e in
+                 reversed(engine.log(message_id=ids[4]))]
+        assert tries == [("transient", "true"), ("dead", "true")]
+        assert "the echo plugin (postroom-echo 1.0) failed: RuntimeError" in engine.log(
+            message_id=ids[4])[0].text
+        assert all(len(engine.log(message_id=mid)) == 1 for mid in ids[:4] + ids[5:])

@@ -14,6 +14,7 @@ from postroom.errors import (
     PluginError,
     PostroomError,
     StoreError,
+    StoreUnavailable,
 )
 from postroom.hookspecs import hookimpl
 from postroom.messages import Attachment, EmailMessage, SmsMessage
@@ -41,5 +42,6 @@ __all__ = [
     "SendResult",
     "SmsMessage",
     "StoreError",
+    "StoreUnavailable",
     "hookimpl",
 ]

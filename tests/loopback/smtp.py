@@ -16,8 +16,8 @@ action: ``Answer("451 ...")`` replies that instead, ``Drop()`` cuts the
 connection without a reply (``Drop(keep=True)`` on DATA keeps the message
 first), ``Stall(seconds)`` waits and then goes on normally; a client that
 hangs up meanwhile ends the session, so a stalled DATA is then not kept.
-``NthCommand``, ``ForAddress``, ``Greylist`` and ``RandomFaults``
-are ready-made faults; any callable taking a ``Command`` is one.
+``NthCommand``, ``EveryCommand``, ``ForAddress``, ``Greylist`` and
+``RandomFaults`` are ready-made faults; any callable taking a ``Command`` is one.
 
 Two faults come before any mail: ``hello_refusal`` answers EHLO and HELO
 with that reply, and ``stall_starttls`` goes silent at STARTTLS.
@@ -31,6 +31,7 @@ import email.message
 import email.policy
 import random
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -103,6 +104,18 @@ class NthCommand:
 
 
 @frozen
+class EveryCommand:
+    """``action`` for every ``name`` command: ``EveryCommand("DATA", Stall(0.1))`` is a
+    server that takes a tenth of a second over each message."""
+
+    name: str
+    action: Action
+
+    def __call__(self, command: Command) -> Action | None:
+        return self.action if command.name == self.name else None
+
+
+@frozen
 class ForAddress:
     """``action`` for every ``name`` command (MAIL or RCPT) with ``address``."""
 
@@ -170,17 +183,24 @@ class RandomFaults:
 
 @frozen
 class Received:
-    """A message the server accepted, and the connection it came on."""
+    """A message the server accepted, the connection it came on, and when
+    (``at``, epoch seconds: the moment the server took it)."""
 
     mail_from: str
     recipients: tuple[str, ...]
     content: bytes
     mail_options: tuple[str, ...]
     connection: int
+    at: float = 0.0
 
     def message(self) -> email.message.EmailMessage:
         """The message parsed, with headers decoded."""
         return email.message_from_bytes(self.content, policy=email.policy.default)
+
+    @property
+    def postroom_id(self) -> str:
+        """postroom's id of the message, from the Message-ID it wrote: ``<id@domain>``."""
+        return self.message()["Message-ID"].strip("<>").partition("@")[0]
 
 
 class RecordingHandler:
@@ -270,7 +290,7 @@ class RecordingHandler:
         def keep() -> None:
             self.received.append(Received(envelope.mail_from, tuple(envelope.rcpt_tos),
                                           content, tuple(envelope.mail_options),
-                                          server.connection_number))
+                                          server.connection_number, time.time()))
 
         refusal = await self._fault(server, Command("DATA", server.connection_number,
                                                     content=content), keep)
@@ -359,8 +379,9 @@ def running_smtp(
     pipelining: bool = False,
     hello_refusal: str | None = None,
     stall_starttls: Literal["reply", "handshake"] | None = None,
+    port: int = 0,
 ) -> Iterator[LoopbackSmtp]:
-    """Run an SMTP server on 127.0.0.1 for the ``with`` block.
+    """Run an SMTP server on 127.0.0.1 for the ``with`` block (on ``port``, or a free one).
 
     ``tls_context`` (server side) is needed for ``starttls`` and ``ssl``.
     ``users`` maps user names to passwords AUTH accepts; a refused login is
@@ -372,7 +393,8 @@ def running_smtp(
     ``hello_refusal`` (``"550 ..."``) answers EHLO and HELO with that reply.
     ``stall_starttls`` (``starttls`` only) leaves STARTTLS unanswered
     (``"reply"``), or accepts it and leaves the TLS handshake unanswered
-    (``"handshake"``).
+    (``"handshake"``). A server stopped and started again on its old ``port``
+    with a ``handler_factory`` returning the same handler keeps what it saw.
     """
     if security != "none" and tls_context is None:
         raise ValueError(f"security {security!r} needs a server tls_context")
@@ -389,7 +411,7 @@ def running_smtp(
     if security == "ssl":
         # aiosmtpd counts only STARTTLS as TLS; here the whole session is encrypted.
         options["auth_require_tls"] = False
-    controller = _CountingController(handler, hostname=HOST, port=0,
+    controller = _CountingController(handler, hostname=HOST, port=port,
                                      ssl_context=tls_context if security == "ssl" else None,
                                      session_class=_StallingStartTls if stall_starttls
                                      else SMTP, **options)

@@ -20,7 +20,7 @@ from postroom.worker.recording import StoreHealth
 
 
 class Heartbeat:
-    """Renews the lease of the claim in hand; one thread per worker, started on first use."""
+    """Renews the lease of the claim in hand, in a thread that runs while a claim is held."""
 
     def __init__(self, store: Store, lease: float, health: StoreHealth,
                  lock: threading.Lock) -> None:
@@ -35,6 +35,7 @@ class Heartbeat:
         self._renewed = 0.0
         self._lost = False
         self._closed = False
+        self._running = False  # a thread serves the claims held; it ends when none is
         self._thread: threading.Thread | None = None
 
     def hold(self, token: str, outstanding: Callable[[], int]) -> None:
@@ -43,7 +44,8 @@ class Heartbeat:
         with self._changed:
             self._token, self._outstanding = token, outstanding
             self._renewed, self._lost = time.monotonic(), False
-            if self._thread is None:
+            if not self._running:
+                self._running = True
                 self._thread = threading.Thread(target=self._run, name="postroom-lease",
                                                 daemon=True)
                 self._thread.start()
@@ -72,8 +74,8 @@ class Heartbeat:
         with self._changed:
             while not self._closed:
                 if self._token is None:
-                    self._changed.wait()
-                    continue
+                    self._running = False
+                    return
                 due = self._renewed + self.interval - time.monotonic()
                 if due > 0:
                     self._changed.wait(due)
