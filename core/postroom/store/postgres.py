@@ -61,6 +61,7 @@ from postroom.store.interface import (
 from postroom.store.postgres_tables import STEPS
 from postroom.store.rows import (
     LOG_COLUMNS,
+    LOG_TABLE,
     OUTBOX_COLUMNS,
     handled,
     log_entry,
@@ -76,8 +77,8 @@ T = TypeVar("T")
 # The types of the columns ``enqueue`` and the log write from arrays.
 OUTBOX_TYPES = ("text", "text", "text", "text", "text", "float8", "bool", "text", "float8",
                 "text")
-LOG_TYPES = ("text", "float8", "text", "text", "text", "text", "text", "int", "text", "text",
-             "text", "text", "text", "jsonb")
+LOG_TYPES = tuple({"real": "float8", "json": "jsonb"}.get(kind, kind)
+                  for _, kind, _ in LOG_TABLE)
 
 
 def describe_url(url: str, schema: str) -> str:
@@ -192,7 +193,7 @@ class PostgresStore:
                 if exists else 0
             todo = to_apply(STEPS, current, self.where, upgrade)
             for step in todo:
-                step.apply(lambda text: cur.execute(text.format(s=q)))
+                step.apply(lambda text: cur.execute(text.replace("{s}", q)))
             if todo:
                 cur.execute(f"UPDATE {q}.schema_version SET version = %s", (todo[-1].version,))
         return [step.what for step in todo]

@@ -9,11 +9,24 @@ from collections.abc import Sequence
 from postroom.store import payload
 from postroom.store.interface import Handled, LogEntry, NewMessage
 
-LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
-               "attempt", "provider_id", "code", "text", "cost", "currency", "info")
+#: The delivery log's columns, each with its kind (``text``, ``real``, ``int`` or
+#: ``json``) and whether it may be empty; every store makes its table from this.
+LOG_TABLE = (("message_id", "text", False), ("at", "real", False), ("account", "text", False),
+             ("provider", "text", False), ("recipient", "text", False),
+             ("summary", "text", False), ("outcome", "text", False), ("attempt", "int", False),
+             ("provider_id", "text", True), ("code", "text", True), ("text", "text", False),
+             ("cost", "text", True), ("currency", "text", True), ("info", "json", False))
+LOG_COLUMNS = tuple(name for name, _, _ in LOG_TABLE)
 #: The columns ``outbox_row`` fills, in its order.
 OUTBOX_COLUMNS = ("id", "account", "payload", "recipient", "summary", "not_before", "manual",
                   "idempotency_key", "created", "route")
+
+
+def log_table_columns(types: dict[str, str]) -> str:
+    """The delivery log's column definitions in a store's own ``types`` for each kind."""
+    return ",\n".join(f"    {name} {types[kind]}" + ("" if empty else " NOT NULL")
+                      + (" DEFAULT '{}'" if kind == "json" else "")
+                      for name, kind, empty in LOG_TABLE)
 
 
 def outbox_row(item: NewMessage, now: float) -> tuple:

@@ -59,6 +59,7 @@ from postroom.store.rows import (
     log_entry,
     log_filters,
     log_row,
+    log_table_columns,
     outbox_row,
 )
 from postroom.store.schema import Step, latest, to_apply
@@ -88,20 +89,7 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox (account, state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (account, sent_at) WHERE sent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    account TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    provider_id TEXT,
-    code TEXT,
-    text TEXT NOT NULL,
-    cost TEXT,
-    currency TEXT,
-    info TEXT NOT NULL DEFAULT '{}'
+""" + log_table_columns({"text": "TEXT", "real": "REAL", "int": "INTEGER", "json": "TEXT"}) + """
 );
 CREATE INDEX IF NOT EXISTS log_at ON delivery_log (at);
 CREATE INDEX IF NOT EXISTS log_message ON delivery_log (message_id);
