@@ -304,19 +304,36 @@ class PostgresStore:
 
     def _usage(self, cur: psycopg.Cursor, account: str, schedule: Schedule, now: float,
                bucket: float | None) -> Usage:
+        """The account's usage, read in one statement and so from one snapshot.
+
+        Results are recorded without the account's lock, so separate statements
+        could see a message neither in flight (the record committed between
+        them) nor among the sent ones (read before it): a claim would let one
+        through that a limit holds back.
+        """
         query = usage_query(schedule, now)
         q = self._q
-        times = cur.execute(f"SELECT sent_at FROM {q}.outbox WHERE account = %s "
-                            "AND sent_at > %s ORDER BY sent_at DESC LIMIT %s",
-                            (account, query.sent_since, query.newest)).fetchall() \
-            if query.newest else []
-        today = cur.execute(f"SELECT COUNT(*) FROM {q}.outbox WHERE account = %s "
-                            "AND sent_at >= %s", (account, query.day_start)).fetchone()[0] \
-            if query.day_start is not None else 0
-        in_flight = cur.execute(f"SELECT COUNT(*) FROM {q}.outbox WHERE account = %s "
-                                "AND state = 'inflight' AND lease_until > %s",
-                                (account, now)).fetchone()[0] if query.in_flight else 0
-        return build_usage([t for (t,) in times], today, in_flight, bucket)
+        parts, params = [], []
+        if query.newest:
+            parts.append(f"ARRAY(SELECT sent_at FROM {q}.outbox WHERE account = %s "
+                         "AND sent_at > %s ORDER BY sent_at DESC LIMIT %s)")
+            params += [account, query.sent_since, query.newest]
+        else:
+            parts.append("'{}'::float8[]")
+        if query.day_start is not None:
+            parts.append(f"(SELECT COUNT(*) FROM {q}.outbox WHERE account = %s "
+                         "AND sent_at >= %s)")
+            params += [account, query.day_start]
+        else:
+            parts.append("0")
+        if query.in_flight:
+            parts.append(f"(SELECT COUNT(*) FROM {q}.outbox WHERE account = %s "
+                         "AND state = 'inflight' AND lease_until > %s)")
+            params += [account, now]
+        else:
+            parts.append("0")
+        times, today, in_flight = cur.execute(f"SELECT {', '.join(parts)}", params).fetchone()
+        return build_usage(times, today, in_flight, bucket)
 
     def _take(self, cur: psycopg.Cursor, account: str, token: str, worker: str, now: float,
               lease: float, manual: bool, count: int, ids: list[str] | None) -> list[tuple]:
