@@ -1,6 +1,6 @@
 """Every benchmark in one run, peers side by side: ``make bench`` runs this.
 
-    python bench/run.py [--quick] [--only email,sms,sms-at-once,outbox]
+    python bench/run.py [--quick] [--only email,sms,sms-at-once,outbox,workers]
                         [--markdown results.md] [--json results.json]
 
 1. email: 5,000 templated messages to one SMTP sink; postroom, Django,
@@ -13,7 +13,10 @@
 4. outbox: 100,000 messages enqueued (target 20,000/s) and drained by 1 and 4
    workers, on SQLite and on PostgreSQL, with the worker's peak memory
    (target: flat, under 150 MB); beside it procrastinate deferring as many
-   jobs into PostgreSQL (target: postroom's enqueue at least 2x its rate).
+   jobs into PostgreSQL (target: postroom's enqueue at least 2x its rate);
+5. workers: 1, 2, 4 and 8 worker processes to an SMTP server taking 10 ms a
+   message, without a limit (target: 4 workers at least 3x one) and under
+   ``per_second`` (target: within 2 % of it, never above).
 
 Peers alternate within each round and rounds rotate their order; the tables
 give medians, spread and the ratio of each peer's time to postroom's. The
@@ -37,13 +40,14 @@ from pathlib import Path
 import email_peers
 import outbox
 import sms_peers
+import workers
 from common import Results
 from sinks import SmtpSink
 
 PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
             "requests", "urllib3", "Jinja2", "psycopg", "procrastinate")
 STORES = ("sqlite", "postgres")
-WORKLOADS = ("email", "sms", "sms-at-once", "outbox")
+WORKLOADS = ("email", "sms", "sms-at-once", "outbox", "workers")
 OUTBOX_TARGET_PER_SECOND = 20_000
 OUTBOX_TARGET_MB = 150
 
@@ -178,6 +182,14 @@ def main() -> None:
         sections.append(text)
         verdicts.extend(outbox_verdicts)
         raw["outbox"] = numbers
+    if "workers" in chosen:
+        log("workers ...")
+        numbers = workers.measure((int(2000 * scale), int(600 * scale)), [1, 2, 4, 8],
+                                  workers.DELAY, workers.RATE, workers.BURST, 1, log=log)
+        table, workers_verdicts = workers.describe(numbers, workers.DELAY)
+        sections.append(table)
+        verdicts.extend(workers_verdicts)
+        raw["workers"] = numbers
     minutes = (time.monotonic() - started) / 60
     report = "\n".join(
         ["\n".join(f"- {line}" for line in header), "", *("\n\n".join(sections),), "",

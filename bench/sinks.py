@@ -78,9 +78,17 @@ def _wait_listening(port: int, process: subprocess.Popen, timeout: float = 10) -
 
 
 class SmtpSink:
-    """A discarding SMTP server in its own process; ``kind`` is postfix, python or auto."""
+    """A discarding SMTP server in its own process; ``kind`` is postfix, python or auto.
 
-    def __init__(self, kind: str = "auto") -> None:
+    ``delay`` and ``times`` (see ``smtp_sink.py``) need the python sink.
+    """
+
+    def __init__(self, kind: str = "auto", delay: float = 0.0,
+                 times: Path | None = None) -> None:
+        self.options = [*(["--delay", str(delay)] if delay else []),
+                        *(["--times", str(times)] if times else [])]
+        if self.options:
+            kind = "python"
         binary = find_smtp_sink() if kind in ("auto", "postfix") else None
         if kind == "postfix" and binary is None:
             raise RuntimeError("smtp-sink not found: run `make smtp-sink` in bench/, or set "
@@ -105,7 +113,8 @@ class SmtpSink:
             threading.Thread(target=self._read, daemon=True).start()
             _wait_listening(self.port, self._process)
         else:
-            self._process = subprocess.Popen([sys.executable, str(HERE / "smtp_sink.py")],
+            self._process = subprocess.Popen([sys.executable, str(HERE / "smtp_sink.py"),
+                                              *self.options],
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             first = self._process.stdout.readline().decode()
             self.port = int(first.strip().removeprefix("port="))

@@ -1,6 +1,6 @@
 """A fast SMTP sink: accepts every message, keeps none, counts them.
 
-    python bench/smtp_sink.py [--port 0]
+    python bench/smtp_sink.py [--port 0] [--delay SECONDS] [--times PATH]
 
 The stand-in for Postfix's ``smtp-sink`` where that cannot be had. It runs in
 its own process (a sink sharing the client's interpreter would share its GIL
@@ -9,6 +9,11 @@ commands that arrived in one read with one write, as a real server does. It
 prints ``port=N`` once it listens, then ``sess=S quit=Q mesg=M`` after each
 session, as ``smtp-sink -c`` does, so the benchmark reads both the same way.
 It stops when its standard input closes (when the benchmark ends).
+
+``--delay`` makes it take that long over each message before it answers the
+end of its content (a server that does work per message; other sessions go
+on meanwhile); ``--times`` appends the moment it took each message (epoch
+seconds, a line each) to a file, written after each session.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
+from pathlib import Path
 
 from common import serve_until_stdin_closes
 
@@ -34,12 +41,24 @@ END_OF_DATA = b"\r\n.\r\n"
 
 
 class Counts:
-    """Sessions, QUITs and messages seen so far, printed after each session."""
+    """Sessions, QUITs and messages seen so far, printed after each session;
+    with ``times``, the moments messages were taken, appended to that file."""
 
-    def __init__(self) -> None:
+    def __init__(self, times: Path | None = None) -> None:
         self.sessions = self.quits = self.messages = 0
+        self.times = times
+        self.taken: list[float] = []
+
+    def took(self) -> None:
+        self.messages += 1
+        if self.times is not None:
+            self.taken.append(time.time())
 
     def report(self) -> None:
+        if self.times is not None and self.taken:
+            with self.times.open("a") as handle:
+                handle.write("".join(f"{at:.6f}\n" for at in self.taken))
+            self.taken.clear()
         sys.stdout.write(f"sess={self.sessions} quit={self.quits} mesg={self.messages}\n")
         sys.stdout.flush()
 
@@ -47,10 +66,12 @@ class Counts:
 class SinkProtocol(asyncio.Protocol):
     """One SMTP session: commands line by line, message content up to the lone dot."""
 
-    def __init__(self, counts: Counts) -> None:
+    def __init__(self, counts: Counts, delay: float = 0.0) -> None:
         self.counts = counts
+        self.delay = delay
         self.buffer = bytearray()
         self.in_data = False
+        self.busy = False  # taking a message: what arrives meanwhile waits in the buffer
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -63,6 +84,19 @@ class SinkProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
+        if not self.busy:
+            self.answer()
+
+    def taken(self) -> None:
+        """The delay is over: confirm the message, go on with what arrived meanwhile."""
+        self.busy = False
+        self.counts.took()
+        if not self.transport.is_closing():
+            self.transport.write(b"250 2.0.0 Ok: queued\r\n")
+            self.answer()
+
+    def answer(self) -> None:
+        """Answer the commands in the buffer, in one write, up to a message to take."""
         out = bytearray()
         while True:
             if self.in_data:
@@ -76,7 +110,11 @@ class SinkProtocol(asyncio.Protocol):
                     break
                 del self.buffer[:end + skip]
                 self.in_data = False
-                self.counts.messages += 1
+                if self.delay:
+                    self.busy = True
+                    asyncio.get_running_loop().call_later(self.delay, self.taken)
+                    break
+                self.counts.took()
                 out += b"250 2.0.0 Ok: queued\r\n"
                 continue
             end = self.buffer.find(b"\r\n")
@@ -99,10 +137,10 @@ class SinkProtocol(asyncio.Protocol):
             self.transport.write(bytes(out))
 
 
-async def serve(port: int) -> None:
-    counts = Counts()
+async def serve(port: int, delay: float = 0.0, times: Path | None = None) -> None:
+    counts = Counts(times)
     server = await asyncio.get_running_loop().create_server(
-        lambda: SinkProtocol(counts), "127.0.0.1", port, backlog=512)
+        lambda: SinkProtocol(counts, delay), "127.0.0.1", port, backlog=512)
     await serve_until_stdin_closes(server)
 
 
@@ -110,7 +148,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0)
-    asyncio.run(serve(parser.parse_args().port))
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--times", type=Path)
+    args = parser.parse_args()
+    asyncio.run(serve(args.port, args.delay, args.times))
 
 
 if __name__ == "__main__":

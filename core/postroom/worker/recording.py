@@ -24,8 +24,8 @@ from postroom.store import Disposition, NewMessage, Store
 
 log = logging.getLogger("postroom.worker")
 
-FLUSH_EVERY = 50
-FLUSH_AFTER = 0.2  # seconds
+FLUSH_EVERY = 100
+FLUSH_AFTER = 0.5  # seconds
 RETRY_FIRST = 0.05
 RETRY_MAX = 2.0
 
