@@ -138,7 +138,7 @@ def test_workers_on_two_hosts_survive_a_kill_and_a_lost_connection(
         for span in (0.5, 1.0, 3.0):
             within = sum(1 for t in times[first:] if t < start + span)
             assert within <= BATCH + RATE * span, (span, within)
-    # The cut-off worker outlived its outage: it stopped on SIGTERM like the healthy ones.
+    # The cut-off worker outlived its outage (waiting for a connection, or keeping its
+    # results in memory until the database answered): it stopped on SIGTERM like the others.
     for name in ("a1", "b1", "b2"):
         assert workers[name].returncode == 0, outputs[name][1]
-    assert "answers again" in outputs["b1"][1]
