@@ -1,13 +1,20 @@
 """Outbox benchmark: enqueue N messages, then drain them through a file sink.
 
-    python bench/outbox.py [--count 100000] [--sink email|sms]
+    python bench/outbox.py [--count 100000] [--sink email|sms] [--store sqlite|postgres]
+                           [--workers 1] [--postgres URL]
 
 Reports, each phase in a fresh process so one phase's memory does not colour
 the other's:
 - building the messages (address and number checks), per second;
 - the outbox's enqueue of the built messages (durable commits of 1,000), per second;
 - the worker's drain through the sink, per second, and its resident memory
-  sampled every 50 ms (at start, peak, and the peaks of the first and last tenth).
+  sampled every 50 ms (at start, peak, and the peaks of the first and last tenth);
+  with ``--workers N`` above 1, N worker processes drain it together (time
+  from the moment all are ready to the moment the last is done; no memory).
+
+``--store postgres`` puts the outbox in a schema of its own in the database
+``--postgres`` names (default: the test database of the project's machines),
+dropped afterwards.
 
 The ``email`` sink writes and fsyncs one ``.eml`` file per message; the ``sms``
 sink appends a batch to one file with one fsync, so it shows the worker's own cost.
@@ -22,12 +29,14 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 CONFIG = """
 region = "GB"
-[store]
-path = "outbox.db"
 [delivery]
 batch_size = 500
 [accounts.email]
@@ -74,8 +83,43 @@ def enqueue(folder: Path, count: int, sink: str, chunk: int = 1000) -> dict:
             "end_to_end_per_second": count / (done - started)}
 
 
+def drain_together(folder: Path, count: int, sink: str, workers: int) -> dict:
+    """``workers`` processes each running ``run_worker(once=True, wait=1)`` on one outbox,
+    started together once every one has its engine and store open."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--phase", "worker", "--folder",
+                               str(folder), "--count", str(count), "--sink", sink],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(workers)]
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready"
+    started = time.perf_counter()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    sent = [json.loads(proc.stdout.readline())["sent"] for proc in procs]
+    seconds = time.perf_counter() - started
+    for proc in procs:
+        proc.wait()
+    assert sum(sent) == count, sent
+    return {"phase": f"drain, {workers} workers", "count": count, "seconds": seconds,
+            "per_second": count / seconds, "sent_by_each": sent}
+
+
+def worker(folder: Path, sink: str) -> None:
+    """One of ``drain_together``'s workers: ready, then on "go" drain, then report."""
+    from postroom import Engine
+
+    engine = Engine.from_file(folder / "postroom.toml")
+    engine.store  # noqa: B018  (opened before the clock starts)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    report = engine.run_worker(once=True, wait=1, accounts=[sink])
+    print(json.dumps({"sent": report.sent}), flush=True)
+    engine.close()
+
+
 def drain(folder: Path, count: int, sink: str) -> dict:
-    """``run_worker(once=True, wait=0)`` over the outbox, memory sampled meanwhile."""
+    """``run_worker(once=True, wait=1)`` over the outbox, memory sampled meanwhile."""
     from postroom import Engine
 
     engine = Engine.from_file(folder / "postroom.toml")
@@ -90,7 +134,7 @@ def drain(folder: Path, count: int, sink: str) -> dict:
     start_rss = rss_mb()
     sampler.start()
     started = time.perf_counter()
-    report = engine.run_worker(once=True, wait=0, accounts=[sink])
+    report = engine.run_worker(once=True, wait=1, accounts=[sink])
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
@@ -102,18 +146,44 @@ def drain(folder: Path, count: int, sink: str) -> dict:
             "rss_last_tenth_mb": max(samples[-tenth:], default=start_rss)}
 
 
-def measure(count: int, sink: str) -> list[dict]:
-    """Both phases, each in a fresh process, on one new outbox; their reports."""
+@contextmanager
+def outbox_config(store: str, postgres: str) -> Iterator[Path]:
+    """A folder with a postroom.toml on a new, empty outbox of ``store``."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        (folder / "postroom.toml").write_text(CONFIG)
-        results = []
-        for phase in ("enqueue", "drain"):
-            out = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder",
-                                  str(folder), "--count", str(count), "--sink", sink],
-                                 capture_output=True, text=True, check=True).stdout
-            results.append(json.loads(out))
+        if store == "sqlite":
+            (folder / "postroom.toml").write_text(CONFIG + '[store]\npath = "outbox.db"\n')
+            yield folder
+            return
+        import psycopg
+
+        schema = f"bench_{uuid.uuid4().hex[:12]}"
+        (folder / "postroom.toml").write_text(
+            CONFIG + f'[store]\nurl = "{postgres}"\nschema = "{schema}"\n')
+        try:
+            yield folder
+        finally:
+            with psycopg.connect(postgres, autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def measure(count: int, sink: str, store: str = "sqlite", workers: int = 1,
+            postgres: str = DEFAULT_POSTGRES) -> list[dict]:
+    """Both phases, each in a fresh process, on one new outbox; their reports."""
+    with outbox_config(store, postgres) as folder:
+        results = [run_phase("enqueue", folder, count, sink)]
+        if workers == 1:
+            results.append(run_phase("drain", folder, count, sink))
+        else:
+            results.append(drain_together(folder, count, sink, workers))
     return results
+
+
+def run_phase(phase: str, folder: Path, count: int, sink: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--folder", str(folder),
+                          "--count", str(count), "--sink", sink],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
 
 
 def describe(results: list[dict], count: int, sink: str) -> str:
@@ -137,14 +207,21 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--sink", choices=["email", "sms"], default="email")
-    parser.add_argument("--phase", choices=["enqueue", "drain"])
+    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--postgres", default=DEFAULT_POSTGRES, metavar="URL")
+    parser.add_argument("--phase", choices=["enqueue", "drain", "worker"])
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
+    if args.phase == "worker":
+        worker(args.folder, args.sink)
+        return
     if args.phase:
         run = enqueue if args.phase == "enqueue" else drain
         print(json.dumps(run(args.folder, args.count, args.sink)))
         return
-    print(describe(measure(args.count, args.sink), args.count, args.sink))
+    results = measure(args.count, args.sink, args.store, args.workers, args.postgres)
+    print(describe(results, args.count, f"{args.sink} ({args.store})"))
 
 
 if __name__ == "__main__":

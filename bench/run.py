@@ -10,8 +10,10 @@
    vonage SDK, requests, Apprise (target: 2x the vonage SDK);
 3. sms-at-once: the same with every answer at once, where no client has
    anything to overlap and each is bound by its own CPU (shown, no target);
-4. outbox: 100,000 messages enqueued (target 20,000/s) and drained, with the
-   worker's peak memory (target: flat, under 150 MB);
+4. outbox: 100,000 messages enqueued (target 20,000/s) and drained by 1 and 4
+   workers, on SQLite and on PostgreSQL, with the worker's peak memory
+   (target: flat, under 150 MB); beside it procrastinate deferring as many
+   jobs into PostgreSQL (target: postroom's enqueue at least 2x its rate);
 5. workers: 1, 2, 4 and 8 worker processes to an SMTP server taking 10 ms a
    message, without a limit (target: 4 workers at least 3x one) and under
    ``per_second`` (target: within 2 % of it, never above).
@@ -29,6 +31,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
@@ -42,7 +45,8 @@ from common import Results
 from sinks import SmtpSink
 
 PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
-            "requests", "urllib3", "Jinja2")
+            "requests", "urllib3", "Jinja2", "psycopg", "procrastinate")
+STORES = ("sqlite", "postgres")
 WORKLOADS = ("email", "sms", "sms-at-once", "outbox", "workers")
 OUTBOX_TARGET_PER_SECOND = 20_000
 OUTBOX_TARGET_MB = 150
@@ -72,27 +76,49 @@ def machine() -> list[str]:
             "versions: " + ", ".join(versions)]
 
 
-def outbox_report(count: int) -> tuple[str, list[str], dict]:
-    """Run the outbox benchmark; its text, the verdicts and the raw numbers."""
-    reports = outbox.measure(count, "sms")
-    enqueue, drain = reports
-    growth = drain["rss_last_tenth_mb"] - drain["rss_first_tenth_mb"]
-    verdicts = [
-        f"outbox enqueue: {enqueue['per_second']:,.0f}/s enqueue alone, "
-        f"{enqueue['end_to_end_per_second']:,.0f}/s with building the messages "
-        f"(target >= {OUTBOX_TARGET_PER_SECOND:,}/s): "
-        + ("met" if enqueue["per_second"] >= OUTBOX_TARGET_PER_SECOND else "MISSED")
-        + ("" if enqueue["end_to_end_per_second"] >= OUTBOX_TARGET_PER_SECOND
-           else " (not with building included)"),
-        f"outbox drain memory: peak {drain['rss_peak_mb']:.0f} MB "
-        f"(target under {OUTBOX_TARGET_MB} MB): "
-        + ("met" if drain["rss_peak_mb"] < OUTBOX_TARGET_MB else "MISSED"),
-        # Flat: the last tenth of the drain within 10 % of the first tenth.
-        f"outbox drain memory: {growth:+.0f} MB from the first tenth of the drain to the "
-        f"last (target: flat, within 10 %): "
-        + ("met" if growth <= 0.1 * drain["rss_first_tenth_mb"] else "MISSED"),
-    ]
-    return outbox.describe(reports, count, "sms"), verdicts, {"phases": reports}
+def outbox_report(count: int, postgres: str) -> tuple[str, list[str], dict]:
+    """Run the outbox benchmark on both stores, with 1 and 4 workers, and the
+    procrastinate peer; its table, the verdicts and the raw numbers."""
+    runs = {(store, workers): outbox.measure(count, "sms", store, workers, postgres)
+            for store in ("sqlite", "postgres") for workers in (1, 4)}
+    peer = json.loads(subprocess.run(
+        [sys.executable, "procrastinate_peer.py", "--count", str(count), "--postgres", postgres],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parent).stdout)
+
+    def rate(report: dict) -> str:
+        return f"{report['per_second']:,.0f}/s"
+
+    rows = [("build the messages (number checks)",
+             *(f"{runs[store, 1][0]['build_per_second']:,.0f}/s" for store in STORES)),
+            ("enqueue them (`Engine.send`, commits of 1,000)",
+             *(rate(runs[store, 1][0]) for store in STORES)),
+            ("drain, 1 worker (`run_worker`, batches of 500, log on)",
+             *(rate(runs[store, 1][1]) for store in STORES)),
+            ("drain, 4 worker processes together", *(rate(runs[store, 4][1]) for store in STORES)),
+            ("worker memory (1 worker): first tenth, last tenth, peak",
+             *("{rss_first_tenth_mb:.0f}, {rss_last_tenth_mb:.0f}, {rss_peak_mb:.0f} MB".format(
+                 **runs[store, 1][1]) for store in STORES)),
+            ("peer: procrastinate `batch_defer`, 1,000 jobs a call", "", rate(peer))]
+    table = "\n".join([f"| outbox: N = {count:,} SMS | SQLite | PostgreSQL |", "|---|---:|---:|",
+                       *(f"| {name} | {lite} | {pg} |" for name, lite, pg in rows)])
+    verdicts = []
+    for store in STORES:
+        enqueue, drain = runs[store, 1]
+        verdicts.append(f"outbox enqueue ({store}): {enqueue['per_second']:,.0f}/s "
+                        f"(target >= {OUTBOX_TARGET_PER_SECOND:,}/s): "
+                        + ("met" if enqueue["per_second"] >= OUTBOX_TARGET_PER_SECOND
+                           else "MISSED"))
+        growth = drain["rss_last_tenth_mb"] - drain["rss_first_tenth_mb"]
+        verdicts.append(f"outbox drain memory ({store}): peak {drain['rss_peak_mb']:.0f} MB, "
+                        f"{growth:+.0f} MB from the first tenth to the last (target: flat, "
+                        f"under {OUTBOX_TARGET_MB} MB): "
+                        + ("met" if drain["rss_peak_mb"] < OUTBOX_TARGET_MB
+                           and growth <= 0.1 * drain["rss_first_tenth_mb"] else "MISSED"))
+    ratio = runs["postgres", 1][0]["per_second"] / peer["per_second"]
+    verdicts.append(f"PostgreSQL enqueue against procrastinate's batch_defer: {ratio:.2f}x "
+                    "(target >= 2x): " + ("met" if ratio >= 2 else "MISSED"))
+    raw = {f"{store}, {workers} workers": reports for (store, workers), reports in runs.items()}
+    return table, verdicts, {**raw, "procrastinate": peer}
 
 
 def verdict(results: Results) -> str:
@@ -108,6 +134,9 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(WORKLOADS))
     parser.add_argument("--markdown", type=Path, help="also write the report here")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument("--postgres", default=outbox.DEFAULT_POSTGRES, metavar="URL",
+                        help="the PostgreSQL database of the outbox workload (a schema of "
+                             "its own is made and dropped)")
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     rounds = 1 if args.quick else args.rounds
@@ -148,9 +177,9 @@ def main() -> None:
         verdicts.append(verdict(results))
         raw["sms-at-once"] = results.as_json()
     if "outbox" in chosen:
-        log("outbox ...")
-        text, outbox_verdicts, numbers = outbox_report(int(100_000 * scale))
-        sections.append("```\n" + text + "\n```")
+        log("outbox: SQLite and PostgreSQL, 1 and 4 workers, procrastinate ...")
+        text, outbox_verdicts, numbers = outbox_report(int(100_000 * scale), args.postgres)
+        sections.append(text)
         verdicts.extend(outbox_verdicts)
         raw["outbox"] = numbers
     if "workers" in chosen:

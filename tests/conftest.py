@@ -1,15 +1,21 @@
-"""Fixtures for core tests: the echo test provider, fake installed distributions, a CA."""
+"""Fixtures for core tests: the echo test provider, fake installed distributions, a CA,
+and the two stores (SQLite, PostgreSQL) tests of the outbox run against."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import sqlite3
 import sys
+import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 import trustme
 
 from postroom.plugins import PluginRegistry
+from postroom.store import open_store
 
 # pytester runs the test mode for apps (postroom's pytest plugin) in app projects of its own.
 pytest_plugins = ["pytester"]
@@ -115,3 +121,103 @@ def dovecot(ca):
 
     with running_dovecot(ca, {MAILBOX_USER: MAILBOX_PASSWORD}) as server:
         yield server
+# PostgreSQL ------------------------------------------------------------------------------
+
+POSTGRES_VARIABLE = "POSTROOM_TEST_POSTGRES"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+STORES = ["sqlite", "postgres"]
+#: Every schema this run makes starts with this, so runs never see each other's rows.
+RUN_PREFIX = f"t{uuid.uuid4().hex[:10]}"
+_schemas = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server the tests use; they fail (not skip) without one."""
+    url = os.environ.get(POSTGRES_VARIABLE, DEFAULT_POSTGRES)
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {url} ({exc}); the store tests run on "
+                    f"both stores: start PostgreSQL, or set {POSTGRES_VARIABLE} to the URL "
+                    "of one you may make and drop schemas in", pytrace=False)
+    return url
+
+
+@pytest.fixture
+def pg_schema(postgres_url) -> str:
+    """A schema of this test's own, dropped after it."""
+    name = f"{RUN_PREFIX}_{next(_schemas)}"
+    yield name
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+
+
+@pytest.fixture
+def pg_store_settings(postgres_url, pg_schema, monkeypatch) -> dict:
+    """``[store]`` settings for a PostgreSQL outbox of this test's own.
+
+    Every ``PostgresStore`` the test opens in this process is closed after it,
+    engines left open included, so no test keeps connections to the shared
+    server.
+    """
+    from postroom.store.postgres import PostgresStore
+
+    opened = []
+    original = PostgresStore.__init__
+
+    def tracked(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(PostgresStore, "__init__", tracked)
+    yield {"url": postgres_url, "schema": pg_schema}
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=STORES)
+def store_settings(request, tmp_path) -> dict:
+    """The ``[store]`` table of a config, once for each store."""
+    if request.param == "sqlite":
+        return {"path": str(tmp_path / "outbox.db")}
+    return request.getfixturevalue("pg_store_settings")
+
+
+def read_rows(settings: dict, query: str) -> list[tuple]:
+    """``query`` on the outbox of ``store_settings``, straight from its database, for
+    checks no ``Store`` method answers; ``{schema}`` before a table names its schema."""
+    if "url" not in settings:
+        with sqlite3.connect(settings["path"]) as db:
+            return db.execute(query.format(schema="")).fetchall()
+    with psycopg.connect(settings["url"]) as conn:
+        return conn.execute(query.format(schema=f'"{settings["schema"]}".')).fetchall()
+
+
+def store_toml(settings: dict) -> str:
+    """``store_settings`` as the ``[store]`` table of a ``postroom.toml``."""
+    return "[store]\n" + "".join(f"{key} = {value!r}\n".replace("'", '"')
+                                  for key, value in settings.items())
+
+
+@pytest.fixture
+def open_stores(store_settings, tmp_path):
+    """``open_stores(n)``: n connections to one new outbox, closed after the test."""
+    from postroom.config import StoreSettings
+    from postroom.secrets import Secret
+
+    made = []
+
+    def open_(count: int = 1, clock=None, **extra):
+        values = {**store_settings, **extra}
+        if "url" in values:
+            values["url"] = Secret(values["url"])
+        settings = StoreSettings(**{"path": tmp_path / "outbox.db", **values})
+        stores = [open_store(settings, **({"clock": clock} if clock else {}))
+                  for _ in range(count)]
+        made.extend(stores)
+        return stores
+
+    yield open_
+    for store in made:
+        store.close()

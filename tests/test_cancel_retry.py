@@ -13,9 +13,11 @@ from postroom.store import Disposition, LogEntry
 
 
 @pytest.fixture
-def engine(tmp_path):
-    """``mail`` writes .eml files, ``texts`` JSON lines; one try before a message is dead."""
+def engine(tmp_path, store_settings):
+    """``mail`` writes .eml files, ``texts`` JSON lines; one try before a message is dead;
+    on each store."""
     with Engine.from_dict({"region": "GB", "delivery": {"max_attempts": 1},
+                           "store": store_settings,
                            "accounts": {"mail": {"provider": "email_file"},
                                         "texts": {"provider": "sms_file"}}},
                           base_dir=tmp_path, environ={}) as made:

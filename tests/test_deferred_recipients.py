@@ -22,12 +22,13 @@ class DeferOnce:
         return None
 
 
-def test_deferred_recipients_get_a_copy_later_and_nobody_gets_it_twice(tmp_path):
+def test_deferred_recipients_get_a_copy_later_and_nobody_gets_it_twice(tmp_path,
+                                                                        store_settings):
     clock = [1_800_000_000.0]
     greylist = DeferOnce("zoe@example.org")
     with running_smtp(faults=[greylist]) as server:
         engine = Engine.from_dict(
-            {"delivery": {"backoff": 30},
+            {"delivery": {"backoff": 30}, "store": store_settings,
              "accounts": {"office": {"provider": "smtp", "host": server.host,
                                      "port": server.port, "security": "none",
                                      "sender_email": "desk@example.org"}}},

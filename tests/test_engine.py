@@ -1,7 +1,7 @@
 """The delivery engine: durable outbox, worker, retries, pauses, schedules, the log.
 
-Scheduling cases run on a fake clock (``Clock``) and call ``run_pass`` directly;
-crash and signal cases run real worker processes against a real SQLite file.
+Scheduling cases run on a fake clock (``Clock``) and call ``run_pass`` directly,
+each on both stores (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -37,17 +37,24 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def make_engine(tmp_path, registry, echo_settings, clock):
+def make_engine(tmp_path, registry, echo_settings, clock, store_settings):
+    """Engines on one outbox of each store, closed after the test."""
+    made = []
+
     def make(schedule: dict | None = None, delivery: dict | None = None, **top) -> Engine:
         desk = {**echo_settings, **({"schedule": schedule} if schedule else {})}
         data = {"timezone": "Europe/London", "region": "GB",
                 "delivery": {"backoff": 30, "max_attempts": 3, **(delivery or {})},
                 "accounts": {"desk": desk,
                              "mail": {"provider": "email_file"},
-                             "texts": {"provider": "sms_file"}}, **top}
-        return Engine.from_dict(data, base_dir=tmp_path, registry=registry,
-                                environ={"ECHO_SECRET": "x"}, clock=clock)
-    return make
+                             "texts": {"provider": "sms_file"}}, **top,
+                "store": {**store_settings, **top.get("store", {})}}
+        made.append(Engine.from_dict(data, base_dir=tmp_path, registry=registry,
+                                     environ={"ECHO_SECRET": "x"}, clock=clock))
+        return made[-1]
+    yield make
+    for engine in made:
+        engine.close()
 
 
 def drain(engine: Engine) -> int:
@@ -214,12 +221,8 @@ def test_rate_limits_and_stagger_spread_the_sends(make_engine, clock, echo):
     assert drain(staggered) == 3
 
 
-def test_stagger_sends_one_at_a_time_and_manual_sends_skip_it(tmp_path, registry, clock,
-                                                             echo_settings, echo):
-    engine = Engine.from_dict({"accounts": {"desk": {**echo_settings,
-                                                     "schedule": {"stagger": 300}}}},
-                              base_dir=tmp_path, registry=registry,
-                              environ={"ECHO_SECRET": "x"}, clock=clock)
+def test_stagger_sends_one_at_a_time_and_manual_sends_skip_it(make_engine, clock, echo):
+    engine = make_engine(schedule={"stagger": 300})
     for i in range(3):
         engine.send("desk", to=f"p{i}@example.org", subject=f"b{i}", text="x")
     assert drain(engine) == 1

@@ -4,18 +4,18 @@ One run per number of workers (1, 2, 4, 8): five accounts, each with one kind
 of limit, send through one SMTP server on loopback that stamps the moment it
 takes each message. The limits are checked where the provider would count
 them, at the server; the per-second bucket also at the claims, which it
-spaces. Nothing may be lost or sent twice.
+spaces. Nothing may be lost or sent twice. On each store.
 """
 
 from __future__ import annotations
 
 import itertools
-import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import read_rows
 from loopback.smtp import Received, running_smtp
 from loopback.workers import outputs, smtp_config, stop, worker_processes
 
@@ -59,10 +59,11 @@ def most_in_any_window(times: list[float], length: float) -> int:
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, pytest.param(8, marks=pytest.mark.slow)])
-def test_workers_keep_every_accounts_limits_together(tmp_path, count):
+def test_workers_keep_every_accounts_limits_together(tmp_path, count, store_settings):
     with running_smtp() as server:
         config = smtp_config(tmp_path / "postroom.toml", server.port, accounts=LIMITS,
-                             delivery={"batch_size": 10, "lease": 10, "poll": 0.2})
+                             delivery={"batch_size": 10, "lease": 10, "poll": 0.2},
+                             store=store_settings)
         enqueue(config)
         with worker_processes(config, tmp_path) as start:
             workers = [start() for _ in range(count)]
@@ -76,8 +77,7 @@ def test_workers_keep_every_accounts_limits_together(tmp_path, count):
             assert stop(workers) == [0] * count, outputs(tmp_path)
         received = list(server.received)
 
-    with sqlite3.connect(tmp_path / "outbox.db") as db:
-        rows = db.execute("SELECT id, account, state, claimed_at FROM outbox").fetchall()
+    rows = read_rows(store_settings, "SELECT id, account, state, claimed_at FROM {schema}outbox")
     sent = {mid: (account, claimed) for mid, account, state, claimed in rows if state == "sent"}
     assert {state for *_, state, _ in rows} <= {"sent", "queued"}  # none left in flight
     # Nothing lost, nothing doubled: each message the server took once, and recorded sent.

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import trustme
 from click.testing import CliRunner
+from conftest import store_toml
 from loopback.certificates import write_ca_file
 from loopback.nexmo_api import fake_nexmo
 from loopback.smtp import Answer, running_smtp
@@ -82,7 +83,7 @@ def test_a_gateway_contact_gets_sms_by_email_at_their_national_number():
 # Through the engine, to the file providers ---------------------------------------------
 
 @pytest.fixture
-def config(tmp_path) -> Path:
+def config(tmp_path, store_settings) -> Path:
     shutil.copytree(TEMPLATES, tmp_path / "templates")
     path = tmp_path / "postroom.toml"
     path.write_text("""
@@ -109,7 +110,7 @@ windows = [{ days = "mon-fri", start = "08:00", end = "17:00" }]
 provider = "sms_file"
 [accounts.texts.schedule]
 windows = [{ days = "mon-fri", start = "08:00", end = "17:00" }]
-""")
+""" + store_toml(store_settings))
     return path
 
 
@@ -214,9 +215,10 @@ def test_notify_from_the_cli(config, monkeypatch):
 
 # Failover between two real providers --------------------------------------------------
 
-def failover_engine(tmp_path, primary, backup, **delivery) -> Engine:
+def failover_engine(tmp_path, store, primary, backup, **delivery) -> Engine:
     shutil.copytree(TEMPLATES, tmp_path / "templates", dirs_exist_ok=True)
     data = {
+        "store": store,
         "templates": {"directory": "templates"},
         "channels": {"email": ["primary", "backup"]},
         "delivery": {"cooldown": 600, "backoff": 1, **delivery},
@@ -234,10 +236,11 @@ def refuse_all(command):
         if command.name == "MAIL" else None
 
 
-def test_a_failing_account_hands_its_messages_to_the_next_and_cools_down(tmp_path):
+def test_a_failing_account_hands_its_messages_to_the_next_and_cools_down(tmp_path,
+                                                                         store_settings):
     clock = [datetime(2026, 11, 23, 10, 0, tzinfo=LONDON).timestamp()]
     with running_smtp(faults=[refuse_all]) as primary, running_smtp() as backup:
-        engine = failover_engine(tmp_path, primary, backup)
+        engine = failover_engine(tmp_path, store_settings, primary, backup)
         engine.clock = lambda: clock[0]
         people = [Contact(email=f"p{i}@example.org", name=f"P{i}") for i in range(3)]
         done = engine.notify("report", people, {"clinic": "North St"})
@@ -261,7 +264,8 @@ def test_a_failing_account_hands_its_messages_to_the_next_and_cools_down(tmp_pat
         assert tries == [("primary", "transient"), ("backup", "accepted")]
 
 
-def test_an_account_out_of_credit_fails_over_and_email_is_not_sent_twice(tmp_path):
+def test_an_account_out_of_credit_fails_over_and_email_is_not_sent_twice(tmp_path,
+                                                                          store_settings):
     ca = trustme.CA()
     ca_file = write_ca_file(ca, tmp_path / "ca.pem")
     with fake_nexmo(ca, api_secret="one") as poor, fake_nexmo(ca, api_secret="two") as rich, \
@@ -273,6 +277,7 @@ def test_an_account_out_of_credit_fails_over_and_email_is_not_sent_twice(tmp_pat
                  "rate_per_second": 1000, "timeout": 5}
         engine = Engine.from_dict({
             "region": "GB",
+            "store": store_settings,
             "templates": {"directory": "templates"},
             "channels": {"sms": ["texts", "spare"]},
             "events": {"closure": {"template": "reminder", "channels": ["email", "sms"],

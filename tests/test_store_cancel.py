@@ -1,5 +1,5 @@
-"""Cancel and requeue in the SQLite outbox, with a worker's and an operator's
-connection open on one file, as a worker process and ``postroom queue cancel`` are."""
+"""Cancel and requeue in the outbox, on each store, with a worker's and an operator's
+connection open on one outbox, as a worker process and ``postroom queue cancel`` are."""
 
 from __future__ import annotations
 
@@ -7,15 +7,7 @@ import pytest
 
 from postroom import EmailMessage
 from postroom.scheduling import Schedule
-from postroom.store import (
-    Claim,
-    Disposition,
-    LogEntry,
-    NewMessage,
-    Note,
-    SQLiteStore,
-    StoredMessage,
-)
+from postroom.store import Claim, Disposition, LogEntry, NewMessage, Note, Store, StoredMessage
 
 LEASE = 300.0
 
@@ -35,21 +27,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def stores(tmp_path, clock):
-    """``(worker, operator)``: two connections to one outbox file."""
-    worker = SQLiteStore(tmp_path / "outbox.db", clock=clock)
-    operator = SQLiteStore(tmp_path / "outbox.db", clock=clock)
-    yield worker, operator
-    worker.close()
-    operator.close()
+def stores(open_stores, clock):
+    """``(worker, operator)``: two connections to one outbox."""
+    return open_stores(2, clock=clock)
 
 
-def claim(store: SQLiteStore, clock: Clock, at: float, limit: int, worker: str) -> Claim:
+def claim(store: Store, clock: Clock, at: float, limit: int, worker: str) -> Claim:
     clock.now = at
     return store.claim("mail", Schedule(), limit=limit, lease=LEASE, worker=worker)
 
 
-def enqueue(store: SQLiteStore, *recipients: str, account: str = "mail") -> list[str]:
+def enqueue(store: Store, *recipients: str, account: str = "mail") -> list[str]:
     items = [NewMessage(account, EmailMessage(to=rcpt, subject="Reminder", text="x"), 0.0)
              for rcpt in recipients]
     return store.enqueue(items)

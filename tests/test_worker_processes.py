@@ -1,5 +1,5 @@
 """Real worker processes killed, stopped, outlived by a slow server and failed by their
-plugin: nothing is lost, nothing is left half done, nothing is sent twice."""
+plugin, on each store: nothing is lost, nothing is left half done, nothing is sent twice."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ECHO_PROJECT
+from conftest import ECHO_PROJECT, store_toml
 from loopback.smtp import EveryCommand, Stall, running_smtp
 from loopback.workers import outputs, smtp_config, stop, worker_processes
 
@@ -23,13 +23,13 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def setup(installed, tmp_path):
-    """A config whose echo account takes 20 ms a message and records what it accepted."""
+def setup(installed, tmp_path, store_settings):
+    """A config whose echo account takes 20 ms a message and records what it accepted,
+    on each store."""
     installed("postroom-echo", {"echo": "postroom_echo"})
     config = tmp_path / "postroom.toml"
     config.write_text(f"""
-[store]
-path = "outbox.db"
+{store_toml(store_settings)}
 [delivery]
 batch_size = {BATCH}
 lease = 1
@@ -110,12 +110,14 @@ def test_sigterm_finishes_the_message_in_hand_and_gives_the_rest_back(setup):
         assert {e.message_id for e in engine.log(limit=1000)} == set(done)
 
 
-def test_two_workers_and_a_server_slower_than_the_lease_send_nothing_twice(tmp_path):
+def test_two_workers_and_a_server_slower_than_the_lease_send_nothing_twice(tmp_path,
+                                                                          store_settings):
     # Each message takes the server 0.25 s: a batch of 8 outlasts the 1 s lease twice
     # over, so only the renewed lease keeps the other worker off it.
     with running_smtp(faults=[EveryCommand("DATA", Stall(0.25))]) as server:
         config = smtp_config(tmp_path / "postroom.toml", server.port,
-                             delivery={"batch_size": 8, "lease": 1, "poll": 0.1})
+                             delivery={"batch_size": 8, "lease": 1, "poll": 0.1},
+                             store=store_settings)
         with Engine.from_file(config) as engine:
             ids = engine.send("mail", *[EmailMessage(to=f"p{i}@example.org", subject=f"n{i}",
                                                      text="x") for i in range(24)])

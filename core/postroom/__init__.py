@@ -18,6 +18,7 @@ from postroom.errors import (
     MessageError,
     PluginError,
     PostroomError,
+    StoreError,
     StoreUnavailable,
 )
 from postroom.hookspecs import hookimpl
@@ -57,6 +58,7 @@ __all__ = [
     "SendResult",
     "SentToday",
     "SmsMessage",
+    "StoreError",
     "StoreUnavailable",
     "hookimpl",
 ]

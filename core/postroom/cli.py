@@ -25,7 +25,14 @@ import click
 from postroom.commands.progress import batch_data, batch_line, batch_lines, watch
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Changed, Engine
-from postroom.errors import ConfigError, MessageError, PostroomError, StoreUnavailable, amount
+from postroom.errors import (
+    ConfigError,
+    MessageError,
+    PostroomError,
+    StoreError,
+    StoreUnavailable,
+    amount,
+)
 from postroom.logs import configure_logging, event
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
@@ -785,5 +792,7 @@ queue.add_command(queue_flush)
 def main() -> None:
     try:
         cli(prog_name="postroom")
-    except StoreUnavailable as exc:  # any command: the outbox is locked, full, unreadable
+    except StoreUnavailable as exc:  # any command: the outbox is locked, full, unreachable
         fail(str(exc), EXIT_FAILED, "--json" in sys.argv[1:])
+    except StoreError as exc:  # the outbox needs an upgrade, or refused a copy
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED, "--json" in sys.argv[1:])

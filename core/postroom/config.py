@@ -58,6 +58,7 @@ from postroom.settings import (
     shown,
     structure,
 )
+from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME
 from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
@@ -148,12 +149,18 @@ class KeywordSettings:
 
 @define
 class StoreSettings:
-    """``[store]``: where the outbox and delivery log live."""
+    """``[store]``: where the outbox and delivery log live.
+
+    ``path``: an SQLite file. ``url``: a PostgreSQL database instead (a secret,
+    as it may hold a password), with the tables in ``schema``.
+    """
 
     path: Path
     log: bool = True
     durability: Literal["full", "normal"] = "full"
     busy_timeout: Seconds = 30.0
+    url: Secret | None = None
+    schema: str = "postroom"
 
 
 @define
@@ -344,6 +351,8 @@ def load_config(
     except ConfigError as exc:
         issues.extend(exc.issues)
         settings = TopLevel()
+    if settings.store is not None:
+        issues.extend(_store_issues(settings.store))
     region = settings.region
 
     accounts: dict[str, Account] = {}
@@ -396,6 +405,15 @@ def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
         issues.append(("admin.account", f"{admin.account!r} {what}; email accounts: "
                                         f"{', '.join(emailing) or '(none)'}"))
     return admin
+def _store_issues(store: StoreSettings):
+    if store.url is not None and not store.url.reveal().startswith(("postgresql://",
+                                                                     "postgres://")):
+        # The value is a secret: the message says what was expected, not what was found.
+        yield "store.url", ('expected a PostgreSQL URL such as "postgresql://user@host/dbname" '
+                            f"(from {store.url.source}); for an SQLite file use path")
+    if not SCHEMA_NAME.fullmatch(store.schema):
+        yield "store.schema", f"expected {SCHEMA_HINT}, got {shown(store.schema)}"
+
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
                   known_issues: list[tuple[str, str]]):

@@ -65,9 +65,9 @@ from postroom.store import (
     Note,
     OptOut,
     QueueRow,
-    SQLiteStore,
     Store,
     StoredMessage,
+    open_store,
 )
 from postroom.templating import Preview, Recipient, Templates
 from postroom.webhooks.request import WebhookRequest
@@ -198,9 +198,7 @@ class Engine:
     def store(self) -> Store:
         with self._store_lock:
             if self._store is None:
-                settings = self.config.store
-                self._store = SQLiteStore(settings.path, settings.durability, self.clock,
-                                          settings.busy_timeout)
+                self._store = open_store(self.config.store, self.clock)
             return self._store
 
     def close(self) -> None:
@@ -351,7 +349,7 @@ class Engine:
              recipients: Iterable[RecipientLike] = (), context: Mapping[str, object] | None = None,
              signature: bool = True, send_at: datetime | None = None,
              idempotency_key: str | None = None, now: bool = False, batch: str | None = None,
-             **fields: object) -> SentIds:
+             connection: object = None, **fields: object) -> SentIds:
         """Put messages in the outbox for ``account``; return their ids.
 
         Pass message objects, or the fields of one message as keywords
@@ -369,6 +367,10 @@ class Engine:
         The ids come back as a list with a ``batch`` attribute: a send of more
         than one message gets a batch id (``batch`` chooses it), by which
         ``queue``, ``cancel`` and ``log`` follow the bulk send as a whole.
+        ``connection``, with the PostgreSQL store: your app's own open psycopg
+        connection to the same database. The messages are written in its
+        current transaction, so they are queued if it commits and never if it
+        rolls back (workers see them from the commit on).
         """
         chosen = self.account(account)
         chosen_batch = None if batch is None else checked_batch_id(batch)
@@ -395,7 +397,7 @@ class Engine:
             why := message_opted_out(self.store, chosen.channel, item.message)) is not None}
         items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
-        queued = iter(self.store.enqueue(items) if items else [])
+        queued = iter(self.store.enqueue(items, connection) if items else [])
         self._hold(hold)
         self._log_opted_out(chosen, [m for m in outgoing if m.id in refused], refused)
         return SentIds([message.id if message.id in refused else next(queued)

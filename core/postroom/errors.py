@@ -76,6 +76,19 @@ class PluginError(PostroomError):
     """A plugin broke the hook contract, or no plugin can handle a request."""
 
 
+class StoreError(PostroomError):
+    """The outbox cannot be used as it is, and waiting will not help: its tables
+    need an upgrade, or a copy into it was refused.
+
+    ``usage`` marks errors the operator fixes by a command or a setting
+    (``postroom store upgrade``, ``[store] url``) rather than by another try.
+    """
+
+    def __init__(self, message: str, usage: bool = False) -> None:
+        self.usage = usage
+        super().__init__(message)
+
+
 class StoreUnavailable(PostroomError):
     """The outbox could not be read or written just now; the call changed nothing.
 

@@ -1,8 +1,9 @@
 """The outbox and the delivery log, behind one narrow interface.
 
 ``Store`` is what the engine needs from storage; ``SQLiteStore`` is the
-embedded default. A server database can implement the same methods for
-several workers on several hosts.
+embedded default, ``PostgresStore`` (in ``postroom.store.postgres``, with the
+``postgres`` extra) the one workers on several hosts share. ``open_store``
+opens the one a config names.
 """
 
 from postroom.store.accounting import AccountState
@@ -22,8 +23,9 @@ from postroom.store.interface import (
     Store,
     StoredMessage,
 )
+from postroom.store.opening import open_store
 from postroom.store.sqlite import SQLiteStore
 
 __all__ = ["AccountPause", "AccountState", "BatchRow", "Claim", "Claimed", "Disposition",
            "Handled", "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow",
-           "SQLiteStore", "Store", "StoredMessage"]
+           "SQLiteStore", "Store", "StoredMessage", "open_store"]

@@ -1,4 +1,5 @@
-"""``postroom store``: the outbox itself; ``backup`` copies it safely while workers run."""
+"""``postroom store``: the outbox itself: upgraded, copied to PostgreSQL, or backed up
+safely while workers run."""
 
 from __future__ import annotations
 
@@ -6,13 +7,16 @@ from pathlib import Path
 
 import click
 
-from postroom.cli import EXIT_USAGE, Context, emit, fail, json_option, pass_context
+from postroom.cli import EXIT_FAILED, EXIT_USAGE, Context, emit, fail, json_option, pass_context
+from postroom.errors import ConfigError, StoreError
+from postroom.store.opening import open_store
 from postroom.store.sqlite import SQLiteStore
 
 
 @click.group("store")
 def store() -> None:
-    """The outbox and delivery log as stored."""
+    """The outbox's tables: upgrade them, copy them to PostgreSQL, or back them up."""
+
 
 
 @store.command("backup")
@@ -41,3 +45,74 @@ def backup(obj: Context, path: Path, as_json: bool) -> None:
     emit(as_json, taken, f"backed up {taken.source} to {taken.target}: {taken.messages} "
                          f"messages, {taken.log_entries} log entries, {taken.size:,} bytes "
                          "(integrity checked)")
+
+
+
+@store.command("upgrade")
+@json_option
+@pass_context
+def upgrade(obj: Context, as_json: bool) -> None:
+    """Bring the outbox's tables up to this postroom's version, keeping every message.
+
+    Run it once after installing a new release, with the workers stopped.
+    """
+    engine = obj.engine(as_json)
+    opened = _open(lambda: open_store(engine.config.store, engine.clock, upgrade=True), as_json)
+    opened.close()
+    if opened.applied:
+        text = (f"upgraded the outbox {opened.where} to schema version {opened.version}:\n"
+                + "\n".join(f"  {what}" for what in opened.applied))
+    else:
+        text = f"the outbox {opened.where} is up to date (schema version {opened.version})"
+    emit(as_json, {"store": opened.where, "version": opened.version,
+                   "applied": opened.applied}, text)
+
+
+@store.command("copy")
+@click.option("--to", "url", required=True, metavar="URL",
+              help="The PostgreSQL database to copy into: postgresql://user@host/dbname "
+                   "(a password is better in PGPASSWORD or ~/.pgpass than here).")
+@click.option("--schema", default="postroom", show_default=True,
+              help="The schema the tables go in ([store] schema).")
+@json_option
+@pass_context
+def copy(obj: Context, url: str, schema: str, as_json: bool) -> None:
+    """Copy the SQLite outbox (messages, delivery log, account state) into PostgreSQL.
+
+    Stop the workers first: the copy refuses to run while one holds a lease.
+    Then set [store] url (and schema) in postroom.toml and start them again.
+    """
+    engine = obj.engine(as_json)
+    settings = engine.config.store
+    if settings.url is not None:
+        fail("copy reads an SQLite outbox, and this config's [store] url already names "
+             "PostgreSQL: run it with the config that has [store] path", EXIT_USAGE, as_json)
+    if not url.startswith(("postgresql://", "postgres://")):
+        fail('--to: expected a PostgreSQL URL such as "postgresql://user@host/dbname"',
+             EXIT_USAGE, as_json)
+    from postroom.store.copying import copy_outbox
+    from postroom.store.postgres import PostgresStore
+
+    source = _open(lambda: open_store(settings, engine.clock), as_json)
+    target = _open(lambda: PostgresStore(url, schema, clock=engine.clock), as_json)
+    try:
+        done = _open(lambda: copy_outbox(source, target, engine.clock()), as_json)
+    finally:
+        source.close()
+        target.close()
+    lines = [f"copied {done.source} into {done.target}:"]
+    lines += [f"  {table}: {count} rows" for table, count in done.rows.items()]
+    lines.append(f'now set [store] url (and schema = "{schema}") in the config of every host '
+                 f"and start the workers; the SQLite file is left as it was: run no worker "
+                 "on it, or its messages go twice")
+    emit(as_json, done, "\n".join(lines))
+
+
+def _open(work, as_json: bool):
+    """``work()``, its store errors turned into a message and an exit code."""
+    try:
+        return work()
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    except StoreError as exc:
+        fail(str(exc), EXIT_USAGE if exc.usage else EXIT_FAILED, as_json)

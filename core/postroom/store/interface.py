@@ -6,6 +6,7 @@ the same way and the scheduling code turns them into datetimes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
@@ -274,8 +275,13 @@ class Store(Protocol):
     ``postroom.StoreUnavailable`` and changes nothing.
     """
 
-    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
-        """Store messages; return their ids (the earlier id for a repeated idempotency key)."""
+    def enqueue(self, items: Sequence[NewMessage], connection: object = None) -> list[str]:
+        """Store messages; return their ids (the earlier id for a repeated idempotency key).
+
+        ``connection``: the app's own open database connection, to write the
+        messages in its transaction, so they are queued if and only if it
+        commits (only a store on that same database can do it).
+        """
 
     def due_accounts(self, now: float) -> list[str]:
         """Accounts with messages due at ``now`` (queued and due, or with an expired lease)."""
@@ -498,6 +504,9 @@ class Store(Protocol):
 
     def credit_readings(self) -> dict[str, CreditReading]:
         """The last balance read of each account that has one."""
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
+        """Wait up to ``timeout`` seconds, less when ``stop`` is set or, for a store
+        that can tell, as soon as a message falls due (a new one, a retry now)."""
 
     def close(self) -> None:
         """Release the store's resources."""

@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 from attrs import evolve, frozen
 
-from postroom.errors import StoreUnavailable
+from postroom.errors import ConfigError, StoreUnavailable
 from postroom.health import AccountActivity, CreditReading, WorkerSeen
 from postroom.messages import Message
 from postroom.results import Credits
@@ -63,8 +63,20 @@ from postroom.store.interface import (
     QueueRow,
     StoredMessage,
 )
+from postroom.store.rows import (
+    LOG_COLUMNS,
+    OUTBOX_COLUMNS,
+    handled,
+    log_entry,
+    log_filters,
+    log_row,
+    log_table_columns,
+    outbox_row,
+)
+from postroom.store.schema import Step, latest, to_apply
 
-SCHEMA = """
+# Version 1: the tables as every release before schema versions made them.
+TABLES = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -82,40 +94,30 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL,
     sent_at REAL,
     provider_id TEXT,
-    last_error TEXT,
-    route TEXT,
-    claim TEXT,                                -- the claim token of a message in flight
-    claimed_at REAL,
-    batch TEXT                                 -- the bulk send it belongs to
+    last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (account, state, not_before);
 CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (account, sent_at) WHERE sent_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS delivery_log (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    account TEXT NOT NULL,
-    provider TEXT NOT NULL,
-    recipient TEXT NOT NULL,
-    summary TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    attempt INTEGER NOT NULL,
-    provider_id TEXT,
-    code TEXT,
-    text TEXT NOT NULL,
-    cost TEXT,
-    currency TEXT,
-    info TEXT NOT NULL DEFAULT '{}'
+""" + log_table_columns({"text": "TEXT", "real": "REAL", "int": "INTEGER", "json": "TEXT"}) + """
 );
 CREATE INDEX IF NOT EXISTS log_at ON delivery_log (at);
 CREATE INDEX IF NOT EXISTS log_message ON delivery_log (message_id);
 CREATE TABLE IF NOT EXISTS account_pause (
     account TEXT PRIMARY KEY,
     until REAL NOT NULL,
-    reason TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'pause'         -- pause | unreachable
+    reason TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS account_state (
+CREATE TABLE IF NOT EXISTS recurring (
+    name TEXT PRIMARY KEY,
+    last REAL NOT NULL
+)
+"""
+
+# Version 2: claims under a token, per-account state shared by every worker.
+ACCOUNT_STATE = """
+CREATE TABLE account_state (
     account TEXT PRIMARY KEY,
     bucket REAL,                               -- per_second: the next claim's arrival time
     failures INTEGER NOT NULL DEFAULT 0,       -- unreachable batches in a row
@@ -128,10 +130,31 @@ CREATE TABLE IF NOT EXISTS account_state (
     low_credit_at REAL,                        -- the balance fell below the threshold
     mailbox_read_at REAL                       -- the mailbox's last scheduled read
 );
-CREATE TABLE IF NOT EXISTS recurring (
-    name TEXT PRIMARY KEY,
-    last REAL NOT NULL
-);
+CREATE INDEX outbox_claim ON outbox (claim) WHERE state = 'inflight'
+"""
+# Columns version 2 adds; ``route`` is there already in outboxes of the release
+# that brought failover, which added it as it opened the file.
+ADDED_COLUMNS = {("outbox", "route"): "TEXT",
+                 ("outbox", "claim"): "TEXT",  # the token of the claim of a message in flight
+                 ("outbox", "claimed_at"): "REAL",
+                 ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'"}  # or unreachable
+
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Statement by statement: executescript would commit the upgrade's transaction.
+    for statement in script.split(";\n"):
+        db.execute(statement)
+
+
+def _claims_and_account_state(db: sqlite3.Connection) -> None:
+    _add_columns(db, ADDED_COLUMNS)
+    _run_script(db, ACCOUNT_STATE)
+
+
+# Version 3: what comes in (webhooks, mailboxes), opt-outs, bulk sends, workers'
+# heartbeats, balances read, and accounts switched off or counted from a reset.
+INBOUND_AND_OPERATIONS = """
 CREATE TABLE IF NOT EXISTS inbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -182,32 +205,43 @@ CREATE TABLE IF NOT EXISTS account_credits (
     low_threshold TEXT,
     at REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id)
+    WHERE provider_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (account, recipient, sent_at);
+CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch) WHERE batch IS NOT NULL
 """
-
-# Columns later versions added, for an outbox made by an earlier one.
-ADDED_COLUMNS = {("outbox", "route"): "TEXT", ("outbox", "claim"): "TEXT",
-                 ("outbox", "claimed_at"): "REAL", ("outbox", "batch"): "TEXT",
-                 ("account_pause", "kind"): "TEXT NOT NULL DEFAULT 'pause'",
-                 ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL",
-                 ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0",
-                 ("account_state", "counted_from"): "REAL",
-                 ("account_state", "disabled_at"): "REAL",
-                 ("account_state", "disabled_reason"): "TEXT NOT NULL DEFAULT ''",
-                 ("account_state", "disabled_by"): "TEXT NOT NULL DEFAULT ''",
-                 ("account_state", "low_credit_at"): "REAL",
-                 ("account_state", "mailbox_read_at"): "REAL"}
+COLUMNS_3 = {("outbox", "batch"): "TEXT",  # the bulk send it belongs to
+             ("outbox", "report"): "TEXT", ("outbox", "report_at"): "REAL",  # delivery reports
+             ("outbox", "critical"): "INTEGER NOT NULL DEFAULT 0",
+             ("account_state", "counted_from"): "REAL",
+             ("account_state", "disabled_at"): "REAL",
+             ("account_state", "disabled_reason"): "TEXT NOT NULL DEFAULT ''",
+             ("account_state", "disabled_by"): "TEXT NOT NULL DEFAULT ''",
+             ("account_state", "low_credit_at"): "REAL",
+             ("account_state", "mailbox_read_at"): "REAL"}
 STATE_COLUMNS = tuple(a.name for a in attrs.fields(AccountState))
-# Indexes on added columns, made once the columns are there.
-INDEXES = (
-    "CREATE INDEX IF NOT EXISTS outbox_claim ON outbox (claim) WHERE state = 'inflight'",
-    "CREATE INDEX IF NOT EXISTS outbox_provider_id ON outbox (account, provider_id) "
-    "WHERE provider_id IS NOT NULL",
-    "CREATE INDEX IF NOT EXISTS outbox_recipient ON outbox (account, recipient, sent_at)",
-    "CREATE INDEX IF NOT EXISTS outbox_batch ON outbox (batch) WHERE batch IS NOT NULL",
-)
 
-LOG_COLUMNS = ("message_id", "at", "account", "provider", "recipient", "summary", "outcome",
-               "attempt", "provider_id", "code", "text", "cost", "currency", "info")
+
+def _add_columns(db: sqlite3.Connection, columns: dict[tuple[str, str], str]) -> None:
+    for (table, column), kind in columns.items():
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+def _inbound_and_operations(db: sqlite3.Connection) -> None:
+    _add_columns(db, COLUMNS_3)
+    _run_script(db, INBOUND_AND_OPERATIONS)
+
+
+STEPS = (
+    Step(1, "the outbox, delivery log, account pauses and recurring sends",
+         lambda db: _run_script(db, TABLES)),
+    Step(2, "failover routes, claim tokens, shared account state (rate bucket, outages) "
+            "and pause kinds", _claims_and_account_state),
+    Step(3, "the inbox, opt-outs, mailbox reads, bulk-send ids, workers' heartbeats, "
+            "balances, and accounts switched off or counted from a reset",
+         _inbound_and_operations),
+)
 INBOX_COLUMNS = ("id", "received", "channel", "account", "kind", "sender", "recipient", "text",
                  "subject", "message_id", "provider_id", "info")
 STORED_COLUMNS = "id, account, recipient, summary, state, attempts, provider_id, report"
@@ -296,7 +330,10 @@ class SQLiteStore:
     """
 
     def __init__(self, path: str | os.PathLike, durability: str = "full",
-                 clock: Callable[[], float] = time.time, busy_timeout: float = 30.0) -> None:
+                 clock: Callable[[], float] = time.time, busy_timeout: float = 30.0,
+                 upgrade: bool = False) -> None:
+        """Open (or create) the outbox at ``path``; ``upgrade`` brings an older one's
+        tables up to date (``StoreError`` otherwise, saying what to run)."""
         self.path = Path(path)
         self._clock = clock
         self._busy_timeout = busy_timeout
@@ -307,13 +344,17 @@ class SQLiteStore:
                                    f"({exc.strerror})", "create the folder, or point "
                                    "[store] path somewhere postroom may write") from None
         # One connection, shared by the threads of this process under a lock.
-        self._db = self._open(durability)
+        self.where = str(self.path)
+        #: What opening the store did to its tables (``Step.what`` each), for people.
+        self.applied: list[str] = []
+        self._db = self._open(durability, upgrade)
         self._lock = threading.RLock()
+        self.version = latest(STEPS)
 
-    def _open(self, durability: str) -> sqlite3.Connection:
-        """Connect, switch to WAL and make the tables, retrying while another
-        process does the same: SQLite answers a concurrent first open "locked"
-        at once, without waiting for the busy timeout."""
+    def _open(self, durability: str, upgrade: bool) -> sqlite3.Connection:
+        """Connect, switch to WAL and make (or with ``upgrade``, bring up to date)
+        the tables, retrying while another process does the same: SQLite answers a
+        concurrent first open "locked" at once, without waiting for the busy timeout."""
         deadline = time.monotonic() + self._busy_timeout
         delay = 0.01
         while True:
@@ -324,13 +365,7 @@ class SQLiteStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
                 db.execute("BEGIN IMMEDIATE")
-                for statement in SCHEMA.split(";\n"):
-                    db.execute(statement)
-                for (table, column), kind in ADDED_COLUMNS.items():
-                    if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
-                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-                for statement in INDEXES:
-                    db.execute(statement)
+                self.applied = self._prepare(db, upgrade)
                 db.execute("COMMIT")
                 return db
             except sqlite3.Error as exc:
@@ -338,6 +373,9 @@ class SQLiteStore:
                     db.close()
                 if not _is_busy(exc) or time.monotonic() > deadline:
                     raise self._fault(exc) from None
+            except BaseException:  # an outbox to upgrade first: say so, hold no file open
+                db.close()
+                raise
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
@@ -350,6 +388,23 @@ class SQLiteStore:
                                         detail.format(timeout=self._busy_timeout), hint)
         return StoreUnavailable("failed", str(self.path), f"SQLite said: {exc}",
                                 "check the file and the disk it is on")
+
+    def _prepare(self, db: sqlite3.Connection, upgrade: bool) -> list[str]:
+        """Apply the schema steps the file needs, in ``db``'s transaction."""
+        tables = {name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "schema_version" in tables:
+            current = db.execute("SELECT version FROM schema_version").fetchone()[0]
+        else:  # an outbox from before schema versions is at version 1
+            current = 1 if "outbox" in tables else 0
+        todo = to_apply(STEPS, current, str(self.path), upgrade)
+        for step in todo:
+            step.apply(db)
+        if todo:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            db.execute("DELETE FROM schema_version")
+            db.execute("INSERT INTO schema_version VALUES (?)", (todo[-1].version,))
+        return [step.what for step in todo]
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -378,17 +433,16 @@ class SQLiteStore:
 
     def _insert(self, db: sqlite3.Connection, items: Sequence[NewMessage]) -> None:
         now = self._clock()
-        rows = [(item.message.id, item.account, payload.dump(item.message),
-                 ", ".join(item.message.recipients), item.message.summary, item.not_before,
-                 int(item.manual), item.idempotency_key, now, item.route, int(item.critical),
-                 item.batch) for item in items]
         db.executemany(
-            "INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
-            "manual, idempotency_key, created, route, critical, batch) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-            "ON CONFLICT (idempotency_key) DO NOTHING", rows)
+            f"INSERT INTO outbox ({', '.join(OUTBOX_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(OUTBOX_COLUMNS))}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING", [outbox_row(item, now) for item in items])
 
-    def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
+    def enqueue(self, items: Sequence[NewMessage], connection: object = None) -> list[str]:
+        if connection is not None:
+            raise ConfigError([("store.url", "queuing inside your own transaction "
+                                "(connection=...) needs the PostgreSQL store: set [store] url "
+                                "to the database your app writes to")])
         with self._write() as db:
             self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
@@ -545,10 +599,7 @@ class SQLiteStore:
     def _insert_log(db: sqlite3.Connection, entries: Sequence[LogEntry]) -> None:
         db.executemany(
             f"INSERT INTO delivery_log ({', '.join(LOG_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})",
-            [(e.message_id, e.at, e.account, e.provider, e.recipient, e.summary, e.outcome,
-              e.attempt, e.provider_id, e.code, e.text, e.cost, e.currency,
-              json.dumps(e.info, ensure_ascii=False)) for e in entries])
+            f"VALUES ({', '.join('?' * len(LOG_COLUMNS))})", [log_row(e) for e in entries])
 
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         with self._write() as db:
@@ -718,12 +769,7 @@ class SQLiteStore:
                            [(*params, row[0]) for row in chosen])
             if note is not None:
                 self._insert_log(db, [note(StoredMessage(*row[1:-1])) for row in chosen])
-        changed = {row[0] for row in chosen}
-        found = {row[1]: Handled(row[1], row[2], row[5], row[0] in changed, row[3], row[4])
-                 for row in rows}
-        if not named:
-            return list(found.values())
-        return [found.get(mid, Handled(mid, None, "unknown", False)) for mid in named]
+        return handled(rows, {row[0] for row in chosen}, named)
 
     def pause(self, account: str, until: float, reason: str) -> None:
         with self._write() as db:
@@ -756,15 +802,13 @@ class SQLiteStore:
             since: float | None = None, recipient: str | None = None,
             message_id: str | None = None, limit: int | None = None,
             batch: str | None = None) -> list[LogEntry]:
-        filters = {"account = ?": account, "outcome = ?": outcome, "at >= ?": since,
-                   "recipient LIKE ?": f"%{recipient}%" if recipient else None,
-                   "message_id = ?": message_id,
-                   "message_id IN (SELECT id FROM outbox WHERE batch = ?)": batch}
-        where, params = _where(filters)
+        # SQLite's LIKE is blind to the case of ASCII letters already.
+        where, params = log_filters("?", "LIKE", account=account, outcome=outcome, since=since,
+                                    recipient=recipient, message_id=message_id, batch=batch)
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(LOG_COLUMNS)} FROM delivery_log {where} "
                           f"ORDER BY seq DESC {tail}", params)
-        return [LogEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
+        return [log_entry(row) for row in rows]
 
     def clear_log(self, before: float | None = None) -> int:
         with self._write() as db:
@@ -935,6 +979,9 @@ class SQLiteStore:
                     connection.close()
         os.replace(partial, target)
         return Backup(str(self.path), str(target), messages, entries, target.stat().st_size)
+    def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
+        # A file tells no one about new rows: the worker looks again after the timeout.
+        (stop or threading.Event()).wait(timeout)
 
     def close(self) -> None:
         with self._lock:

@@ -143,7 +143,10 @@ class Worker:
                     continue
                 pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
                                                                delivery.poll)
-                self.stop.wait(pause)
+                if retry:  # the store just failed: nothing to wait on but the time
+                    self.stop.wait(pause)
+                else:  # a store that can tell (PostgreSQL) ends the wait when work falls due
+                    self.host.store.wait_for_work(pause, self.stop)
         finally:
             self.mailboxes.close()
             if self._heartbeat is not None:

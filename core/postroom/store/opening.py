@@ -1,0 +1,35 @@
+"""Opening the store a config names: the SQLite file, or the PostgreSQL database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from postroom.errors import ConfigError
+from postroom.store.interface import Store
+from postroom.store.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from postroom.config import StoreSettings
+
+POSTGRES_EXTRA = 'pip install "postroom[postgres]"'
+
+
+def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
+               upgrade: bool = False) -> Store:
+    """The store of ``[store]``: PostgreSQL when ``url`` is set, else the SQLite ``path``.
+
+    ``upgrade`` brings an older store's tables up to date; without it such a
+    store raises ``StoreError`` saying what to run.
+    """
+    if settings.url is None:
+        return SQLiteStore(settings.path, settings.durability, clock, settings.busy_timeout,
+                           upgrade)
+    try:
+        from postroom.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise ConfigError([("store.url", f"a PostgreSQL store needs {exc.name or 'psycopg'}, "
+                                         f"which is not installed: {POSTGRES_EXTRA}")]) from None
+    return PostgresStore(settings.url.reveal(), settings.schema, settings.durability, clock,
+                         upgrade)

@@ -1,0 +1,79 @@
+"""What every SQL store writes and reads the same way: rows of the outbox and the
+log, the log's filters, and the answer of ``cancel`` and ``requeue``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from postroom.store import payload
+from postroom.store.interface import Handled, LogEntry, NewMessage
+
+#: The delivery log's columns, each with its kind (``text``, ``real``, ``int`` or
+#: ``json``) and whether it may be empty; every store makes its table from this.
+LOG_TABLE = (("message_id", "text", False), ("at", "real", False), ("account", "text", False),
+             ("provider", "text", False), ("recipient", "text", False),
+             ("summary", "text", False), ("outcome", "text", False), ("attempt", "int", False),
+             ("provider_id", "text", True), ("code", "text", True), ("text", "text", False),
+             ("cost", "text", True), ("currency", "text", True), ("info", "json", False))
+LOG_COLUMNS = tuple(name for name, _, _ in LOG_TABLE)
+#: The columns ``outbox_row`` fills, in its order.
+OUTBOX_COLUMNS = ("id", "account", "payload", "recipient", "summary", "not_before", "manual",
+                  "idempotency_key", "created", "route", "critical", "batch")
+
+
+def log_table_columns(types: dict[str, str]) -> str:
+    """The delivery log's column definitions in a store's own ``types`` for each kind."""
+    return ",\n".join(f"    {name} {types[kind]}" + ("" if empty else " NOT NULL")
+                      + (" DEFAULT '{}'" if kind == "json" else "")
+                      for name, kind, empty in LOG_TABLE)
+
+
+def outbox_row(item: NewMessage, now: float) -> tuple:
+    """The values of ``OUTBOX_COLUMNS`` for a message enqueued at ``now``."""
+    message = item.message
+    return (message.id, item.account, payload.dump(message), ", ".join(message.recipients),
+            message.summary, item.not_before, item.manual, item.idempotency_key, now, item.route,
+            item.critical, item.batch)
+
+
+def log_row(entry: LogEntry) -> tuple:
+    """The values of ``LOG_COLUMNS`` for an entry; ``info`` as JSON text."""
+    return (entry.message_id, entry.at, entry.account, entry.provider, entry.recipient,
+            entry.summary, entry.outcome, entry.attempt, entry.provider_id, entry.code,
+            entry.text, entry.cost, entry.currency, json.dumps(entry.info, ensure_ascii=False))
+
+
+def log_entry(row: Sequence) -> LogEntry:
+    """A ``LOG_COLUMNS`` row back as an entry (``info`` as JSON text or already parsed)."""
+    info = row[-1]
+    return LogEntry(*row[:-1], info=json.loads(info) if isinstance(info, str) else info)
+
+
+def log_filters(mark: str, like: str, *, account: str | None = None,
+                outcome: str | None = None, since: float | None = None,
+                recipient: str | None = None,
+                message_id: str | None = None, batch: str | None = None) -> tuple[str, list]:
+    """The ``WHERE`` clause (or nothing) and its values for ``Store.log``'s filters;
+    ``mark`` is the driver's placeholder, ``like`` its case-blind LIKE."""
+    filters = {f"account = {mark}": account, f"outcome = {mark}": outcome,
+               f"at >= {mark}": since,
+               f"recipient {like} {mark}": f"%{recipient}%" if recipient else None,
+               f"message_id = {mark}": message_id,
+               f"message_id IN (SELECT id FROM outbox WHERE batch = {mark})": batch}
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
+
+
+def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:
+    """``cancel``'s and ``requeue``'s answer from the rows they found.
+
+    ``rows`` are ``(seq, id, account, recipient, summary, state, ...)``;
+    ``changed`` holds the seqs changed. For ``named`` ids, one answer each in
+    their order (``unknown`` for an id not found); else one a row.
+    """
+    found = {row[1]: Handled(row[1], row[2], row[5], row[0] in changed, row[3], row[4])
+             for row in rows}
+    if not named:
+        return list(found.values())
+    return [found.get(mid, Handled(mid, None, "unknown", False)) for mid in named]
