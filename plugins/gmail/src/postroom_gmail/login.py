@@ -16,7 +16,7 @@ from attrs import field, frozen
 from postroom import Secret
 from postroom_gmail.token_endpoint import TokenError
 from postroom_gmail.tokens import TokenSource
-from postroom_smtp import Authenticator, PasswordAuthenticator
+from postroom_smtp import Authenticator, LoginRefused, PasswordAuthenticator
 
 APP_PASSWORDS = "https://myaccount.google.com/apppasswords"
 
@@ -56,10 +56,10 @@ class AppPasswordAuthenticator:
     def prepare(self, *, fresh: bool = False) -> None:
         """Nothing to fetch: the app password is the credential."""
 
-    def authenticate(self, connection: smtplib.SMTP) -> None:
+    def authenticate(self, connection: smtplib.SMTP) -> str:
         letters = "".join(self.app_password.reveal().split())
-        PasswordAuthenticator(self.address, Secret(letters, self.app_password.source)
-                              ).authenticate(connection)
+        return PasswordAuthenticator(self.address, Secret(letters, self.app_password.source)
+                                     ).authenticate(connection)
 
     def rejected_hint(self, code: int, text: str) -> str:
         if code == 534 and "5.7.14" in text:
@@ -112,7 +112,7 @@ class XOAuth2Authenticator:
     def prepare(self, *, fresh: bool = False) -> None:
         self.tokens.token(fresh=fresh)
 
-    def authenticate(self, connection: smtplib.SMTP) -> None:
+    def authenticate(self, connection: smtplib.SMTP) -> str:
         if not connection.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("the server offers no login (AUTH)")
         offered = connection.esmtp_features["auth"].upper().split()
@@ -129,9 +129,14 @@ class XOAuth2Authenticator:
             except TokenError:
                 raise refused from None  # the server's refusal stands; rejected_hint says why
             self._login(connection, token)
+        return "XOAUTH2"
 
     def _login(self, connection: smtplib.SMTP, token: Secret) -> None:
-        connection.auth("XOAUTH2", _XOAuth2Response(self.user, token), initial_response_ok=True)
+        try:
+            connection.auth("XOAUTH2", _XOAuth2Response(self.user, token),
+                            initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as refused:
+            raise LoginRefused(refused.smtp_code, refused.smtp_error, "XOAUTH2") from None
 
     def rejected_hint(self, code: int, text: str) -> str:
         failure = self.tokens.last_failure
