@@ -11,7 +11,7 @@ hook; ``explain`` turns any ``SessionError`` into a ``Finding``.
 
 from postroom_smtp.batch import send_batch
 from postroom_smtp.config import Pop3Settings, SmtpConfig
-from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom_smtp.diagnosis import Finding, explain
 from postroom_smtp.live_check import check_transport
 from postroom_smtp.plugin import (
     postroom_configure,
@@ -21,6 +21,7 @@ from postroom_smtp.plugin import (
     postroom_validate,
 )
 from postroom_smtp.pop_before_smtp import PopBeforeSmtp
+from postroom_smtp.refusals import explain_refusal
 from postroom_smtp.transport import (
     POP3_PORTS,
     SMTP_PORTS,
@@ -28,6 +29,7 @@ from postroom_smtp.transport import (
     Delivery,
     Endpoint,
     Envelope,
+    LoginRefused,
     PasswordAuthenticator,
     Reply,
     Security,
@@ -47,6 +49,7 @@ __all__ = [
     "Endpoint",
     "Envelope",
     "Finding",
+    "LoginRefused",
     "PasswordAuthenticator",
     "Pop3Settings",
     "PopBeforeSmtp",

@@ -13,7 +13,9 @@ import logging
 from collections.abc import Sequence
 
 from postroom import Address, EmailMessage, SendResult
-from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom.addresses import ascii_email
+from postroom_smtp.diagnosis import Finding, explain
+from postroom_smtp.refusals import explain_refusal
 from postroom_smtp.transport.delivery import Delivery
 from postroom_smtp.transport.envelope import Envelope
 from postroom_smtp.transport.errors import SessionError, reply_code
@@ -35,6 +37,7 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     ``reply_to`` the Reply-To for messages without their own.
     """
     results: list[SendResult] = []
+    account_sender = ascii_email(sender.email)
     # Each envelope is built one message ahead, so that the session can send
     # the next message's commands along with this one's content.
     envelopes = (Envelope.of(message, sender, reply_to) for message in messages)
@@ -43,7 +46,7 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
         for _message in messages:
             envelope, upcoming = upcoming, next(envelopes, None)
             try:
-                results.append(_send_one(session, envelope, upcoming))
+                results.append(_send_one(session, envelope, upcoming, account_sender))
             except SessionError as failure:
                 # (Re)connecting failed: the rest of the batch cannot go either.
                 finding = explain(failure, transport)
@@ -54,16 +57,16 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     return results
 
 
-def _send_one(session: SmtpSession, envelope: Envelope,
-              following: Envelope | None = None) -> SendResult:
+def _send_one(session: SmtpSession, envelope: Envelope, following: Envelope | None,
+              account_sender: str) -> SendResult:
     """Deliver one envelope (``following`` goes next); ``SessionError`` only if no
-    connection can be opened."""
+    connection can be opened. ``account_sender`` is the account's own envelope sender."""
     attempt = 1
     while True:
         session.ensure_open()
         try:
             return _result(envelope, session.deliver(envelope, following),
-                           session.transport)
+                           session.transport, account_sender)
         except SessionError as lost:
             finding = explain(lost, session.transport)
             if lost.maybe_delivered or attempt == _ATTEMPTS:
@@ -79,19 +82,22 @@ def _not_sent(message_id: str, failure: SessionError, finding: Finding) -> SendR
                             maybe_delivered=failure.maybe_delivered)
 
 
-def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport) -> SendResult:
+def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport,
+            account_sender: str) -> SendResult:
     refused = {address: str(reply) for address, reply in delivery.refused.items()}
     code, text = str(delivery.reply.code), delivery.reply.text
     if delivery.accepted:
         return SendResult.accepted(envelope.message_id, envelope.header_id, code=code,
                                    text=text, refused=refused)
-    finding = explain_refusal(delivery, envelope, transport)
-    if delivery.command == "RCPT":
+    finding = explain_refusal(delivery, envelope, transport, account_sender=account_sender)
+    if delivery.command == "RCPT" and finding.category in ("recipient-refused", "try-later"):
         text = "every recipient was refused: " + "; ".join(
             f"{address}: {reply}" for address, reply in refused.items())
+    # The same reading the live test gives, for the log and for scripts.
+    info = {"category": finding.category, "hint": finding.hint}
     if finding.stops_account:
         return SendResult.account_stopped(envelope.message_id, code, f"{text}; {finding.hint}",
-                                          refused=refused)
+                                          refused=refused, info=info)
     if delivery.reply.transient:
-        return SendResult.transient(envelope.message_id, code, text, refused=refused)
-    return SendResult.permanent(envelope.message_id, code, text, refused=refused)
+        return SendResult.transient(envelope.message_id, code, text, refused=refused, info=info)
+    return SendResult.permanent(envelope.message_id, code, text, refused=refused, info=info)
