@@ -14,10 +14,11 @@ configuration: nothing of the machine's mail system is read or started. One
 folder (on tmpfs when there is one, so the queue's fsyncs cost nothing) holds
 Postfix's ``main.cf``/``master.cf``, queue and data, Dovecot's configuration,
 sockets and password file, the throwaway CA's certificate, and both logs.
-Postfix's master runs in the foreground as our child (``postfix start-fg``),
-Dovecot as a daemon whose pid we read from its own base folder; both are
-stopped by their pids and the folder removed. Postfix refuses to start but as
-root, which CI is; elsewhere ``postfix_unavailable`` says what is missing.
+Postfix's master and Dovecot run in the foreground, each under a small
+supervisor process that stops it (SIGTERM, then a wait) when the block ends,
+or when the process that started it dies without ending it; then the folder
+is removed. Postfix refuses to start but as root, which CI is; elsewhere
+``postfix_unavailable`` says what is missing.
 
 The server, ``mail.example.com``, discards everything it accepts (Postfix's
 ``discard`` transport: it is queued, logged and dropped). Its ports, each a
@@ -45,6 +46,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -347,28 +349,59 @@ def _wait_listening(ports: dict[str, int], alive: Callable[[], bool], what: str,
         time.sleep(0.05)
 
 
-@contextmanager
-def _daemon(command: list[str], output: Path) -> Iterator[subprocess.Popen]:
-    """Run a mail daemon in the foreground as our child; stop it (and, through it,
-    its own children) with SIGTERM, and wait for it."""
-    with output.open("ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, exited but not reaped yet, does not)."""
     try:
-        yield process
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+# Runs the daemon as its child and stops it (SIGTERM, which it passes on to its own
+# processes, then a wait) when its standard input closes: when the fixture stops
+# it, and also when the process that started it dies without stopping it. (Linux's
+# parent-death signal is no help: Postfix's master changes its group ids, which
+# clears it.)
+_SUPERVISOR = """
+import subprocess, sys
+daemon = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=sys.stderr)
+print(daemon.pid, flush=True)
+sys.stdin.read()
+daemon.terminate()
+try:
+    daemon.wait(timeout=10)
+except subprocess.TimeoutExpired:
+    daemon.kill()
+    daemon.wait()
+"""
+
+
+@contextmanager
+def _daemon(command: list[str], output: Path) -> Iterator[int]:
+    """Run a mail daemon in the foreground under a supervisor; yields the daemon's pid.
+    Its output goes to ``output``; it is stopped and waited for when the block ends."""
+    with output.open("ab") as log:
+        supervisor = subprocess.Popen([sys.executable, "-c", _SUPERVISOR, *command],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      stderr=log)
+    try:
+        yield int(supervisor.stdout.readline())
     finally:
-        process.terminate()
+        supervisor.stdin.close()
         try:
-            process.wait(timeout=10)
+            supervisor.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            supervisor.kill()
+            supervisor.wait()
+        supervisor.stdout.close()
 
 
 @contextmanager
 def _dovecot(folder: Path, pop3_port: int) -> Iterator[None]:
     command = [str(DOVECOT), "-F", "-c", str(folder / "etc/dovecot.conf")]
     with _daemon(command, folder / "dovecot.log") as dovecot:
-        _wait_listening({"pop3": pop3_port}, lambda: dovecot.poll() is None, "Dovecot",
+        _wait_listening({"pop3": pop3_port}, lambda: _pid_alive(dovecot), "Dovecot",
                         folder / "dovecot.log")
         deadline = time.monotonic() + _START_TIMEOUT
         while not (folder / "run/auth-postfix").exists():
@@ -388,7 +421,7 @@ def _postfix(folder: Path, ports: dict[str, int]) -> Iterator[None]:
                    timeout=_START_TIMEOUT, check=False)
     with _daemon([str(POSTFIX_MASTER), "-c", config, "-d"], folder / "maillog") as master:
         smtp_ports = {name: port for name, port in ports.items() if name != "pop3"}
-        _wait_listening(smtp_ports, lambda: master.poll() is None, "Postfix",
+        _wait_listening(smtp_ports, lambda: _pid_alive(master), "Postfix",
                         folder / "maillog")
         yield
 
