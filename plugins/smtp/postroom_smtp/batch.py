@@ -10,7 +10,9 @@ unconfirmed and not sent again, so nothing is ever sent twice by us.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from itertools import islice
 
 from postroom import Address, EmailMessage, SendResult
 from postroom.addresses import ascii_email
@@ -38,15 +40,22 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     """
     results: list[SendResult] = []
     account_sender = ascii_email(sender.email)
-    # Each envelope is built one message ahead, so that the session can send
-    # the next message's commands along with this one's content.
+    # Envelopes are built ahead: the next one's commands go out with this one's
+    # content, and the one after is built while the server handles this one.
     envelopes = (Envelope.of(message, sender, reply_to) for message in messages)
-    upcoming = next(envelopes, None)
+    ahead: deque[Envelope] = deque()
+
+    def build_ahead() -> None:
+        ahead.extend(islice(envelopes, 2 - len(ahead)))
+
     with SmtpSession(transport) as session:
         for _message in messages:
-            envelope, upcoming = upcoming, next(envelopes, None)
+            build_ahead()
+            envelope = ahead.popleft()
+            following = ahead[0] if ahead else None
             try:
-                results.append(_send_one(session, envelope, upcoming, account_sender))
+                results.append(_send_one(session, envelope, following, account_sender,
+                                         build_ahead))
             except SessionError as failure:
                 # (Re)connecting failed: the rest of the batch cannot go either.
                 finding = explain(failure, transport)
@@ -58,14 +67,15 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
 
 
 def _send_one(session: SmtpSession, envelope: Envelope, following: Envelope | None,
-              account_sender: str) -> SendResult:
-    """Deliver one envelope (``following`` goes next); ``SessionError`` only if no
-    connection can be opened. ``account_sender`` is the account's own envelope sender."""
+              account_sender: str, meanwhile: Callable[[], None]) -> SendResult:
+    """Deliver one envelope (``following`` goes next, ``meanwhile`` runs while the
+    server handles it); ``SessionError`` only if no connection can be opened.
+    ``account_sender`` is the account's own envelope sender."""
     attempt = 1
     while True:
         session.ensure_open()
         try:
-            return _result(envelope, session.deliver(envelope, following),
+            return _result(envelope, session.deliver(envelope, following, meanwhile),
                            session.transport, account_sender)
         except SessionError as lost:
             finding = explain(lost, session.transport)

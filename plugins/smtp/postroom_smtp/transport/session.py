@@ -158,7 +158,8 @@ class SmtpSession:
         if method:
             self.facts["login method"] = method
 
-    def deliver(self, envelope: Envelope, following: Envelope | None = None) -> Delivery:
+    def deliver(self, envelope: Envelope, following: Envelope | None = None,
+                meanwhile: Callable[[], object] | None = None) -> Delivery:
         """Send one envelope over the open connection.
 
         A refusal comes back as a ``Delivery``. A lost connection, a timeout
@@ -167,13 +168,15 @@ class SmtpSession:
         ``following`` is the envelope the caller delivers next: a server that
         offers PIPELINING gets its commands right behind this content, so
         the two messages share a round trip. The next ``deliver`` must then
-        be for ``following``.
+        be for ``following``. ``meanwhile`` is work of the caller's that is
+        done while the server handles the message, once its content is sent
+        (such as building the envelope after ``following``).
         """
         if self._announced is not None and self._announced is not envelope:
             raise RuntimeError("SmtpSession.deliver() must be called for the envelope "
                                "announced as following")
         with self._in_use("deliver") as connection:
-            return self._transact(connection, envelope, following)
+            return self._transact(connection, envelope, following, meanwhile)
 
     def check_envelope(self, sender: str, recipient: str) -> Delivery:
         """MAIL and RCPT, then RSET instead of DATA: how the server answers this
@@ -205,7 +208,8 @@ class SmtpSession:
             raise
 
     def _transact(self, connection: _StagedSMTP, envelope: Envelope,
-                  following: Envelope | None) -> Delivery:
+                  following: Envelope | None,
+                  meanwhile: Callable[[], object] | None) -> Delivery:
         server = self.transport.server
         pipelining = connection.has_extn("pipelining")
         group = b""
@@ -243,6 +247,8 @@ class SmtpSession:
         self._write(connection, content + group, len(content))
         if group:
             self._announced = following
+        if meanwhile is not None:
+            meanwhile()
         with step("send", server, maybe_delivered=True):
             code, text = connection.getreply()
         with step("send", server):
