@@ -32,6 +32,7 @@ US_ASCII = email.charset.Charset("us-ascii")
 MAX_LINE = 998  # RFC 5322: longer lines must be encoded
 
 
+@functools.lru_cache(maxsize=256)  # the account's own From is the same in every message
 def format_address(address: Address) -> str:
     """``Name <addr>`` with the name RFC 2047-encoded when it is not ASCII."""
     return email.utils.formataddr((address.name, ascii_email(address.email)), "utf-8")
