@@ -111,14 +111,20 @@ class MailLog:
         """Where the log ends now: pass it as ``since`` to read only what comes after."""
         return self.path.stat().st_size if self.path.exists() else 0
 
-    def lines(self, since: int = 0) -> list[LogLine]:
+    def read(self, since: int = 0) -> tuple[list[LogLine], int]:
+        """The whole lines written after ``since``, and where they end (the next ``since``)."""
         if not self.path.exists():
-            return []
+            return [], since
         with self.path.open("rb") as log:
             log.seek(since)
-            text = log.read().decode("utf-8", "replace")
-        found = (_LOG_LINE.match(line) for line in text.splitlines())
-        return [LogLine(m["program"], m["text"]) for m in found if m]
+            data = log.read()
+        whole = data[:data.rfind(b"\n") + 1]  # a line being written is left for next time
+        found = (_LOG_LINE.match(line) for line in whole.decode("utf-8", "replace").splitlines())
+        return [LogLine(m["program"], m["text"]) for m in found if m], since + len(whole)
+
+    def lines(self, since: int = 0) -> list[LogLine]:
+        """The whole lines written after ``since``."""
+        return self.read(since)[0]
 
     def wait_for(self, reading: Callable[[list[LogLine]], list], count: int, *,
                  since: int = 0, timeout: float = 20.0) -> list:
