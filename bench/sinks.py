@@ -4,8 +4,9 @@
   ``smtp_sink.py`` (asyncio, PIPELINING). Either discards what it gets and
   counts the messages; ``count()`` reads the counter.
 - ``PostfixServer``: a real Postfix with Dovecot logins, the tests' private one
-  (``tests/loopback/postfix.py``), which queues what it accepts and discards
-  it; ``count()`` counts the deliveries in its log. Plain or STARTTLS + login.
+  (``tests/loopback/postfix.py``), whose smtpd takes each message and drops it
+  at the end of DATA; ``count()`` counts them in its log. Plain or STARTTLS +
+  login.
 - ``NexmoSink``: ``nexmo_sink.py``, the Nexmo SMS API over HTTPS with a
   throwaway CA from trustme; ``ca_file`` is the PEM clients must trust.
 
@@ -172,11 +173,11 @@ class PostfixServer:
 
     def __init__(self, security: str) -> None:
         self.security = security
-        self.kind = ("Postfix smtpd, STARTTLS and login (SASL through Dovecot)"
-                     if security == "starttls" else "Postfix smtpd, plain, no login")
+        self.kind = ("Postfix smtpd, STARTTLS and login (SASL through Dovecot), discarding"
+                     if security == "starttls" else "Postfix smtpd, plain, no login, discarding")
         self._stack = contextlib.ExitStack()
         self._mail = None
-        self._delivered = 0
+        self._taken = 0
         self._offset = 0
 
     def __enter__(self) -> PostfixServer:
@@ -187,7 +188,7 @@ class PostfixServer:
         reason = postfix_unavailable()
         if reason:
             raise RuntimeError(reason)
-        self._mail = self._stack.enter_context(running_postfix())
+        self._mail = self._stack.enter_context(running_postfix(discard_in_smtpd=True))
         self._offset = self._mail.log.mark()
         return self
 
@@ -210,18 +211,18 @@ class PostfixServer:
                 "SSL_CERT_FILE": str(self._mail.ca_file)}
 
     def count(self, expected: int | None = None, timeout: float = 60) -> int:
-        """Messages delivered (discarded) so far, read from the log as it grows;
-        given ``expected``, wait (a while) for that many: delivery follows the
-        server's answer by a moment."""
+        """Messages taken and dropped so far, read from the log as it grows;
+        given ``expected``, wait (a while) for that many: the log line follows
+        the server's answer by a moment."""
         from loopback.postfix import MailLog
 
         deadline = time.monotonic() + timeout
         while True:
             lines, self._offset = self._mail.log.read(self._offset)
-            self._delivered += len(MailLog.delivered(lines))
-            if expected is None or self._delivered >= expected \
+            self._taken += len(MailLog.discarded(lines))
+            if expected is None or self._taken >= expected \
                     or time.monotonic() > deadline:
-                return self._delivered
+                return self._taken
             time.sleep(0.1)
 
     def __exit__(self, *exc: object) -> None:

@@ -150,6 +150,13 @@ class MailLog:
                 and "status=sent" in line.text and (m := re.search(r"to=<([^>]*)>", line.text))]
 
     @staticmethod
+    def discarded(lines: list[LogLine]) -> list[str]:
+        """The sender of each message smtpd took and dropped (``discard_in_smtpd``)."""
+        return [m[1] for line in lines if line.program == "postfix/smtpd"
+                and "DISCARD action" in line.text
+                and (m := re.search(r"from=<([^>]*)>", line.text))]
+
+    @staticmethod
     def failed_logins(lines: list[LogLine]) -> list[str]:
         """The mechanism (``PLAIN``) of each login Postfix refused."""
         return [m[1] for line in lines if line.program == "postfix/smtpd"
@@ -234,9 +241,18 @@ postlog unix-dgram n - n - 1 postlogd
     return "".join(services) + internal
 
 
-def _main_cf(folder: Path) -> str:
+# Discarding in smtpd itself: each message is taken (cleanup reads it) and dropped at
+# the end of DATA, nothing queued; without queued mail Postfix's flow control would
+# hold each new message back a second (in_flow_delay), so that is off.
+_DISCARD_IN_SMTPD = """\
+smtpd_data_restrictions = check_client_access static:DISCARD
+in_flow_delay = 0
+"""
+
+
+def _main_cf(folder: Path, discard_in_smtpd: bool) -> str:
     logins = ", ".join(f"{address}={login}" for address, login in SENDER_LOGINS.items())
-    return f"""\
+    return (_DISCARD_IN_SMTPD if discard_in_smtpd else "") + f"""\
 compatibility_level = 3.6
 queue_directory = {folder}/queue
 data_directory = {folder}/data
@@ -312,7 +328,8 @@ service pop3-login {{
 """
 
 
-def _write_files(folder: Path, ports: dict[str, int], ca: trustme.CA) -> None:
+def _write_files(folder: Path, ports: dict[str, int], ca: trustme.CA,
+                 discard_in_smtpd: bool) -> None:
     for name in ("etc", "run", "data", "mail", "queue"):
         (folder / name).mkdir()
     shutil.chown(folder / "data", "postfix", "postfix")  # Postfix's master keeps its lock here
@@ -323,7 +340,7 @@ def _write_files(folder: Path, ports: dict[str, int], ca: trustme.CA) -> None:
     (folder / "etc/cert.pem").write_bytes(b"".join(b.bytes() for b in
                                                    certificate.cert_chain_pems))
     ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-    (folder / "etc/main.cf").write_text(_main_cf(folder))
+    (folder / "etc/main.cf").write_text(_main_cf(folder, discard_in_smtpd))
     (folder / "etc/master.cf").write_text(_master_cf(ports))
     (folder / "etc/dovecot.conf").write_text(_dovecot_conf(folder, ports["pop3"]))
     # Dovecot's auth process reads it as its own user; the passwords are throwaway.
@@ -443,15 +460,22 @@ def _scratch_folder() -> Path:
 
 
 @contextmanager
-def running_postfix() -> Iterator[PrivatePostfix]:
-    """Start a private Postfix and Dovecot (as root; see ``postfix_unavailable``)."""
+def running_postfix(*, discard_in_smtpd: bool = False) -> Iterator[PrivatePostfix]:
+    """Start a private Postfix and Dovecot (as root; see ``postfix_unavailable``).
+
+    ``discard_in_smtpd`` drops each message in smtpd at the end of DATA
+    instead of queueing it for the discard transport (``MailLog.discarded``
+    counts them): every SMTP step, TLS and login still run, but the queue's
+    own work per message, which bounds any client's rate, is left out. The
+    benchmarks use it to measure clients.
+    """
     reason = postfix_unavailable()
     if reason:
         raise RuntimeError(reason)
     folder = _scratch_folder()
     try:
         ports = _free_ports(("plain", "mx", "submission", "smtps", "pop3"))
-        _write_files(folder, ports, trustme.CA())
+        _write_files(folder, ports, trustme.CA(), discard_in_smtpd)
         with _dovecot(folder, ports["pop3"]), _postfix(folder, ports):
             yield PrivatePostfix(folder, ports, folder / "ca.pem", MailLog(folder / "maillog"),
                                  MailLog(folder / "dovecot.log"))
