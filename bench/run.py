@@ -42,7 +42,7 @@ import email_peers
 import outbox
 import sms_peers
 from common import Results
-from sinks import SmtpSink
+from sinks import PostfixServer, SmtpSink
 
 PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
             "requests", "urllib3", "Jinja2")
@@ -156,6 +156,10 @@ def main() -> None:
     emailed = {}
     for workload, server in EMAIL_SERVERS.items():
         if workload not in chosen:
+            continue
+        if server != "sink" and (reason := PostfixServer.unavailable()):
+            log(f"{workload}: skipped: {reason}")
+            verdicts.append(f"{workload}: not run: {reason}")
             continue
         log(f"{workload} ...")
         # Apprise speaks plain SMTP to the sink only.

@@ -180,14 +180,21 @@ class PostfixServer:
         self._taken = 0
         self._offset = 0
 
-    def __enter__(self) -> PostfixServer:
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why no private Postfix can run here (not root, packages missing), or None."""
         if str(TESTS) not in sys.path:
             sys.path.insert(0, str(TESTS))
-        from loopback.postfix import postfix_unavailable, running_postfix
+        from loopback.postfix import postfix_unavailable
 
-        reason = postfix_unavailable()
+        return postfix_unavailable()
+
+    def __enter__(self) -> PostfixServer:
+        reason = self.unavailable()
         if reason:
             raise RuntimeError(reason)
+        from loopback.postfix import running_postfix
+
         self._mail = self._stack.enter_context(running_postfix(discard_in_smtpd=True))
         self._offset = self._mail.log.mark()
         return self
