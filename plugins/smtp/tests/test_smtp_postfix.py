@@ -6,9 +6,14 @@ logged: its rejections, its failed logins, the messages it queued.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from loopback.postfix import MailLog
 
-from postroom import EmailMessage, Outcome
+from postroom import EmailMessage, Engine, Outcome
 
 OFFICE = "office@example.com"
 BILLING = "billing@example.com"
@@ -154,22 +159,69 @@ def test_a_wrong_password_in_a_send_is_one_failed_login(postfix, postfix_office)
     assert MailLog.failed_logins(postfix.log.lines(mark)) == ["PLAIN"]
 
 
-def test_a_bulk_send_over_starttls(postfix, postfix_office, tmp_path):
-    engine = postfix_office()
-    messages = [EmailMessage(to=f"member{i}@example.org", subject=f"renewal {i}", text="t")
-                for i in range(300)]
+def office_config(postfix, folder, **settings) -> Path:
+    """postroom.toml with the office account on the submission port, its password
+    in $OFFICE_PASSWORD, for worker processes to read."""
+    account = {"provider": '"smtp"', "host": '"localhost"', "port": postfix.port("submission"),
+               "security": '"starttls"', "username": f'"{OFFICE}"',
+               "password": '{ env = "OFFICE_PASSWORD" }', "sender_email": f'"{OFFICE}"',
+               "tls_ca_file": f'"{postfix.ca_file}"', "timeout": 10,
+               "local_hostname": '"client.example.org"', **settings}
+    path = folder / "postroom.toml"
+    path.write_text("[delivery]\nbatch_size = 50\n\n[accounts.office]\n"
+                    + "".join(f"{key} = {value}\n" for key, value in account.items()))
+    return path
+
+
+def run_workers(config: Path, password: str, count: int) -> None:
+    """``postroom worker --once`` in ``count`` processes at once, until all have ended."""
+    env = {**os.environ, "OFFICE_PASSWORD": password}
+    workers = [subprocess.Popen([sys.executable, "-m", "postroom", "--config", str(config),
+                                 "worker", "--once"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, out + err
+        assert password not in out + err
+
+
+def test_a_bulk_send_over_starttls_by_two_worker_processes(postfix, tmp_path):
+    config = office_config(postfix, tmp_path)
+    engine = Engine.from_file(config, environ={"OFFICE_PASSWORD": postfix.users[OFFICE]})
+    engine.send("office", *[EmailMessage(to=f"member{i}@example.org", subject=f"renewal {i}",
+                                         text="t") for i in range(300)])
     mark = postfix.log.mark()
 
-    engine.send("office", *messages)
-    report = engine.run_worker(once=True, wait=0)
+    run_workers(config, postfix.users[OFFICE], 2)
 
-    assert (report.sent, report.failed) == (300, 0)
     delivered = postfix.log.wait_for(MailLog.delivered, 300, since=mark)
     assert sorted(delivered) == sorted(f"member{i}@example.org" for i in range(300))
     lines = postfix.log.lines(mark)
-    header_ids = {entry.provider_id.strip("<>") for entry in engine.log(limit=1000)}
-    assert sorted(MailLog.queued_message_ids(lines)) == sorted(header_ids)
-    # One session a batch of 100: one STARTTLS, one login, the messages pipelined.
+    entries = engine.log(limit=1000)
+    assert [e.outcome for e in entries] == ["accepted"] * 300
+    # Each message reached Postfix once; each batch of 50 was one session with
+    # one STARTTLS and one login, its messages pipelined.
+    assert sorted(MailLog.queued_message_ids(lines)) == sorted(
+        e.provider_id.strip("<>") for e in entries)
     sessions = MailLog.sessions(lines)
-    assert len(sessions) == 3
-    assert all("starttls=1 auth=1 mail=100 rcpt=100 data=100" in s for s in sessions)
+    assert len(sessions) == 6
+    assert all("starttls=1 auth=1 mail=50 rcpt=50 data=50" in s for s in sessions)
+
+
+def test_a_worker_process_stops_the_account_on_a_refused_sender(postfix, tmp_path):
+    config = office_config(postfix, tmp_path, sender_email=f'"{BILLING}"')
+    engine = Engine.from_file(config, environ={"OFFICE_PASSWORD": postfix.users[OFFICE]})
+    [message_id] = engine.send("office", to="ann@example.org", text="t")
+    mark = postfix.log.mark()
+
+    run_workers(config, postfix.users[OFFICE], 1)
+
+    [entry] = engine.log(message_id=message_id)
+    assert (entry.outcome, entry.code) == ("account_stopped", "553")
+    assert entry.info["category"] == "sender-refused"
+    assert entry.info["hint"].startswith(f"the server does not let this account ({OFFICE}) "
+                                         f"send as {BILLING}")
+    postfix.log.wait_for(MailLog.sessions, 1, since=mark)
+    [rejection] = MailLog.rejections(postfix.log.lines(mark))
+    assert f"Sender address rejected: not owned by user {OFFICE}; from=<{BILLING}>" in rejection
+    assert MailLog.queued_message_ids(postfix.log.lines(mark)) == []
