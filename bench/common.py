@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -112,10 +113,12 @@ async def serve_until_stdin_closes(server: asyncio.Server) -> None:
     server.close()
 
 
-def run_peer(script: Path, peer: str, arguments: Sequence[str], timeout: float) -> dict:
-    """Run one peer once in a fresh process; its JSON answer."""
+def run_peer(script: Path, peer: str, arguments: Sequence[str], timeout: float,
+             environment: Mapping[str, str] | None = None) -> dict:
+    """Run one peer once in a fresh process (``environment`` added to ours); its JSON answer."""
     done = subprocess.run([sys.executable, str(script), "--peer", peer, *arguments],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+                          capture_output=True, text=True, timeout=timeout, check=False,
+                          env={**os.environ, **(environment or {})})
     if done.returncode != 0:
         raise RuntimeError(f"{peer} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -133,10 +136,9 @@ class Results:
 
     workload: str
     count: int
-    reference: str  # the peer the issue sets postroom's target against
-    # postroom must be at least this many times faster than the reference; None
-    # for a run that is measured and shown but carries no target.
-    target: float | None
+    # The peers postroom is compared with, each with how many times faster than
+    # it postroom must be (None: compared, no target); the first is the headline.
+    targets: dict[str, float | None]
     seconds: dict[str, list[float]] = field(factory=dict)
     cpu: dict[str, list[float]] = field(factory=dict)
     notes: list[str] = field(factory=list)
@@ -163,9 +165,11 @@ class Results:
 
     def run_rounds(self, script: Path, peers: Sequence[str], rounds: int, sink: Sink,
                    arguments: Sequence[str], apprise_share: float, counter: str,
-                   timeout: float, log: Callable[[str], None]) -> None:
+                   timeout: float, log: Callable[[str], None],
+                   environment: Mapping[str, str] | None = None) -> None:
         """Every peer once per round, the order rotating, each run in a fresh
-        process of ``script`` and checked against what ``sink`` counted.
+        process of ``script`` (with ``environment`` added to its own) and checked
+        against what ``sink`` counted.
 
         Apprise sends ``apprise_share`` of N (a connection per message makes
         it slow) and its times are scaled up to N.
@@ -175,7 +179,8 @@ class Results:
                 share = (max(1, round(self.count * apprise_share)) if peer == "apprise"
                          else self.count)
                 before = sink.count()
-                answer = run_peer(script, peer, [*arguments, "--count", str(share)], timeout)
+                answer = run_peer(script, peer, [*arguments, "--count", str(share)], timeout,
+                                  environment)
                 self.record(peer, round_number, answer, share,
                             sink.count(before + share) - before, counter, log)
                 time.sleep(0.2)  # let the sink settle between peers
@@ -189,11 +194,11 @@ class Results:
     def median(self, peer: str) -> float:
         return statistics.median(self.seconds[peer])
 
-    def speedup(self) -> float | None:
-        """How many times faster postroom is than the reference peer (medians)."""
-        if "postroom" not in self.seconds or self.reference not in self.seconds:
+    def speedup(self, peer: str) -> float | None:
+        """How many times faster postroom is than ``peer`` (medians)."""
+        if "postroom" not in self.seconds or peer not in self.seconds:
             return None
-        return self.median(self.reference) / self.median("postroom")
+        return self.median(peer) / self.median("postroom")
 
     def table(self) -> str:
         """A Markdown table: median, spread, rate and the ratio to postroom."""
@@ -209,29 +214,30 @@ class Results:
                          f"{self.count / median:,.0f} | "
                          f"{f'{median / base:.2f}x' if base else '-'} | {cpu:.2f} | "
                          f"{f'{cpu / cpu_base:.2f}x' if cpu_base else '-'} |")
-        lines.append("")
-        speedup = self.speedup()
-        if speedup is not None:
-            lines.append(f"postroom is {speedup:.2f}x as fast as {self.reference} "
-                         f"{self.verdict()}")
-        return "\n".join(lines + self.notes)
+        return "\n".join([*lines, "", *self.verdicts(), *self.notes])
 
-    def verdict(self) -> str:
-        """``(target >= 2x): met`` (or ``MISSED``), or ``(no target)``."""
-        speedup = self.speedup()
-        if self.target is None or speedup is None:
-            return "(no target)"
-        return f"(target >= {self.target:g}x): " + ("met" if speedup >= self.target
-                                                     else "MISSED")
+    def verdicts(self) -> list[str]:
+        """``postroom is 2.10x as fast as django (target >= 2x): met`` (or ``MISSED``,
+        or ``(no target)``), one line for each peer compared."""
+        lines = []
+        for peer, target in self.targets.items():
+            speedup = self.speedup(peer)
+            if speedup is None:
+                continue
+            verdict = ("(no target)" if target is None else f"(target >= {target:g}x): "
+                       + ("met" if speedup >= target else "MISSED"))
+            lines.append(f"postroom is {speedup:.2f}x as fast as {peer} {verdict}")
+        return lines
 
     def title(self) -> str:
         return f"{self.workload}: N = {self.count:,}"
 
     def as_json(self) -> dict:
-        return {"workload": self.workload, "count": self.count, "reference": self.reference,
-                "target": self.target, "seconds": self.seconds, "cpu": self.cpu,
+        return {"workload": self.workload, "count": self.count, "targets": self.targets,
+                "seconds": self.seconds, "cpu": self.cpu,
                 "medians": {peer: self.median(peer) for peer in self.seconds},
-                "speedup": self.speedup(), "notes": self.notes}
+                "speedups": {peer: self.speedup(peer) for peer in self.targets},
+                "notes": self.notes}
 
 
 def rotated(peers: Sequence[str], round_number: int) -> list[str]:

@@ -1,14 +1,21 @@
-"""Email: N personalised messages to one local SMTP sink, postroom against its peers.
+"""Email: N personalised messages to one local SMTP server, postroom against its peers.
 
     python bench/email_peers.py [--count 5000] [--rounds 3] [--peers postroom,django,...]
+                                [--server sink|postfix-starttls|postfix-plain]
                                 [--sink auto|postfix|python] [--batch-size 500]
                                 [--apprise-share 0.1]
     python bench/email_peers.py --peer postroom --port 2525 --count 5000 [--profile out.prof]
 
 Every peer renders the same template (name in the subject and the body) for
-the same N recipients and sends the messages to the same sink, in a fresh
-process of its own; the time is end to end, rendering included, and the sink
-must have counted N more messages afterwards.
+the same N recipients and sends the messages to the same server, in a fresh
+process of its own; the time is end to end, rendering included, and the
+server must have counted N more messages afterwards.
+
+The servers (``--server``): ``sink``, an SMTP sink over plain TCP (Postfix's
+``smtp-sink``, or ``smtp_sink.py``); ``postfix-starttls``, a real Postfix
+smtpd with STARTTLS and a login (SASL through Dovecot), queueing and
+discarding what it accepts; ``postfix-plain``, the same Postfix over plain
+TCP without login. Every peer logs in and encrypts the same way.
 
 - ``postroom``: ``Engine.send(template=..., recipients=...)`` (sandboxed Jinja
   from a template folder; enqueued durably in SQLite, ``durability = "full"``,
@@ -22,16 +29,18 @@ must have counted N more messages afterwards.
   the recipient, so each is its own Apprise object: Apprise opens one SMTP
   connection per notification; reusing one object would wait 5.5 s between
   notifications, its default throttle). At about 40 ms a message it sends a
-  tenth of N by default, and its times are scaled up to N.
+  tenth of N by default, and its times are scaled up to N. Sink only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 from pathlib import Path
 
+from attrs import frozen
 from common import (
     EHLO_NAME,
     SENDER,
@@ -45,26 +54,47 @@ from common import (
     values,
     write_templates,
 )
-from sinks import HOST, SmtpSink
+from sinks import HOST, PostfixServer, SmtpSink
 
 PEERS = ("postroom", "django", "smtplib", "apprise")
+SERVERS = ("sink", "postfix-starttls", "postfix-plain")
 
 
-def send_postroom(port: int, recipients: list[Person], folder: Path,
+@frozen
+class Server:
+    """How the peers reach the server: ``security`` is ``none`` or ``starttls``;
+    with ``user`` they log in (the password comes from $BENCH_SMTP_PASSWORD);
+    ``ca_file`` certifies the server; ``sender`` is the address they send as."""
+
+    host: str
+    port: int
+    security: str = "none"
+    user: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    sender: str = SENDER
+
+
+def send_postroom(server: Server, recipients: list[Person], folder: Path,
                   batch_size: int) -> int:
     """postroom's whole path: render, enqueue durably, worker, delivery log."""
     from postroom import Engine
     from postroom.templating import Recipient
 
     templates = write_templates(folder / "templates")
+    account = {"provider": "smtp", "host": server.host, "port": server.port,
+               "security": server.security, "sender_email": server.sender,
+               "sender_name": SENDER_NAME, "local_hostname": EHLO_NAME}
+    if server.user:
+        account.update(username=server.user, password=server.password)
+    if server.ca_file:
+        account["tls_ca_file"] = server.ca_file
     engine = Engine.from_dict({
         "region": "GB",
         "store": {"path": str(folder / "outbox.db"), "log": True, "durability": "full"},
         "delivery": {"batch_size": batch_size},
         "templates": {"directory": str(templates)},
-        "accounts": {"mail": {"provider": "smtp", "host": HOST, "port": port,
-                              "security": "none", "sender_email": SENDER,
-                              "sender_name": SENDER_NAME, "local_hostname": EHLO_NAME}},
+        "accounts": {"mail": account},
     }, base_dir=folder)
 
     def run() -> int:
@@ -77,13 +107,18 @@ def send_postroom(port: int, recipients: list[Person], folder: Path,
     return run
 
 
-def send_django(port: int, recipients: list[Person]):
-    """Django's SMTP backend: one connection, ``send_messages`` for the whole list."""
+def send_django(server: Server, recipients: list[Person]):
+    """Django's SMTP backend: one connection, ``send_messages`` for the whole list.
+    It trusts the server's CA through $SSL_CERT_FILE (its TLS context is Python's
+    default one)."""
     from django.conf import settings
 
     settings.configure(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
-                       EMAIL_HOST=HOST, EMAIL_PORT=port, EMAIL_USE_TLS=False,
-                       DEFAULT_FROM_EMAIL=f"{SENDER_NAME} <{SENDER}>")
+                       EMAIL_HOST=server.host, EMAIL_PORT=server.port,
+                       EMAIL_USE_TLS=server.security == "starttls",
+                       EMAIL_HOST_USER=server.user or "",
+                       EMAIL_HOST_PASSWORD=server.password or "",
+                       DEFAULT_FROM_EMAIL=f"{SENDER_NAME} <{server.sender}>")
     from django.core.mail import EmailMessage, get_connection
 
     def run() -> int:
@@ -99,32 +134,37 @@ def send_django(port: int, recipients: list[Person]):
     return run
 
 
-def send_smtplib(port: int, recipients: list[Person]):
+def send_smtplib(server: Server, recipients: list[Person]):
     """A plain loop: one ``smtplib.SMTP`` connection, one ``sendmail`` per message."""
     import smtplib
+    import ssl
     from email.mime.text import MIMEText
     from email.utils import formataddr, formatdate, make_msgid
 
     def run() -> int:
         templates = jinja_templates()
         sent = 0
-        with smtplib.SMTP(HOST, port, local_hostname=EHLO_NAME) as connection:
+        with smtplib.SMTP(server.host, server.port, local_hostname=EHLO_NAME) as connection:
+            if server.security == "starttls":
+                connection.starttls(context=ssl.create_default_context(cafile=server.ca_file))
+            if server.user:
+                connection.login(server.user, server.password)
             for person in recipients:
                 data = values(person)
                 message = MIMEText(templates["text"].render(data), "plain", "utf-8")
                 message["Subject"] = templates["subject"].render(data)
-                message["From"] = formataddr((SENDER_NAME, SENDER))
+                message["From"] = formataddr((SENDER_NAME, server.sender))
                 message["To"] = formataddr((person.name, person.email))
                 message["Date"] = formatdate(localtime=True)
                 message["Message-ID"] = make_msgid(domain="example.org")
-                connection.sendmail(SENDER, [person.email], message.as_bytes())
+                connection.sendmail(server.sender, [person.email], message.as_bytes())
                 sent += 1
         return sent
 
     return run
 
 
-def send_apprise(port: int, recipients: list[Person]):
+def send_apprise(server: Server, recipients: list[Person]):
     """Apprise's ``mailto://``: plain SMTP (``mode=insecure``) to the sink's port."""
     import apprise
 
@@ -135,8 +175,9 @@ def send_apprise(port: int, recipients: list[Person]):
             data = values(person)
             notifier = apprise.Apprise()
             # mailto:// is plain SMTP; host:port is the server, the path the recipient.
-            notifier.add(f"mailto://{HOST}:{port}/{person.email}?mode=insecure&format=text"
-                         f"&from={SENDER}&name={SENDER_NAME.replace(' ', '+')}")
+            notifier.add(f"mailto://{server.host}:{server.port}/{person.email}?mode=insecure"
+                         f"&format=text&from={server.sender}"
+                         f"&name={SENDER_NAME.replace(' ', '+')}")
             if notifier.notify(body=templates["text"].render(data),
                                title=templates["subject"].render(data)):
                 sent += 1
@@ -148,28 +189,45 @@ def send_apprise(port: int, recipients: list[Person]):
 def one_peer(args: argparse.Namespace) -> None:
     """Run ``args.peer`` once (in this fresh process) and print its time as JSON."""
     recipients = people(args.count)
+    server = Server(args.host, args.port, args.security, args.user,
+                    os.environ.get("BENCH_SMTP_PASSWORD"), args.ca_file, args.sender)
     with tempfile.TemporaryDirectory() as tmp:
         if args.peer == "postroom":
-            run = send_postroom(args.port, recipients, Path(tmp), args.batch_size)
+            run = send_postroom(server, recipients, Path(tmp), args.batch_size)
         else:
-            run = globals()[f"send_{args.peer}"](args.port, recipients)
+            run = globals()[f"send_{args.peer}"](server, recipients)
         print(json.dumps(timed(run, args.profile)))
 
 
+def _server(kind: str, sink_kind: str) -> SmtpSink | PostfixServer:
+    if kind == "sink":
+        return SmtpSink(sink_kind)
+    return PostfixServer("starttls" if kind == "postfix-starttls" else "none")
+
+
 def measure(count: int, rounds: int, peers: list[str], sink_kind: str = "auto",
-            batch_size: int = 500, apprise_share: float = 0.1, log=print) -> Results:
-    """Every peer once per round against one sink; times and sink counts checked.
+            batch_size: int = 500, apprise_share: float = 0.1, log=print,
+            server: str = "sink") -> Results:
+    """Every peer once per round against one server; times and server counts checked.
 
     Apprise takes about 40 ms a message (a connection, and a TLS context
     loaded from the system's CA store, per notification): it sends
     ``apprise_share`` of N each round and its times are scaled up to N.
+    Targets: against the sink, postroom at least 2x Django and 1.2x the
+    smtplib loop; against Postfix with STARTTLS, at least 2x Django.
     """
-    results = Results("email", count, reference="django", target=1.5)
-    with SmtpSink(sink_kind) as sink:
-        results.notes.append(f"sink: {sink.kind}; postroom batch_size {batch_size}")
-        results.run_rounds(Path(__file__), peers, rounds, sink,
-                           ["--port", str(sink.port), "--batch-size", str(batch_size)],
-                           apprise_share, "the sink counted", timeout=900, log=log)
+    targets = ({"django": 2.0, "smtplib": 1.2} if server == "sink" else
+               {"django": 2.0, "smtplib": None} if server == "postfix-starttls" else
+               {"django": None, "smtplib": None})
+    workload = {"sink": "email", "postfix-starttls": "email, Postfix, STARTTLS + login",
+                "postfix-plain": "email, Postfix, plain"}[server]
+    results = Results(workload, count, targets=targets)
+    with _server(server, sink_kind) as running:
+        results.notes.append(f"server: {running.kind}; postroom batch_size {batch_size}")
+        results.run_rounds(Path(__file__), peers, rounds, running,
+                           [*running.peer_arguments(), "--batch-size", str(batch_size)],
+                           apprise_share, "the server counted", timeout=900, log=log,
+                           environment=running.environment)
     return results
 
 
@@ -179,20 +237,31 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peers", default=",".join(PEERS))
-    parser.add_argument("--sink", choices=["auto", "postfix", "python"], default="auto")
+    parser.add_argument("--server", choices=SERVERS, default="sink",
+                        help="sink: smtp-sink over plain TCP; postfix-starttls, postfix-plain: "
+                             "a private Postfix (root only)")
+    parser.add_argument("--sink", choices=["auto", "postfix", "python"], default="auto",
+                        help="which SMTP sink, for --server sink")
     parser.add_argument("--batch-size", type=int, default=500,
                         help="postroom's [delivery] batch_size")
     parser.add_argument("--apprise-share", type=float, default=0.1,
                         help="the part of N Apprise sends (its time is scaled up); 1 for all")
     parser.add_argument("--peer", choices=PEERS, help="run one peer once (used internally)")
-    parser.add_argument("--port", type=int, help="the sink's port, with --peer")
+    parser.add_argument("--port", type=int, help="the server's port, with --peer")
+    parser.add_argument("--host", default=HOST, help="the server's name, with --peer")
+    parser.add_argument("--security", choices=["none", "starttls"], default="none",
+                        help="with --peer")
+    parser.add_argument("--user", help="with --peer: log in as this user (the password "
+                                       "comes from $BENCH_SMTP_PASSWORD)")
+    parser.add_argument("--ca-file", help="with --peer: the CA that certifies the server")
+    parser.add_argument("--sender", default=SENDER, help="with --peer: send as this address")
     parser.add_argument("--profile", type=Path, help="with --peer: cProfile to this file")
     args = parser.parse_args()
     if args.peer:
         one_peer(args)
         return
     results = measure(args.count, args.rounds, args.peers.split(","), args.sink,
-                      args.batch_size, args.apprise_share)
+                      args.batch_size, args.apprise_share, server=args.server)
     print(results.table())
 
 

@@ -1,10 +1,17 @@
 """Every benchmark in one run, peers side by side: ``make bench`` runs this.
 
-    python bench/run.py [--quick] [--only email,sms,sms-at-once,outbox,workers]
+    python bench/run.py [--quick]
+                        [--only email,email-tls,email-postfix,sms,sms-at-once,outbox,workers]
                         [--markdown results.md] [--json results.json]
 
-1. email: 5,000 templated messages to one SMTP sink; postroom, Django,
-   smtplib, Apprise (target: postroom at least 1.5x as fast as Django);
+1. email: 5,000 templated messages to one SMTP sink over plain TCP;
+   postroom, Django, smtplib, Apprise (targets: postroom at least 2x as fast
+   as Django and 1.2x as fast as the smtplib loop);
+   email-tls: the same to a real Postfix smtpd with STARTTLS and a login,
+   queueing and discarding; postroom, Django, smtplib (targets: 2x Django,
+   and at least 70 % of postroom's own rate over plain TCP to that Postfix);
+   email-postfix: the same Postfix over plain TCP, for that comparison
+   (the Postfix runs need root, as the tests' private Postfix does);
 2. sms: 2,000 templated messages to the fake Nexmo API answering after
    10 ms, a conservative stand-in for the real API's distance; postroom, the
    vonage SDK, requests, Apprise (target: 2x the vonage SDK);
@@ -42,12 +49,15 @@ import outbox
 import sms_peers
 import workers
 from common import Results
-from sinks import SmtpSink
+from sinks import PostfixServer, SmtpSink
 
 PACKAGES = ("postroom", "Django", "apprise", "vonage", "vonage-sms", "vonage-http-client",
             "requests", "urllib3", "Jinja2", "psycopg", "procrastinate")
 STORES = ("sqlite", "postgres")
-WORKLOADS = ("email", "sms", "sms-at-once", "outbox", "workers")
+WORKLOADS = ("email", "email-tls", "email-postfix", "sms", "sms-at-once", "outbox", "workers")
+EMAIL_SERVERS = {"email": "sink", "email-tls": "postfix-starttls",
+                 "email-postfix": "postfix-plain"}
+TLS_SHARE_TARGET = 0.7  # postroom over STARTTLS + login, against its own plain rate
 OUTBOX_TARGET_PER_SECOND = 20_000
 OUTBOX_TARGET_MB = 150
 
@@ -72,8 +82,23 @@ def machine() -> list[str]:
             f"machine: {model}, {os.cpu_count()} cores, {platform.system()} "
             f"{platform.release()}, {platform.python_implementation()} "
             f"{platform.python_version()}",
-            f"smtp sink: {sink_kind}",
+            f"smtp sink: {sink_kind}; mail server: {mail_server_versions()}",
             "versions: " + ", ".join(versions)]
+
+
+def mail_server_versions() -> str:
+    """Postfix's and Dovecot's versions, as the email-tls and email-postfix runs use them."""
+    found = []
+    for command, name in ((["postconf", "-dh", "mail_version"], "Postfix"),
+                          (["dovecot", "--version"], "Dovecot")):
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10,
+                                  check=False)
+        except OSError:
+            found.append(f"{name} (not installed)")
+            continue
+        found.append(f"{name} {done.stdout.split()[0] if done.stdout.split() else '?'}")
+    return ", ".join(found)
 
 
 def outbox_report(count: int, postgres: str) -> tuple[str, list[str], dict]:
@@ -120,10 +145,16 @@ def outbox_report(count: int, postgres: str) -> tuple[str, list[str], dict]:
     raw = {f"{store}, {workers} workers": reports for (store, workers), reports in runs.items()}
     return table, verdicts, {**raw, "procrastinate": peer}
 
+def verdicts_of(results: Results) -> list[str]:
+    return [f"{results.title()}: {line}" for line in results.verdicts()]
 
-def verdict(results: Results) -> str:
-    return (f"{results.title()}: postroom {results.speedup():.2f}x as fast as "
-            f"{results.reference} {results.verdict()}")
+
+def tls_share(tls: Results, plain: Results) -> str:
+    """postroom's rate over STARTTLS + login as a share of its rate over plain TCP."""
+    share = plain.median("postroom") / tls.median("postroom")
+    return (f"email: postroom over STARTTLS + login runs at {share:.0%} of its rate over "
+            f"plain TCP to the same Postfix (target >= {TLS_SHARE_TARGET:.0%}): "
+            + ("met" if share >= TLS_SHARE_TARGET else "MISSED"))
 
 
 def main() -> None:
@@ -154,27 +185,40 @@ def main() -> None:
     for line in header:
         log(line)
     sections, verdicts, raw = [], [], {"machine": header}
-    if "email" in chosen:
-        log("email ...")
-        results = email_peers.measure(int(5000 * scale), rounds, list(email_peers.PEERS),
-                                      apprise_share=0.1, log=log)
+    emailed = {}
+    for workload, server in EMAIL_SERVERS.items():
+        if workload not in chosen:
+            continue
+        if server != "sink" and (reason := PostfixServer.unavailable()):
+            log(f"{workload}: skipped: {reason}")
+            verdicts.append(f"{workload}: not run: {reason}")
+            continue
+        log(f"{workload} ...")
+        # Apprise speaks plain SMTP to the sink only.
+        peers = list(email_peers.PEERS) if server == "sink" else ["postroom", "django",
+                                                                   "smtplib"]
+        results = email_peers.measure(int(5000 * scale), rounds, peers, apprise_share=0.1,
+                                      log=log, server=server)
         sections.append(results.table())
-        verdicts.append(verdict(results))
-        raw["email"] = results.as_json()
+        verdicts.extend(verdicts_of(results))
+        raw[workload] = results.as_json()
+        emailed[workload] = results
+    if {"email-tls", "email-postfix"} <= emailed.keys():
+        verdicts.append(tls_share(emailed["email-tls"], emailed["email-postfix"]))
     if "sms" in chosen:
         log(f"sms, answers after {sms_peers.API_LATENCY * 1000:g} ms ...")
         # Two rounds: the sequential peers take over 20 s each here.
         results = sms_peers.measure(int(2000 * scale), min(rounds, 2), list(sms_peers.PEERS),
                                     apprise_share=0.1, log=log)
         sections.append(results.table())
-        verdicts.append(verdict(results))
+        verdicts.extend(verdicts_of(results))
         raw["sms"] = results.as_json()
     if "sms-at-once" in chosen:
         log("sms, answers at once ...")
         results = sms_peers.measure(int(2000 * scale), rounds, list(sms_peers.PEERS),
                                     latency=0.0, apprise_share=1.0, log=log)
         sections.append(results.table())
-        verdicts.append(verdict(results))
+        verdicts.extend(verdicts_of(results))
         raw["sms-at-once"] = results.as_json()
     if "outbox" in chosen:
         log("outbox: SQLite and PostgreSQL, 1 and 4 workers, procrastinate ...")

@@ -3,6 +3,10 @@
 - ``SmtpSink``: Postfix's ``smtp-sink`` (C, PIPELINING) when it is found, else
   ``smtp_sink.py`` (asyncio, PIPELINING). Either discards what it gets and
   counts the messages; ``count()`` reads the counter.
+- ``PostfixServer``: a real Postfix with Dovecot logins, the tests' private one
+  (``tests/loopback/postfix.py``), whose smtpd takes each message and drops it
+  at the end of DATA; ``count()`` counts them in its log. Plain or STARTTLS +
+  login.
 - ``NexmoSink``: ``nexmo_sink.py``, the Nexmo SMS API over HTTPS with a
   throwaway CA from trustme; ``ca_file`` is the PEM clients must trust.
 
@@ -11,6 +15,7 @@ Servers listen on 127.0.0.1 only and stop with the ``with`` block.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +31,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
+TESTS = HERE.parent / "tests"  # where the tests' loopback servers live
 # Where `make smtp-sink` unpacks Postfix's smtp-sink (no install, no daemon).
 UNPACKED = HERE / ".tools" / "postfix"
 
@@ -121,6 +127,14 @@ class SmtpSink:
             threading.Thread(target=self._read, daemon=True).start()
         return self
 
+    def peer_arguments(self) -> list[str]:
+        """How a peer reaches this server (``email_peers.py`` options)."""
+        return ["--host", HOST, "--port", str(self.port)]
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {}  # nothing for peers to know beyond the address
+
     def _read(self) -> None:
         # Both sinks write "sess=S quit=Q mesg=M", smtp-sink ending lines with \r.
         pattern = re.compile(rb"mesg=(\d+)")
@@ -152,6 +166,83 @@ class SmtpSink:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class PostfixServer:
+    """The tests' private Postfix (root only), reached plain or with STARTTLS and a login.
+
+    Each peer logs in as the Postfix's office user and sends as that address
+    (its sender login map allows no other); the password and the CA file that
+    certifies the server reach the peers through their environment
+    (``BENCH_SMTP_PASSWORD``; ``SSL_CERT_FILE``, which Python's default TLS
+    context reads, for Django's backend).
+    """
+
+    USER = "office@example.com"
+
+    def __init__(self, security: str) -> None:
+        self.security = security
+        self.kind = ("Postfix smtpd, STARTTLS and login (SASL through Dovecot), discarding"
+                     if security == "starttls" else "Postfix smtpd, plain, no login, discarding")
+        self._stack = contextlib.ExitStack()
+        self._mail = None
+        self._taken = 0
+        self._offset = 0
+
+    @staticmethod
+    def unavailable() -> str | None:
+        """Why no private Postfix can run here (not root, packages missing), or None."""
+        if str(TESTS) not in sys.path:
+            sys.path.insert(0, str(TESTS))
+        from loopback.postfix import postfix_unavailable
+
+        return postfix_unavailable()
+
+    def __enter__(self) -> PostfixServer:
+        reason = self.unavailable()
+        if reason:
+            raise RuntimeError(reason)
+        from loopback.postfix import running_postfix
+
+        self._mail = self._stack.enter_context(running_postfix(discard_in_smtpd=True))
+        self._offset = self._mail.log.mark()
+        return self
+
+    @property
+    def port(self) -> int:
+        return self._mail.port("submission" if self.security == "starttls" else "plain")
+
+    def peer_arguments(self) -> list[str]:
+        arguments = ["--host", "localhost", "--port", str(self.port), "--sender", self.USER]
+        if self.security == "starttls":
+            arguments += ["--security", "starttls", "--user", self.USER,
+                          "--ca-file", str(self._mail.ca_file)]
+        return arguments
+
+    @property
+    def environment(self) -> dict[str, str]:
+        if self.security != "starttls":
+            return {}
+        return {"BENCH_SMTP_PASSWORD": self._mail.users[self.USER],
+                "SSL_CERT_FILE": str(self._mail.ca_file)}
+
+    def count(self, expected: int | None = None, timeout: float = 60) -> int:
+        """Messages taken and dropped so far, read from the log as it grows;
+        given ``expected``, wait (a while) for that many: the log line follows
+        the server's answer by a moment."""
+        from loopback.postfix import MailLog
+
+        deadline = time.monotonic() + timeout
+        while True:
+            lines, self._offset = self._mail.log.read(self._offset)
+            self._taken += len(MailLog.discarded(lines))
+            if expected is None or self._taken >= expected \
+                    or time.monotonic() > deadline:
+                return self._taken
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
 
 
 class NexmoSink:

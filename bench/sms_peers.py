@@ -179,7 +179,7 @@ def measure(count: int, rounds: int, peers: list[str], latency: float = API_LATE
     name = f"sms, answers after {latency * 1000:g} ms" if latency else "sms, answers at once"
     # With no latency there is nothing for requests in flight to overlap: that
     # run compares the clients' CPU and is shown without the target.
-    results = Results(name, count, reference="vonage", target=TARGET if latency else None)
+    results = Results(name, count, targets={"vonage": TARGET if latency else None})
     with tempfile.TemporaryDirectory() as tmp, NexmoSink(Path(tmp), latency) as api:
         results.notes.append(f"fake API latency {latency * 1000:g} ms; postroom batch_size "
                              f"{batch_size}, {connections} connections, rate limit "

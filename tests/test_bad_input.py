@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from postroom import Address, ConfigError, EmailMessage, Engine, MessageError, SmsMessage
-from postroom.addresses import phone_number
+from postroom.addresses import phone_number, split_addresses
 from postroom.mime import build_mime
 from postroom.plugins import PluginRegistry
 from postroom.store import payload
@@ -140,6 +140,7 @@ def engine(folder):
 @example(field="to", value="ann@example.org\r\nBcc: eve@example.net")
 @example(field="cc", value="Ann <ann@example.org")
 @example(field="reply_to", value="Ann Lee <ann@example.org>")
+@example(field="to", value='"Lee, Ann" <ann@example.org>, b@example.org;')
 def test_an_address_is_queued_normalised_or_refused_naming_its_field(engine, field, value):
     fields = {"to": "bo@example.org", field: value}
     found = queued_or_refused(engine, lambda: engine.send("mail", subject="s", text="t",
@@ -150,10 +151,12 @@ def test_an_address_is_queued_normalised_or_refused_naming_its_field(engine, fie
     (row,) = found
     stored = payload.load(row[3])
     assert payload.dump(stored) == row[3]  # reads back as stored
-    (address,) = getattr(stored, field)
-    assert not {"\r", "\n"} & set(str(address))
-    assert Address.parse(str(address)) == address  # the written form reads back the same
-    assert address.email == Address.parse(address.email).email  # normal form is stable
+    addresses = getattr(stored, field)
+    assert len(addresses) == len(split_addresses(value))  # a list keeps every address
+    for address in addresses:
+        assert not {"\r", "\n"} & set(str(address))
+        assert Address.parse(str(address)) == address  # the written form reads back the same
+        assert address.email == Address.parse(address.email).email  # normal form is stable
 
 
 @bounded

@@ -22,6 +22,7 @@ from pathlib import Path
 import attrs
 import click
 
+from postroom.addresses import split_addresses
 from postroom.commands.progress import batch_data, batch_line, batch_lines, watch
 from postroom.config import CONFIG_VARIABLE
 from postroom.engine import Changed, Engine
@@ -175,13 +176,21 @@ def validate(obj: Context, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def each_recipient(values: tuple[str, ...]) -> list[str]:
+    """The recipients of repeated --to options, each of which may list several
+    (``a@example.org, b@example.org``): every one of them, none dropped. A
+    blank value stays, for the message check to refuse with its field."""
+    return [entry for value in values for entry in (split_addresses(value) or [value])]
+
+
 @cli.command()
 @click.argument("account")
-@click.option("--to", "target", metavar="ADDRESS", help="Also send a test message here.")
+@click.option("--to", "target", metavar="ADDRESS",
+              help="Send a test message here; without it, nothing is sent.")
 @json_option
 @pass_context
 def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
-    """Check live that ACCOUNT can connect, log in and (with --to) send."""
+    """Check live that ACCOUNT can connect and log in; with --to, send a test message."""
     engine = obj.engine(as_json)
     try:
         diagnosis = engine.test(account, target)
@@ -205,7 +214,8 @@ def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
 
 @cli.command()
 @click.option("-a", "--account", required=True, help="Account to send through.")
-@click.option("--to", multiple=True, required=True, help="Recipient (repeat for several).")
+@click.option("--to", multiple=True, required=True,
+              help="Recipient (repeat for several, or separate them with commas).")
 @click.option("--subject", default="", help="Email subject.")
 @click.option("--text", help="Text body; '-' reads it from standard input.")
 @click.option("--html", help="HTML body (email only).")
@@ -214,7 +224,7 @@ def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
 @click.option("--reply-to", multiple=True, help="Reply-To address (email only).")
 @click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="File to attach (email only; repeat for several).")
-@click.option("--template", help="Render this template for each --to (with --var values).")
+@click.option("--template", help="Render this template for each recipient (with --var values).")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A template value (repeat for several).")
 @click.option("--at", "send_at", metavar="TIME", help="Send later: an ISO date and time.")
@@ -241,14 +251,14 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key,
                    "batch": batch}
         if template:
-            ids = engine.send(account, template=template, recipients=to,
+            ids = engine.send(account, template=template, recipients=each_recipient(to),
                               context=parse_vars(variables), **options)
         elif engine.account(account).channel == "sms":
             if subject or html or cc or bcc or reply_to or attach:
                 raise MessageError("options", f"{account!r} is an SMS account: only --to and "
                                               "--text apply")
             ids = engine.send(account, *[engine.message(account, to=number, text=text or "")
-                                         for number in to], **options)
+                                         for number in each_recipient(to)], **options)
         else:
             ids = engine.send(account, to=list(to), subject=subject, text=text, html=html,
                               cc=list(cc), bcc=list(bcc), reply_to=list(reply_to),
@@ -614,7 +624,8 @@ def log_clear(obj: Context, before: str | None, as_json: bool) -> None:
 @cli.command()
 @click.argument("event")
 @click.option("--to", multiple=True, required=True,
-              help="An email address or phone number to tell (repeat for several).")
+              help="An email address or phone number to tell (repeat for several, or "
+                   "separate them with commas).")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A template value (repeat for several).")
 @click.option("--key", help="Idempotency key: repeating the call queues nothing new.")
@@ -627,7 +638,8 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, batch: str 
     """Tell people about EVENT on the channels its config names."""
     engine = obj.engine(as_json)
     try:
-        done = engine.notify(event, list(to), parse_vars(variables), key=key, batch=batch)
+        done = engine.notify(event, each_recipient(to), parse_vars(variables), key=key,
+                             batch=batch)
     except (ConfigError, MessageError, TemplateError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:

@@ -103,8 +103,9 @@ def postroom_test(config: ProviderConfig, target: str | None) -> Diagnosis | Non
     Go through the same steps a real send takes (resolve, connect, TLS,
     authenticate, ask the API) and stop at the first that fails. When
     ``target`` (an address or phone number) is given, also send a short test
-    message to it; a provider may choose a sensible default target (the
-    sender's own address) when ``target`` is ``None``.
+    message to it. When ``target`` is ``None``, send nothing: check what can
+    be checked without sending (the smtp provider asks the server whether it
+    takes the sender, then resets).
 
     :returns: ``postroom.Diagnosis`` — ``Diagnosis.passed(stage, detail,
         facts)`` or ``Diagnosis.failed(stage, category, detail, hint)``. The

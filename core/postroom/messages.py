@@ -21,7 +21,13 @@ from typing import Literal
 
 from attrs import field, frozen
 
-from postroom.addresses import Address, check_header_text, email_address, phone_number
+from postroom.addresses import (
+    Address,
+    check_header_text,
+    email_address,
+    phone_number,
+    split_addresses,
+)
 from postroom.errors import MessageError
 
 Channel = Literal["email", "sms"]
@@ -57,11 +63,16 @@ def _checked(field_name: str, check, value):
 
 
 def _addresses(field_name: str, value: str | Address | Iterable[str | Address] | None):
+    """Every address given: a text may list several (``a@example.org, b@example.org``),
+    and a list may hold such texts; none is dropped. A blank text is refused."""
     if value is None:
         return ()
     if isinstance(value, str | Address):
         value = [value]
-    return tuple(_checked(field_name, Address.parse, item) for item in value)
+    entries = [entry for item in value
+               for entry in ((split_addresses(item) or [item]) if isinstance(item, str)
+                             else [item])]
+    return tuple(_checked(field_name, Address.parse, entry) for entry in entries)
 
 
 @frozen
@@ -195,6 +206,10 @@ class Alternative:
 class EmailMessage:
     """One email: recipients, subject, a text and/or html body, attachments.
 
+    ``to``, ``cc``, ``bcc`` and ``reply_to`` take an address, a text listing
+    several (``"Ann <ann@example.org>, bob@example.org"``, commas or
+    semicolons) or a list of either; every address is kept.
+
     ``sender`` overrides the account's configured sender when given.
     ``headers`` adds extra header lines (``{"X-Ref": "A-12"}``). ``envelope``,
     when given, is who actually receives it; postroom sets it on the copy it
@@ -215,7 +230,7 @@ class EmailMessage:
                                           converter=lambda v: _addresses("reply_to", v))
     sender: Address | None = field(
         default=None,
-        converter=lambda v: None if v is None else _addresses("sender", v)[0],
+        converter=lambda v: None if v is None else _checked("sender", Address.parse, v),
     )
     attachments: tuple[Attachment, ...] = field(
         default=(), converter=lambda v: tuple(_attachment(a) for a in v)

@@ -19,6 +19,7 @@ from decimal import Decimal
 from attrs import field, frozen
 from markupsafe import Markup
 
+from postroom.addresses import split_addresses
 from postroom.errors import MessageError
 from postroom.templating.filters import time_zone
 from postroom.templating.folder import normalise_locale
@@ -65,17 +66,31 @@ def _check_zone(_instance, _attribute, value: str | None) -> None:
             raise MessageError("timezone", str(exc)) from None
 
 
+def _one_person(value: str) -> None:
+    entries = split_addresses(value)
+    if len(entries) > 1:
+        raise MessageError("to", f"{value!r} holds {len(entries)} addresses or numbers; a "
+                                 "templated message is made for one person: give each of "
+                                 f"them a recipient of their own ({', '.join(entries)})")
+
+
+def _check_one_person(_instance, _attribute, value: str | None) -> None:
+    if value is not None:
+        _one_person(value)
+
+
 @frozen(kw_only=True)
 class Recipient:
     """One recipient of a templated send.
 
-    ``to`` is the address or phone number; ``name`` the person's name (shown
+    ``to`` is the address or phone number, one only (a list of several is
+    refused: each person gets a message of their own); ``name`` the person's name (shown
     in the To header of email); ``locale`` picks the template version
     (``fr``, ``pt-BR``); ``timezone`` the zone times are shown in;
     ``context`` this recipient's own values, over the shared context.
     """
 
-    to: str | None = None
+    to: str | None = field(default=None, validator=_check_one_person)
     name: str | None = None
     locale: str | None = field(default=None, converter=_locale)
     timezone: str | None = field(default=None, validator=_check_zone)
@@ -87,6 +102,7 @@ class Recipient:
         if isinstance(value, Recipient):
             return value
         if isinstance(value, str):
+            _one_person(value)
             name, _, to = value.rpartition("<")
             if to.endswith(">") and name.strip():  # "Ann Lee <ann@example.org>", "Ann <0770…>"
                 return cls(to=to[:-1].strip(), name=name.strip().strip('"'))

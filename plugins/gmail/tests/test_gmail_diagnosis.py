@@ -14,17 +14,25 @@ CLIENT_SECRET = "GOCSPX-loopback-Client-Secret-7"
 REFRESH_TOKEN = "1//loopback-Refresh-Token-Q9x"
 
 
-def test_an_oauth2_account_passes_and_mails_itself(gmail, engine, tokens):
+def test_an_oauth2_account_passes_and_sends_nothing(gmail, engine, tokens):
     diagnosis = engine(gmail).test("g")
 
     assert diagnosis.ok, diagnosis
     assert diagnosis.facts["login"] == f"as {ADDRESS} (OAuth2)"
+    assert diagnosis.facts["login method"] == "XOAUTH2"
     assert diagnosis.facts["account type"] == "personal"
     assert diagnosis.facts["daily cap"] == "500 messages (Gmail's for a personal account)"
     assert diagnosis.facts["tls"].startswith("TLSv1.")
+    assert gmail.received == []
+    assert gmail.handler.oauth_logins == [ADDRESS]
+
+
+def test_with_a_test_address_an_oauth2_account_mails_it(gmail, engine, tokens):
+    diagnosis = engine(gmail).test("g", ADDRESS)
+
+    assert diagnosis.ok, diagnosis
     [received] = gmail.received
     assert received.recipients == (ADDRESS,)
-    assert gmail.handler.oauth_logins == [ADDRESS]
 
 
 def test_the_test_asks_for_a_new_token_even_with_one_kept(gmail, engine, messages, tokens):
@@ -62,7 +70,8 @@ def test_a_wrong_app_password(gmail, engine):
     diagnosis = engine(gmail, login="app_password", app_password="abcdabcdabcdabcd").test("g")
 
     assert (diagnosis.stage, diagnosis.category) == ("auth", "auth-failed")
-    assert "535 5.7.8 Username and Password not accepted" in diagnosis.detail
+    # One method tried, and named: LOGIN after a refused PLAIN would count twice at Google.
+    assert "with PLAIN failed: 535 5.7.8 Username and Password not accepted" in diagnosis.detail
     assert diagnosis.hint.startswith(f"Gmail refused {ADDRESS} with this app password")
     assert "changing the Google password revokes every app password" in diagnosis.hint
 
@@ -95,7 +104,8 @@ def test_a_revoked_refresh_token(gmail, engine, tokens):
 def test_the_daily_quota_used_up(gmail_server, engine, command):
     server = gmail_server(faults=[DailyQuota(0, command)])
 
-    diagnosis = engine(server).test("g")
+    # A refusal at DATA shows only when a test message is sent.
+    diagnosis = engine(server).test("g", ADDRESS)
 
     assert (diagnosis.stage, diagnosis.category) == ("send", "quota-exceeded")
     assert "550 5.4.5 Daily user sending limit exceeded" in diagnosis.detail

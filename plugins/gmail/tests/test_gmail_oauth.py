@@ -85,6 +85,7 @@ def test_a_fresh_token_refused_too_is_not_retried_again(gmail_server, engine, me
 
     assert [r.outcome for r in results] == [Outcome.ACCOUNT_STOPPED] * 2
     assert results[0].code == "535"
+    assert "with XOAUTH2 failed: 535" in results[0].text
     assert "the refresh token must have been granted by this very address" in results[0].text
     assert (server.handler.refused_tokens, tokens.calls) == (2, 2)
     assert server.received == []

@@ -13,11 +13,12 @@ from a ``TokenSource``) and sends with ``send_hosted``.
 
 from postroom_smtp.batch import send_batch
 from postroom_smtp.config import Pop3Settings, SmtpConfig
-from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom_smtp.diagnosis import Finding, explain
 from postroom_smtp.hosted import PreparedLogin, send_hosted
 from postroom_smtp.live_check import check_transport
 from postroom_smtp.plugin import plugin
 from postroom_smtp.pop_before_smtp import PopBeforeSmtp
+from postroom_smtp.refusals import explain_refusal
 from postroom_smtp.transport import (
     POP3_PORTS,
     SMTP_PORTS,
@@ -25,6 +26,7 @@ from postroom_smtp.transport import (
     Delivery,
     Endpoint,
     Envelope,
+    LoginRefused,
     PasswordAuthenticator,
     Reply,
     Security,
@@ -52,6 +54,7 @@ __all__ = [
     "Endpoint",
     "Envelope",
     "Finding",
+    "LoginRefused",
     "PasswordAuthenticator",
     "Pop3Settings",
     "PopBeforeSmtp",

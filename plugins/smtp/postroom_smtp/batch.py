@@ -4,18 +4,20 @@ One connection carries the whole batch: EHLO, TLS and login happen once.
 If the connection breaks before the server has a message, the session
 reconnects and sends that message once more; if it breaks after the message
 was sent but before the server confirmed it, the message is reported
-unconfirmed and not sent again, so nothing is ever sent twice by us. When
-no connection can be opened at all, the rest of the batch is ``unreachable``:
-the engine pauses the account instead of trying each message.
+unconfirmed and not sent again, so nothing is ever sent twice by us.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from itertools import islice
 
 from postroom import Address, EmailMessage, SendResult
-from postroom_smtp.diagnosis import Finding, explain, explain_refusal
+from postroom.addresses import ascii_email
+from postroom_smtp.diagnosis import Finding, explain
+from postroom_smtp.refusals import explain_refusal
 from postroom_smtp.transport.delivery import Delivery
 from postroom_smtp.transport.envelope import Envelope
 from postroom_smtp.transport.errors import SessionError, reply_code
@@ -39,15 +41,22 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
     generator closes the session; a next message whose commands went out
     with the last content is dropped unsent.
     """
-    # Each envelope is built one message ahead, so that the session can send
-    # the next message's commands along with this one's content.
+    account_sender = ascii_email(sender.email)
+    # Envelopes are built ahead: the next one's commands go out with this one's
+    # content, and the one after is built while the server handles this one.
     envelopes = (Envelope.of(message, sender, reply_to) for message in messages)
-    upcoming = next(envelopes, None)
+    ahead: deque[Envelope] = deque()
+
+    def build_ahead() -> None:
+        ahead.extend(islice(envelopes, 2 - len(ahead)))
+
     with SmtpSession(transport) as session:
         for index in range(len(messages)):
-            envelope, upcoming = upcoming, next(envelopes, None)
+            build_ahead()
+            envelope = ahead.popleft()
+            following = ahead[0] if ahead else None
             try:
-                result = _send_one(session, envelope, upcoming)
+                result = _send_one(session, envelope, following, account_sender, build_ahead)
             except SessionError as failure:
                 # (Re)connecting failed before this message was handed over: the
                 # server cannot be reached, and the rest cannot go either.
@@ -60,16 +69,17 @@ def send_batch(transport: SmtpTransport, messages: Sequence[EmailMessage], sende
             yield result
 
 
-def _send_one(session: SmtpSession, envelope: Envelope,
-              following: Envelope | None = None) -> SendResult:
-    """Deliver one envelope (``following`` goes next); ``SessionError`` only if no
-    connection can be opened."""
+def _send_one(session: SmtpSession, envelope: Envelope, following: Envelope | None,
+              account_sender: str, meanwhile: Callable[[], None]) -> SendResult:
+    """Deliver one envelope (``following`` goes next, ``meanwhile`` runs while the
+    server handles it); ``SessionError`` only if no connection can be opened.
+    ``account_sender`` is the account's own envelope sender."""
     attempt = 1
     while True:
         session.ensure_open()
         try:
-            return _result(envelope, session.deliver(envelope, following),
-                           session.transport)
+            return _result(envelope, session.deliver(envelope, following, meanwhile),
+                           session.transport, account_sender)
         except SessionError as lost:
             finding = explain(lost, session.transport)
             if lost.maybe_delivered or attempt == _ATTEMPTS:
@@ -85,19 +95,22 @@ def _not_sent(message_id: str, failure: SessionError, finding: Finding) -> SendR
                             maybe_delivered=failure.maybe_delivered)
 
 
-def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport) -> SendResult:
+def _result(envelope: Envelope, delivery: Delivery, transport: SmtpTransport,
+            account_sender: str) -> SendResult:
     refused = {address: str(reply) for address, reply in delivery.refused.items()}
     code, text = str(delivery.reply.code), delivery.reply.text
     if delivery.accepted:
         return SendResult.accepted(envelope.message_id, envelope.header_id, code=code,
                                    text=text, refused=refused)
-    finding = explain_refusal(delivery, envelope, transport)
-    if delivery.command == "RCPT":
+    finding = explain_refusal(delivery, envelope, transport, account_sender=account_sender)
+    if delivery.command == "RCPT" and finding.category in ("recipient-refused", "try-later"):
         text = "every recipient was refused: " + "; ".join(
             f"{address}: {reply}" for address, reply in refused.items())
+    # The same reading the live test gives, for the log and for scripts.
+    info = {"category": finding.category, "hint": finding.hint}
     if finding.stops_account:
         return SendResult.account_stopped(envelope.message_id, code, f"{text}; {finding.hint}",
-                                          refused=refused)
+                                          refused=refused, info=info)
     if delivery.reply.transient:
-        return SendResult.transient(envelope.message_id, code, text, refused=refused)
-    return SendResult.permanent(envelope.message_id, code, text, refused=refused)
+        return SendResult.transient(envelope.message_id, code, text, refused=refused, info=info)
+    return SendResult.permanent(envelope.message_id, code, text, refused=refused, info=info)

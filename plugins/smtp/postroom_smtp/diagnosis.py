@@ -1,9 +1,9 @@
 """Turning a failure into words for the admin: the step, a category and what to change.
 
 ``explain`` reads a ``SessionError`` (a step that failed to open or use a
-session), ``explain_refusal`` a message the server refused. Both return a
-``Finding``; the live test shows it as a ``Diagnosis`` and the batch sender
-uses it to decide between retrying and pausing the account.
+session); ``postroom_smtp.refusals.explain_refusal`` a message the server
+refused. Both return a ``Finding``; the live test shows it as a ``Diagnosis``
+and the batch sender uses it to decide between retrying and pausing the account.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from attrs import frozen
 
 from postroom import Diagnosis, SendResult
 from postroom_smtp.probes import plain_greeting, speaks_tls
-from postroom_smtp.transport.delivery import Delivery, Reply
+from postroom_smtp.transport.auth import LoginRefused
+from postroom_smtp.transport.delivery import Reply
 from postroom_smtp.transport.endpoint import POP3_PORTS, SMTP_PORTS, Endpoint
-from postroom_smtp.transport.envelope import Envelope
 from postroom_smtp.transport.errors import (
     CaFileError,
     ServerClosing,
@@ -265,7 +265,7 @@ def _hello(failure: SessionError, transport: SmtpTransport, probe: bool) -> Find
                    f"{transport.local_hostname!r})", True)
 
 
-def _tls_required(server: Endpoint, detail: str, stage: str) -> Finding:
+def tls_required(server: Endpoint, detail: str, stage: str) -> Finding:
     return Finding(stage, "tls-required", detail,
                    "the server wants an encrypted connection first: set "
                    f"{_set(server, 'security', 'starttls')} (port 587) or "
@@ -274,9 +274,11 @@ def _tls_required(server: Endpoint, detail: str, stage: str) -> Finding:
 
 def _auth(failure: SessionError, transport: SmtpTransport, probe: bool) -> Finding:
     server, error = failure.server, failure.error
-    detail = f"login at {server} failed: {describe_error(error)}"
+    # A refused login names the method it tried (one only: see transport.auth).
+    method = f" with {error.mechanism}" if isinstance(error, LoginRefused) else ""
+    detail = f"login at {server}{method} failed: {describe_error(error)}"
     if isinstance(error, TlsRequired):
-        return _tls_required(server, f"{server} offers login (AUTH) only after STARTTLS",
+        return tls_required(server, f"{server} offers login (AUTH) only after STARTTLS",
                              "auth")
     if isinstance(error, smtplib.SMTPNotSupportedError):
         return Finding("auth", "auth-not-offered", f"{server} offers no login (AUTH)",
@@ -286,7 +288,7 @@ def _auth(failure: SessionError, transport: SmtpTransport, probe: bool) -> Findi
     if isinstance(error, smtplib.SMTPAuthenticationError):
         code, text = error.smtp_code, Reply.of(error.smtp_code, error.smtp_error).text
         if code == 538 or (code == 530 and "tls" in text.lower()):
-            return _tls_required(server, detail, "auth")
+            return tls_required(server, detail, "auth")
         if code == 454:
             return Finding("auth", "auth-unavailable", detail,
                            "the server cannot check logins right now; try again later", False)
@@ -330,37 +332,3 @@ def _lost(failure: SessionError, transport: SmtpTransport, probe: bool) -> Findi
                    f"{describe_error(error)}",
                    "postroom tries again later; if this keeps happening, check the network "
                    "and raise timeout", False)
-
-
-def explain_refusal(delivery: Delivery, envelope: Envelope, transport: SmtpTransport) -> Finding:
-    """Say why the server refused a message and what to change."""
-    server, reply = transport.server, delivery.reply
-    detail = f"{server} refused {delivery.command}: {reply}"
-    if reply.code == 530 and "starttls" in reply.text.lower():
-        return _tls_required(server, detail, "send")
-    if reply.code == 530:
-        return Finding("send", "login-required", detail,
-                       "the server wants a login before it takes mail: set username and "
-                       "password", True)
-    if reply.transient:
-        return Finding("send", "try-later", detail,
-                       "the server asks to try again later (greylisting or a limit); postroom "
-                       "retries by itself", False)
-    if delivery.command == "MAIL":
-        who = f" ({transport.authenticator.identity})" if transport.authenticator else ""
-        return Finding("send", "sender-refused", detail,
-                       f"the server does not let this account{who} send as "
-                       f"{envelope.sender}: set sender_email to an address the account may "
-                       "send from (often the login name itself), or ask the mail admin to "
-                       "allow this one", False)
-    if delivery.command == "RCPT":
-        login = ("ask the mail admin whether this account may send there" if
-                 transport.authenticator else "set username and password so the server "
-                 "relays for you")
-        return Finding("send", "recipient-refused",
-                       f"{server} refused the recipient {', '.join(delivery.refused)}: {reply}",
-                       f"check the address; if the server says relaying is denied, {login}",
-                       False)
-    return Finding("send", "message-refused", detail,
-                   "the server refused the message itself (content, size or policy); its "
-                   "reply above says why", False)

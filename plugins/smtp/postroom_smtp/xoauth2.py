@@ -24,6 +24,7 @@ from attrs import field, frozen
 
 from postroom import Secret
 from postroom_smtp.diagnosis import Finding
+from postroom_smtp.transport.auth import LoginRefused
 
 # A token is renewed this long before it expires, so it never runs out mid-login.
 EXPIRY_MARGIN = 60.0
@@ -166,7 +167,7 @@ class XOAuth2Authenticator:
         """Have a token at hand before connecting (``fresh``: a new one); raises ``TokenError``."""
         self.tokens.token(fresh=fresh)
 
-    def authenticate(self, connection: smtplib.SMTP) -> None:
+    def authenticate(self, connection: smtplib.SMTP) -> str:
         if not connection.has_extn("auth"):
             raise smtplib.SMTPNotSupportedError("the server offers no login (AUTH)")
         offered = connection.esmtp_features["auth"].upper().split()
@@ -183,9 +184,14 @@ class XOAuth2Authenticator:
             except TokenError:
                 raise refused from None  # the server's refusal stands; rejected_hint says why
             self._login(connection, token)
+        return "XOAUTH2"
 
     def _login(self, connection: smtplib.SMTP, token: Secret) -> None:
-        connection.auth("XOAUTH2", _XOAuth2Response(self.user, token), initial_response_ok=True)
+        try:
+            connection.auth("XOAUTH2", _XOAuth2Response(self.user, token),
+                            initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as refused:
+            raise LoginRefused(refused.smtp_code, refused.smtp_error, "XOAUTH2") from None
 
     def rejected_hint(self, code: int, text: str) -> str:
         failure = self.tokens.last_failure

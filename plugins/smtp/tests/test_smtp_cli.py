@@ -33,13 +33,22 @@ def run(config: str, *args: str, password: str = PASSWORD):
                               env={"OFFICE_SMTP_PASSWORD": password})
 
 
-def test_a_working_account(starttls_server, config_file):
+def test_a_working_account_is_checked_without_sending(starttls_server, config_file):
     outcome = run(config_file(starttls_server.port), "test", "office")
 
     assert outcome.exit_code == 0, outcome.output
     assert outcome.output.startswith("office: OK (send) - connected to 127.0.0.1:")
-    assert "sent to: ann@example.org" in outcome.output
-    assert len(starttls_server.received) == 1
+    assert "the server takes mail from ann@example.org (nothing sent" in outcome.output
+    assert starttls_server.received == []
+    assert starttls_server.commands["RSET"] == 1
+
+
+def test_with_to_a_test_message_goes_there(starttls_server, config_file):
+    outcome = run(config_file(starttls_server.port), "test", "office", "--to", "bo@example.org")
+
+    assert outcome.exit_code == 0, outcome.output
+    assert "sent to: bo@example.org" in outcome.output
+    assert [r.recipients for r in starttls_server.received] == [("bo@example.org",)]
 
 
 def test_a_wrong_password(starttls_server, config_file):

@@ -9,26 +9,30 @@ from __future__ import annotations
 import pytest
 from loopback.certificates import server_context
 from loopback.ports import refused_port, unresponsive_port
-from loopback.smtp import Answer, ForAddress
+from loopback.smtp import Answer, ForAddress, NthCommand
 
 
-def test_a_working_account_passes_and_mails_the_sender(starttls_server, office):
+def test_a_working_account_passes_and_sends_nothing(starttls_server, office):
     diagnosis = office(starttls_server).test("office")
 
     assert diagnosis.ok, diagnosis
     assert diagnosis.facts["tls"].startswith("TLSv1.")
     assert diagnosis.facts["login"] == "as ann"
+    assert diagnosis.facts["login method"] == "PLAIN"
     assert diagnosis.facts["greeting"].startswith("220 ")
-    [received] = starttls_server.received
-    assert received.recipients == ("ann@example.org",)
-    assert received.message()["Message-ID"] == diagnosis.facts["message id"]
+    assert diagnosis.facts["sender check"].startswith(
+        "MAIL FROM:<ann@example.org> and RCPT TO:<ann@example.org> accepted")
+    assert starttls_server.received == []
+    assert (starttls_server.commands["DATA"], starttls_server.commands["RSET"]) == (0, 1)
 
 
 def test_the_test_message_goes_to_the_given_address(starttls_server, office):
     diagnosis = office(starttls_server).test("office", "bob@example.org")
 
     assert diagnosis.ok, diagnosis
-    assert [r.recipients for r in starttls_server.received] == [("bob@example.org",)]
+    [received] = starttls_server.received
+    assert received.recipients == ("bob@example.org",)
+    assert received.message()["Message-ID"] == diagnosis.facts["message id"]
 
 
 def test_a_host_that_does_not_resolve(office):
@@ -180,7 +184,7 @@ def test_a_sender_the_account_may_not_use(smtp_server, office):
 
 
 def test_a_refused_recipient(smtp_server, office):
-    refusal = Answer("550 5.7.1 Relaying denied")
+    refusal = Answer("550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown")
     server = smtp_server(security="starttls", faults=[ForAddress("RCPT", "bob@example.org",
                                                                  refusal)])
 
@@ -189,6 +193,29 @@ def test_a_refused_recipient(smtp_server, office):
     assert (diagnosis.stage, diagnosis.category) == ("send", "recipient-refused")
     assert "bob@example.org" in diagnosis.detail
     assert "check the address" in diagnosis.hint
+
+
+@pytest.mark.parametrize(("reply", "category"), [
+    # Whatever the command, the reply's words and enhanced code say what it is about.
+    ("553 5.7.1 <ann@example.org>: Sender address rejected: not owned by user ann",
+     "sender-refused"),
+    ("550 5.1.8 Bad sender's system address", "sender-refused"),
+    ("550 5.7.1 <ann@example.org>: Sender address rejected: not logged in", "login-required"),
+    ("530 5.7.0 Authentication required", "login-required"),
+    ("550 5.7.57 Client was not authenticated to send anonymous mail", "login-required"),
+    ("554 5.7.1 <bob@example.org>: Relay access denied", "relay-denied"),
+    ("550 5.7.1 Unable to relay", "relay-denied"),
+])
+@pytest.mark.parametrize("command", ["MAIL", "RCPT", "DATA"])
+def test_a_refusal_is_read_from_its_reply_at_any_command(smtp_server, office, command,
+                                                         reply, category):
+    server = smtp_server(security="starttls", faults=[NthCommand(command, 1, Answer(reply))])
+
+    diagnosis = office(server).test("office", "bob@example.org")
+
+    assert (diagnosis.stage, diagnosis.category) == ("send", category)
+    assert f"refused {command}: {reply}" in diagnosis.detail
+    assert server.received == []
 
 
 def test_a_config_with_errors_is_reported_before_going_online(office):

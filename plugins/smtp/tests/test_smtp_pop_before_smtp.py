@@ -28,10 +28,13 @@ def pop3_account(pop, **settings):
 
 
 def test_without_pop_before_smtp_the_relay_refuses(relay, office, messages):
-    # The control case: shows the relay really insists on a POP3 login.
+    # The control case: shows the relay really insists on a POP3 login. Without
+    # one, none of the account's mail can go: it waits for the settings to change.
     [result] = office(relay, username=None, password=None).deliver("office", messages(1))
 
-    assert (result.outcome, result.code) == (Outcome.PERMANENT, "554")
+    assert (result.outcome, result.code) == (Outcome.ACCOUNT_STOPPED, "554")
+    assert result.info["category"] == "relay-denied"
+    assert "set username and password" in result.info["hint"]
 
 
 def test_each_smtp_session_follows_a_pop3_login(relay, pop3, office, messages):

@@ -110,7 +110,7 @@ def test_a_message_whose_recipients_are_all_refused(smtp_server, office, message
 
 
 @pytest.mark.parametrize(("command", "reply", "outcome"), [
-    ("MAIL", "553 5.7.1 Sender address rejected", Outcome.PERMANENT),
+    ("MAIL", "550 5.1.0 Sender domain has no mail server", Outcome.PERMANENT),
     ("MAIL", "451 4.3.0 Temporary lookup failure", Outcome.TRANSIENT),
     ("DATA", "554 5.6.0 Message content rejected", Outcome.PERMANENT),
     ("DATA", "452 4.3.1 Insufficient system storage", Outcome.TRANSIENT),

@@ -7,6 +7,7 @@ import smtplib
 
 import pytest
 from loopback.smtp import Drop, NthCommand
+from loopback.smtp_reads import running_read_recorder
 
 from postroom import Address, Outcome, Secret
 from postroom_smtp import (
@@ -145,3 +146,21 @@ def test_the_hooks_leave_configs_of_plugins_built_on_this_one_alone():
     assert plugin.postroom_validate(config) is None
     assert plugin.postroom_test(config, None) is None
     assert plugin.postroom_send(config, []) is None
+
+
+
+def test_over_tls_a_message_end_and_the_next_commands_arrive_together(server_tls, ca_file,
+                                                                      messages):
+    # One write, one TLS record: the server reads the end of a message and the
+    # next one's MAIL, RCPT and DATA at once and answers them at once. Apart,
+    # its answer to the second waits for a delayed ACK (40 ms a message).
+    with running_read_recorder(server_tls) as server:
+        results = list(send_batch(transport_for(server, ca_file), messages(3), SENDER))
+
+    assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
+    assert server.messages == 3
+    ends = [read for read in server.reads if b"\r\n.\r\n" in read]
+    assert len(ends) == 3
+    assert all(read.endswith(b"\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
+               and b"\r\n.\r\nMAIL FROM:<ann@example.org>" in read for read in ends[:2])
+    assert ends[2].endswith(b"\r\n.\r\n")

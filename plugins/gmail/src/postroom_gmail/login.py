@@ -47,10 +47,10 @@ class AppPasswordAuthenticator:
     def prepare(self, *, fresh: bool = False) -> None:
         """Nothing to fetch: the app password is the credential."""
 
-    def authenticate(self, connection: smtplib.SMTP) -> None:
+    def authenticate(self, connection: smtplib.SMTP) -> str:
         letters = "".join(self.app_password.reveal().split())
-        PasswordAuthenticator(self.address, Secret(letters, self.app_password.source)
-                              ).authenticate(connection)
+        return PasswordAuthenticator(self.address, Secret(letters, self.app_password.source)
+                                     ).authenticate(connection)
 
     def rejected_hint(self, code: int, text: str) -> str:
         if code == 534 and "5.7.14" in text:

@@ -5,7 +5,7 @@ login) builds an ``SmtpTransport`` from its settings and an ``Authenticator``
 of its own, then uses ``SmtpSession`` directly or ``postroom_smtp.send_batch``.
 """
 
-from postroom_smtp.transport.auth import Authenticator, PasswordAuthenticator
+from postroom_smtp.transport.auth import Authenticator, LoginRefused, PasswordAuthenticator
 from postroom_smtp.transport.delivery import Delivery, Reply
 from postroom_smtp.transport.endpoint import POP3_PORTS, SMTP_PORTS, Endpoint, Security
 from postroom_smtp.transport.envelope import Envelope
@@ -22,6 +22,7 @@ __all__ = [
     "Delivery",
     "Endpoint",
     "Envelope",
+    "LoginRefused",
     "PasswordAuthenticator",
     "Reply",
     "Security",

@@ -8,7 +8,7 @@ import re
 import smtplib
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 from postroom_smtp.transport.delivery import Delivery, Reply
@@ -27,9 +27,9 @@ from postroom_smtp.transport.smtp_transport import SmtpTransport
 log = logging.getLogger("postroom_smtp")
 
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
-# Linux's TCP_CORK holds writes back until it is lifted, so that two writes
-# leave as one segment; without it a message goes without the next one's commands.
-_CORK = getattr(socket, "TCP_CORK", None)
+# The most one write hands over: a TLS record's worth, so that when a write fails
+# we know whether the end of the message could have been in it.
+_WRITE_SIZE = 16384
 
 
 class _StagedSMTP(smtplib.SMTP):
@@ -153,10 +153,13 @@ class SmtpSession:
             offers = connection.has_extn
             if not encrypted and not offers("auth") and offers("starttls"):
                 raise TlsRequired("the server offers login (AUTH) only after STARTTLS")
-            authenticator.authenticate(connection)
+            method = authenticator.authenticate(connection)
         self.facts["login"] = f"as {authenticator.identity}"
+        if method:
+            self.facts["login method"] = method
 
-    def deliver(self, envelope: Envelope, following: Envelope | None = None) -> Delivery:
+    def deliver(self, envelope: Envelope, following: Envelope | None = None,
+                meanwhile: Callable[[], object] | None = None) -> Delivery:
         """Send one envelope over the open connection.
 
         A refusal comes back as a ``Delivery``. A lost connection, a timeout
@@ -165,16 +168,39 @@ class SmtpSession:
         ``following`` is the envelope the caller delivers next: a server that
         offers PIPELINING gets its commands right behind this content, so
         the two messages share a round trip. The next ``deliver`` must then
-        be for ``following``.
+        be for ``following``. ``meanwhile`` is work of the caller's that is
+        done while the server handles the message, once its content is sent
+        (such as building the envelope after ``following``).
         """
-        connection = self._connection
-        if connection is None:
-            raise RuntimeError("SmtpSession.deliver() called before open()")
         if self._announced is not None and self._announced is not envelope:
             raise RuntimeError("SmtpSession.deliver() must be called for the envelope "
                                "announced as following")
+        with self._in_use("deliver") as connection:
+            return self._transact(connection, envelope, following, meanwhile)
+
+    def check_envelope(self, sender: str, recipient: str) -> Delivery:
+        """MAIL and RCPT, then RSET instead of DATA: how the server answers this
+        envelope (many check the sender only at RCPT), with nothing sent.
+
+        ``accepted`` when it took both; errors as ``deliver``'s.
+        """
+        with self._in_use("check_envelope") as connection, step("send", self.transport.server):
+            mail = self._answer(connection.mail(sender))
+            if mail.code != 250:
+                return Delivery(False, "MAIL", mail)
+            answer = self._answer(connection.rcpt(recipient))
+            self._reset(connection)
+        taken = answer.code in (250, 251)
+        return Delivery(taken, "RCPT", answer, {} if taken else {recipient: answer})
+
+    @contextlib.contextmanager
+    def _in_use(self, method: str) -> Iterator[_StagedSMTP]:
+        """The open connection; a ``SessionError`` while using it closes the session."""
+        connection = self._connection
+        if connection is None:
+            raise RuntimeError(f"SmtpSession.{method}() called before open()")
         try:
-            return self._transact(connection, envelope, following)
+            yield connection
         except SessionError:
             self._connection = None
             self._announced = None
@@ -182,11 +208,12 @@ class SmtpSession:
             raise
 
     def _transact(self, connection: _StagedSMTP, envelope: Envelope,
-                  following: Envelope | None) -> Delivery:
+                  following: Envelope | None,
+                  meanwhile: Callable[[], object] | None) -> Delivery:
         server = self.transport.server
         pipelining = connection.has_extn("pipelining")
-        group = None
-        if pipelining and following is not None and _CORK is not None:
+        group = b""
+        if pipelining and following is not None:
             # Made now: an address that cannot be written fails in its own turn.
             with contextlib.suppress(UnicodeEncodeError):
                 group = self._group(connection, following)
@@ -209,28 +236,38 @@ class SmtpSession:
             if data.code != 354:
                 self._reset(connection)
                 return Delivery(False, "DATA", data, refused)
-            # DATA by hand rather than smtplib's data(): a failure while sending
-            # means the server has no message, one while awaiting the reply
-            # means it may have it, and only the first is safe to send again.
-            if group is not None:
-                # Content and the next commands leave together and the server
-                # answers both at once: sent apart, the server's second answer
-                # could wait (Nagle's algorithm) for our delayed ACK of its first.
-                connection.sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
-            connection.send(_dot_stuffed(envelope.data))
-        if group is not None:
-            # The message is all written; a failure from here on leaves it
-            # unconfirmed, which reading its reply below reports.
-            with contextlib.suppress(*NETWORK_ERRORS):
-                connection.send(group)
-                self._announced = following
-            with contextlib.suppress(OSError):
-                connection.sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
+        # DATA by hand rather than smtplib's data(): a failure while sending
+        # means the server has no message, one while awaiting the reply
+        # means it may have it, and only the first is safe to send again.
+        content = _dot_stuffed(envelope.data)
+        # The content's end and the next message's commands leave in one write,
+        # so the server reads them together and answers them together. Sent
+        # apart, the server answers the content alone and its next answer waits
+        # (Nagle's algorithm) for our delayed ACK: 40 ms a message over TLS.
+        self._write(connection, content + group, len(content))
+        if group:
+            self._announced = following
+        if meanwhile is not None:
+            meanwhile()
         with step("send", server, maybe_delivered=True):
             code, text = connection.getreply()
         with step("send", server):
             reply = self._answer((code, text))
         return Delivery(reply.code == 250, "DATA", reply, refused)
+
+    def _write(self, connection: _StagedSMTP, payload: bytes, content_end: int) -> None:
+        """Write ``payload``, whose first ``content_end`` bytes end a message.
+
+        A write that fails before the message's last bytes are handed over
+        leaves the server without the message (``SessionError``); one that
+        fails with them in it may have delivered it (``maybe_delivered``).
+        """
+        sock, view, sent = connection.sock, memoryview(payload), 0
+        while sent < len(view):
+            piece = view[sent:sent + _WRITE_SIZE]
+            with step("send", self.transport.server,
+                      maybe_delivered=sent + len(piece) >= content_end):
+                sent += sock.send(piece)
 
     def _lockstep(self, connection: _StagedSMTP,
                   envelope: Envelope) -> tuple[Reply, list[Reply], Reply]:
