@@ -651,7 +651,7 @@ class SQLiteStore:
                                 "sender LIKE ?": f"%{sender}%" if sender else None})
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(INBOX_COLUMNS)} FROM inbox {where} "
-                          f"ORDER BY received DESC, seq DESC {tail}", params)
+                          f"ORDER BY seq DESC {tail}", params)
         return [InboxEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
 
     def set_opt_out(self, change: OptOut) -> bool:

@@ -12,8 +12,13 @@ CLIENT_SECRET = "Qx8~loopback.Client-Secret_7Rt"
 
 
 @pytest.mark.parametrize("login", ["app", "delegated"])
-def test_an_account_passes_and_mails_itself(exchange, engine, login):
-    diagnosis = engine(exchange, login=login).test("m")
+def test_an_account_passes_and_mails_only_the_target_given(exchange, engine, login):
+    account = engine(exchange, login=login)
+    diagnosis = account.test("m")
+    assert diagnosis.ok, diagnosis
+    assert exchange.received == []  # without a target the test sends nothing
+
+    diagnosis = account.test("m", ADDRESS)
 
     assert diagnosis.ok, diagnosis
     assert diagnosis.facts["login"] == f"as {ADDRESS} (OAuth2)"
