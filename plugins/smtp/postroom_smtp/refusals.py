@@ -42,6 +42,7 @@ _CODES: dict[tuple[str, str], Reason] = {
     ("7", "10"): "tls-required",    # encryption needed
     ("7", "11"): "tls-required",    # encryption required for the login method
     ("7", "57"): "login-required",  # Exchange: client not authenticated to send
+    ("7", "60"): "sender-refused",  # Exchange: no permission to send as this sender
     ("1", "7"): "sender-refused",   # bad sender's mailbox address
     ("1", "8"): "sender-refused",   # bad sender's system address
 }

@@ -200,6 +200,8 @@ def test_a_refused_recipient(smtp_server, office):
     ("553 5.7.1 <ann@example.org>: Sender address rejected: not owned by user ann",
      "sender-refused"),
     ("550 5.1.8 Bad sender's system address", "sender-refused"),
+    ("550 5.7.60 SMTP; Client does not have permissions to send as this sender",
+     "sender-refused"),
     ("550 5.7.1 <ann@example.org>: Sender address rejected: not logged in", "login-required"),
     ("530 5.7.0 Authentication required", "login-required"),
     ("550 5.7.57 Client was not authenticated to send anonymous mail", "login-required"),

@@ -9,7 +9,7 @@ import pytest
 from loopback.smtp import Drop, NthCommand
 from loopback.smtp_reads import running_read_recorder
 
-from postroom import Address, Outcome, Secret
+from postroom import Address, EmailMessage, Outcome, Secret
 from postroom_smtp import (
     Endpoint,
     Envelope,
@@ -154,8 +154,11 @@ def test_over_tls_a_message_end_and_the_next_commands_arrive_together(server_tls
     # One write, one TLS record: the server reads the end of a message and the
     # next one's MAIL, RCPT and DATA at once and answers them at once. Apart,
     # its answer to the second waits for a delayed ACK (40 ms a message).
+    # The second is longer than a TLS record: it goes in pieces, cut before its end.
+    batch = messages(3)
+    batch[1] = EmailMessage(to="bob@example.org", subject="long", text="line\n" * 8000)
     with running_read_recorder(server_tls) as server:
-        results = list(send_batch(transport_for(server, ca_file), messages(3), SENDER))
+        results = list(send_batch(transport_for(server, ca_file), batch, SENDER))
 
     assert [r.outcome for r in results] == [Outcome.ACCEPTED] * 3
     assert server.messages == 3
@@ -164,3 +167,4 @@ def test_over_tls_a_message_end_and_the_next_commands_arrive_together(server_tls
     assert all(read.endswith(b"\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n")
                and b"\r\n.\r\nMAIL FROM:<ann@example.org>" in read for read in ends[:2])
     assert ends[2].endswith(b"\r\n.\r\n")
+    assert max(len(read) for read in server.reads) <= 16384

@@ -27,8 +27,8 @@ from postroom_smtp.transport.smtp_transport import SmtpTransport
 log = logging.getLogger("postroom_smtp")
 
 _LINE_START_DOT = re.compile(rb"^\.", re.MULTILINE)
-# The most one write hands over: a TLS record's worth, so that when a write fails
-# we know whether the end of the message could have been in it.
+# The most one send hands over: a TLS record's worth, so that a send that fails
+# has handed over nothing the server can read.
 _WRITE_SIZE = 16384
 
 
@@ -256,18 +256,23 @@ class SmtpSession:
         return Delivery(reply.code == 250, "DATA", reply, refused)
 
     def _write(self, connection: _StagedSMTP, payload: bytes, content_end: int) -> None:
-        """Write ``payload``, whose first ``content_end`` bytes end a message.
+        """Write ``payload``, whose first ``content_end`` bytes are a message's
+        content, ending with its end-of-data line.
 
-        A write that fails before the message's last bytes are handed over
-        leaves the server without the message (``SessionError``); one that
-        fails with them in it may have delivered it (``maybe_delivered``).
+        Each send hands over at most a TLS record's worth, and the end-of-data
+        line leaves in the same send as what follows it (the next commands),
+        so the server reads them together. A send that fails hands over
+        nothing of its own: the server may have the message
+        (``maybe_delivered``) only if its end went in an earlier send.
         """
         sock, view, sent = connection.sock, memoryview(payload), 0
+        # "\r\n.\r\n" ends the content; a payload that needs several sends is cut
+        # before it, never between it and the next commands.
+        together_from = content_end - 5 if len(view) > _WRITE_SIZE else 0
         while sent < len(view):
-            piece = view[sent:sent + _WRITE_SIZE]
-            with step("send", self.transport.server,
-                      maybe_delivered=sent + len(piece) >= content_end):
-                sent += sock.send(piece)
+            until = together_from if sent < together_from else len(view)
+            with step("send", self.transport.server, maybe_delivered=sent >= content_end):
+                sent += sock.send(view[sent:min(sent + _WRITE_SIZE, until)])
 
     def _lockstep(self, connection: _StagedSMTP,
                   envelope: Envelope) -> tuple[Reply, list[Reply], Reply]:
