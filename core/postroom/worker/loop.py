@@ -91,6 +91,7 @@ class Worker:
         retry = 0.0
         try:
             while not self.stop.is_set():
+                progressed = self._progressed
                 try:
                     handled, wake = self.run_pass()
                     retry = 0.0
@@ -98,11 +99,11 @@ class Worker:
                     self.health.failed(error, "looking for due messages")
                     retry = min(max(retry * 2, 0.1), RETRY_MAX)
                     handled, wake = 0, clock() + retry
-                now = clock()
-                if once:
+                if once and self._progressed == progressed:  # nothing finished this pass
                     deadline = self._progressed + wait
-                    if now > deadline or (not handled and (wake is None or wake > deadline)):
+                    if clock() > deadline or (not handled and (wake is None or wake > deadline)):
                         break
+                now = clock()
                 if handled:
                     continue
                 pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
