@@ -11,8 +11,8 @@ accepted N more messages afterwards.
 
 - ``postroom``: ``Engine.send(template=..., recipients=...)`` (durable SQLite
   outbox, delivery log on), ``run_worker(once=True, wait=0)`` through the
-  nexmo plugin: keep-alive HTTPS, ``connections`` requests in flight, requests
-  paced under the account's ``rate_per_second``.
+  nexmo plugin: keep-alive HTTPS, ``connections`` requests in flight, under
+  the account's ``rate_per_second`` with a burst of a whole batch.
 - ``vonage``: the official SDK (v4), ``Vonage(Auth(key, secret),
   HttpClientOptions(rest_host=...)).sms.send(SmsMessage(...))`` per message.
 - ``requests``: a plain loop of ``Session.post`` to ``/sms/json``, reading each answer.
@@ -80,7 +80,9 @@ def send_postroom(url: str, ca: str, recipients: list[Person], folder: Path,
                                "api_secret": API_SECRET, "sender": SMS_SENDER,
                                "base_url": url, "ca_bundle": ca,
                                "rate_per_second": RATE_PER_SECOND,
-                               "connections": connections}},
+                               "connections": connections,
+                               # A whole batch at once: the limit is not to bind here.
+                               "schedule": {"burst": batch_size}}},
     }, base_dir=folder)
 
     def run() -> int:

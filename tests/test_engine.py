@@ -117,6 +117,13 @@ def test_the_worker_sends_in_batches_and_logs_every_attempt(make_engine, echo):
     assert entries[0].provider.startswith("echo") and entries[0].cost == "0.01"
 
 
+def test_once_without_waiting_drains_every_batch_that_may_go_now(make_engine, echo):
+    engine = make_engine(delivery={"batch_size": 4})
+    engine.send("desk", *[EmailMessage(to=f"p{i}@example.org", text="x") for i in range(10)])
+    report = engine.run_worker(once=True, wait=0)
+    assert (report.sent, report.batches, report.left) == (10, 3, 0)
+
+
 def test_a_transient_failure_is_retried_with_backoff_then_delivered(make_engine, clock, echo):
     engine = make_engine()
     (mid,) = engine.send("desk", to="flaky2@example.org", subject="s", text="x")

@@ -37,15 +37,11 @@ class ResultStream:
     distribution, for logs.
     """
 
-    def __init__(self, answer: object, messages: Sequence[Message], plugin: str,
+    def __init__(self, answer: Iterator, messages: Sequence[Message], plugin: str,
                  interruptible: bool = True) -> None:
         self.plugin = plugin
         self.interruptible = interruptible
-        try:
-            self._answer: Iterator = iter(answer)  # type: ignore[call-overload]
-        except TypeError:
-            raise PluginError(f"{plugin} answered postroom_send with "
-                              f"{type(answer).__name__}, not an iterator of results") from None
+        self._answer = answer
         self._ids = [m.id for m in messages]
         self._next = 0
         self._pending: deque[object] = deque()  # the rest of an item that was a list
@@ -127,20 +123,29 @@ def send_stream(registry: PluginRegistry, account: Account,
                          for p in errors)
         return ResultStream(iter([SendResult.account_stopped(m.id, None, text)
                                   for m in messages]), messages, label)
+    # A failure to answer comes at the first result, so the worker treats it as
+    # a plugin that raised: what may have gone is retried, nothing is lost.
     try:
         answer = registry.hook.postroom_send(config=account.config, messages=messages)
-    except Exception as exc:  # a plugin's bug: raised again at its first result
+    except Exception as exc:  # a plugin's bug
         return ResultStream(_raise(exc), messages, label, interruptible=False)
     if answer is None:
-        raise PluginError(f"no plugin answered postroom_send for account {account.name!r} "
-                          f"(provider {account.provider!r})")
+        return ResultStream(_raise(PluginError(
+            f"no plugin answered postroom_send for account {account.name!r} (provider "
+            f"{account.provider!r})")), messages, label, interruptible=False)
+    try:
+        results = iter(answer)
+    except TypeError:
+        return ResultStream(_raise(PluginError(
+            f"{label} answered postroom_send with {type(answer).__name__}, not an iterator "
+            "of results")), messages, label, interruptible=False)
     if isinstance(answer, Sequence) and label not in registry.warned:
         registry.warned.add(label)
         warnings.warn(f"{label} returns a list from postroom_send, so a batch cannot stop "
                       "half way and results are recorded only at its end; return an iterator "
                       "of results instead (see postroom.hookspecs.postroom_send)",
                       DeprecationWarning, stacklevel=2)
-    return ResultStream(answer, messages, label, not isinstance(answer, Sequence))
+    return ResultStream(results, messages, label, not isinstance(answer, Sequence))
 
 
 def _raise(error: Exception) -> Iterator[SendResult]:

@@ -121,7 +121,7 @@ class Worker:
             self.presence.start()
         try:
             while not self.stop.is_set():
-                finished = self.report.finished
+                progressed = self._progressed
                 if not once and self.presence is not None:
                     self._read_credits()
                 try:
@@ -131,14 +131,11 @@ class Worker:
                     self.health.failed(error, "looking for due messages")
                     retry = min(max(retry * 2, 0.1), RETRY_MAX)
                     handled, wake = 0, clock() + retry
-                now = clock()
-                if once:
-                    # A pass that finished messages goes on, whatever ``wait`` (0 included).
-                    moved = self.report.finished > finished
+                if once and self._progressed == progressed:  # nothing finished this pass
                     deadline = self._progressed + wait
-                    if (now > deadline and not moved) or (
-                            not handled and (wake is None or wake > deadline)):
+                    if clock() > deadline or (not handled and (wake is None or wake > deadline)):
                         break
+                now = clock()
                 if handled:
                     continue
                 pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
