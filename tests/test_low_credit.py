@@ -31,7 +31,8 @@ def gateway(ca):
 def make_engine(ca, gateway, tmp_path):
     """Engines on one outbox: an SMS account (threshold 100) and a file email account."""
     registry = PluginRegistry(entry_points=False, environ={})
-    registry.register(postroom_sms_credit.plugin, ["sms_credit"], distribution="postroom-sms-credit")
+    registry.register(postroom_sms_credit.plugin, ["sms_credit"],
+                      distribution="postroom-sms-credit")
     bundle = write_ca_file(ca, tmp_path / "ca.pem")
 
     def make(**top) -> Engine:

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from conftest import read_rows, store_toml
 
 from postroom import Engine, SmsMessage
 from postroom.cli import cli
@@ -43,12 +44,15 @@ per_second = 20
 provider = "email_file"
 directory = "mail"
 """
+STORE = '[store]\npath = "postroom.db"\n'
 
 
 @pytest.fixture
-def folder(tmp_path, monkeypatch):
+def folder(tmp_path, monkeypatch, store_settings):
+    """A project folder whose outbox is each store in turn."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "postroom.toml").write_text(CONFIG)
+    (tmp_path / "postroom.toml").write_text(
+        CONFIG.replace(STORE, store_toml(store_settings)))
     (tmp_path / "templates" / "closed").mkdir(parents=True)
     (tmp_path / "templates" / "closed" / "sms.txt").write_text("We are closed today.")
     return tmp_path
@@ -93,7 +97,8 @@ def test_notify_gives_its_messages_one_batch(engine):
     assert engine.batch(done.batch).total == 4
 
 
-def test_progress_counts_states_and_estimates_the_last_from_the_limits(engine):
+def test_progress_counts_states_and_estimates_the_last_from_the_limits(engine,
+                                                                       store_settings):
     ids = engine.send("texts", *numbers(100))
     engine.send("texts", *numbers(50, 200))  # another batch queued after it
     before = engine.batch(ids.batch)
@@ -104,9 +109,8 @@ def test_progress_counts_states_and_estimates_the_last_from_the_limits(engine):
     found = engine.batch(ids.batch)
     assert (found.sent, found.cancelled, found.waiting, found.dead) == (40, 10, 50, 0)
     assert found.finish < before.finish + 1
-    with sqlite3.connect(engine.config.store.path) as db:
-        sent = db.execute("SELECT COUNT(*) FROM outbox WHERE batch = ? AND state = 'sent'",
-                          (ids.batch,)).fetchone()[0]
+    ((sent,),) = read_rows(store_settings, "SELECT COUNT(*) FROM {schema}outbox "
+                           f"WHERE batch = '{ids.batch}' AND state = 'sent'")
     assert sent == 40
     logged = engine.log(batch=ids.batch, limit=1000)
     assert len(logged) == 50 and {e.outcome for e in logged} == {"accepted", "cancelled"}
@@ -151,9 +155,11 @@ def test_an_outbox_made_before_batches_is_upgraded_and_keeps_its_messages(tmp_pa
             attempts INTEGER NOT NULL DEFAULT 0, lease_until REAL, worker TEXT,
             idempotency_key TEXT UNIQUE, created REAL NOT NULL, sent_at REAL,
             provider_id TEXT, last_error TEXT, route TEXT, claim TEXT, claimed_at REAL)""")
+        db.execute("CREATE TABLE account_pause (account TEXT PRIMARY KEY, until REAL NOT NULL, "
+                   "reason TEXT NOT NULL)")
         db.execute("INSERT INTO outbox (id, account, payload, recipient, summary, not_before, "
                    "created) VALUES ('old-1', 'texts', '{}', '+447700900123', 'hi', 0, 0)")
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, upgrade=True)  # as `postroom store upgrade` opens it
     try:
         assert store.find("old-1").state == "queued"
         (row,) = store.queue(time.time(), 0)

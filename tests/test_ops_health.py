@@ -19,8 +19,12 @@ pytestmark = pytest.mark.timeout(90)
 
 
 @pytest.fixture
-def setup(echo_processes):
-    return echo_processes("""[delivery]
+def setup(echo_processes, store_settings):
+    """Config and environment for worker processes, on each store in turn (the file's
+    ``[store]`` table has the SQLite path; PostgreSQL's url and schema join it)."""
+    server = "".join(f'{key} = "{value}"\n' for key, value in store_settings.items()
+                     if key != "path")
+    return echo_processes(server + """[delivery]
 poll = 0.1
 [health]
 heartbeat = 0.2

@@ -2,7 +2,8 @@
 counter and its reset, the sending mode at claim time, flush, low credit and mailbox reads.
 
 Two connections to one outbox stand for two workers (or a worker and the CLI): what one
-writes, the other's claims must obey. The store's clock is a fake one, moved by the tests.
+writes, the other's claims must obey, in SQLite and in PostgreSQL. The store's clock is a
+fake one, moved by the tests.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from postroom import EmailMessage
 from postroom.scheduling import Schedule, Session, Window, parse_days
-from postroom.store import Disposition, NewMessage, SQLiteStore, Store
+from postroom.store import Disposition, NewMessage, Store
 
 LONDON = ZoneInfo("Europe/London")
 LEASE = 60.0
@@ -38,12 +39,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def stores(tmp_path, clock):
-    """Two connections to one new outbox, on the same clock."""
-    opened = [SQLiteStore(tmp_path / "outbox.db", clock=clock) for _ in range(2)]
-    yield opened
-    for store in opened:
-        store.close()
+def stores(open_stores, clock):
+    """Two connections to one new outbox, on the same clock, once for each store."""
+    return open_stores(2, clock=clock)
 
 
 def queue(store: Store, count: int, when: float, account: str = "mail",

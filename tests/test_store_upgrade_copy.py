@@ -7,16 +7,19 @@ import json
 import sqlite3
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 import pytest
 from click.testing import CliRunner
 
-from postroom import Engine
+from postroom import Credits, Engine
 from postroom.cli import cli
+from postroom.health import WorkerSeen
 from postroom.scheduling import Schedule
 from postroom.store import SQLiteStore
+from postroom.store.interface import InboxEntry, OptOut
 
 OLD_OUTBOX = Path(__file__).parent / "fixtures" / "outbox-0.1.0.sql"
 # The old outbox's messages fall due from here; the worker runs a day later, when all are.
@@ -106,6 +109,14 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
         engine.store.mark_unreachable("office", down.token, "connection refused", 30, 600)
         engine.cancel([dead], reason="wrong list")
         engine.store.set_recurring_last("morning", PAST)
+        # What came in and what operators and workers noted.
+        engine.store.set_opt_out(OptOut("sms", "+447700900555", True, PAST, "texts", "STOP"))
+        engine.store.add_inbox([InboxEntry("in-1", PAST, "sms", "texts", "reply",
+                                           "+447700900555", "+447700900000", "thanks",
+                                           info={"keyword": None})], seen=[("mail", "uid-7")])
+        engine.store.switch("office", False, "moving offices", "ops")
+        engine.store.note_credits("texts", Credits(Decimal("12.50"), "GBP", Decimal("5")), PAST)
+        engine.store.beat(WorkerSeen("w-1", "host-a", 4242, PAST, ("mail",), 3, 0, PAST))
 
         refused = run("store", "copy", "--to", postgres_url, "--schema", pg_schema)
         assert refused.exit_code == 1
@@ -123,6 +134,8 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
     rows = json.loads(result.output)["rows"]
     assert (rows["outbox"], rows["delivery_log"], rows["account_pause"], rows["recurring"],
             rows["account_state"]) == (4, 1, 2, 1, 1)
+    assert (rows["opt_out"], rows["inbox"], rows["mailbox_seen"], rows["account_credits"],
+            rows["workers"]) == (1, 1, 1, 1, 1)
     again = run("store", "copy", "--to", postgres_url, "--schema", pg_schema)
     assert again.exit_code == 2 and "holds 4 messages already" in again.output
 
@@ -138,6 +151,14 @@ def test_copy_moves_every_message_the_log_and_account_state_to_postgresql(
     assert moved.store.mark_unreachable("office", "late-batch", "refused", 30, 600) is None
     assert moved.store.recurring_last("morning") == PAST
     assert moved.store.find(dead).state == "cancelled"
+    assert moved.store.opted_out("sms", "+447700900555").keyword == "STOP"
+    assert [(e.id, e.text, e.info) for e in moved.store.inbox()] == [
+        ("in-1", "thanks", {"keyword": None})]
+    assert moved.store.seen_mail("mail") == {"uid-7"}
+    assert moved.store.account_states()["office"].disabled_reason == "moving offices"
+    assert moved.store.credit_readings()["texts"].balance == Decimal("12.50")
+    assert [(w.id, w.pid, w.accounts) for w in moved.store.workers()] == [
+        ("w-1", 4242, ("mail",))]
     assert moved.send("texts", to="07700 900123", text="hello", idempotency_key="t1") == [text]
     later_clock[0] = PAST + 7200
     assert moved.run_worker(once=True, wait=0, accounts=["mail"]).sent == 2

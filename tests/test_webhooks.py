@@ -21,8 +21,10 @@ from postroom.webhooks import WebhookRequest, shared_secret_problem
 
 
 @pytest.fixture
-def engine(registry, echo_settings, tmp_path) -> Engine:
-    return Engine.from_dict({"accounts": {"desk": echo_settings,
+def engine(registry, echo_settings, tmp_path, store_settings) -> Engine:
+    """An engine on each store in turn."""
+    return Engine.from_dict({"store": store_settings,
+                             "accounts": {"desk": echo_settings,
                                           "texts": {"provider": "sms_file"}}},
                             registry=registry, environ={"ECHO_SECRET": "right"},
                             base_dir=tmp_path)

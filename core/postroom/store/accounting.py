@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import attrs
 from attrs import evolve, frozen
 
 from postroom.check_times import next_release, released_until
@@ -108,6 +109,10 @@ class AccountState:
     @property
     def enabled(self) -> bool:
         return self.disabled_at is None
+
+
+#: ``AccountState``'s fields, the columns of the ``account_state`` table after ``account``.
+STATE_COLUMNS = tuple(field.name for field in attrs.fields(AccountState))
 
 
 @frozen

@@ -2,11 +2,13 @@
 
 Every table both stores have is copied whole (queued, scheduled, in flight,
 dead and sent messages, the delivery log, pauses, recurring sends, account
-state), rows in their order, with the columns both have, in one PostgreSQL
-transaction: a copy that fails leaves the target empty. The SQLite file is
-held under its write lock meanwhile, so no worker or ``send`` changes it
-half-way; messages in flight under a live lease refuse the copy, since their
-worker may be sending them right now.
+state, the inbox, opt-outs, mailbox keys seen, balances, workers' heartbeats),
+rows in their order, with the columns both have, in one PostgreSQL transaction
+(0/1 flags and JSON text become PostgreSQL's booleans and JSON): a copy that
+fails leaves the target empty. The SQLite file is held under its write lock
+meanwhile, so no worker or ``send`` changes it half-way; messages in flight
+under a live lease refuse the copy, since their worker may be sending them
+right now.
 """
 
 from __future__ import annotations

@@ -19,13 +19,17 @@ way method by method. What PostgreSQL adds:
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TypeVar
 
+import attrs
 import psycopg
 from attrs import evolve
 from psycopg import errors as pg_errors
@@ -33,41 +37,57 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from postroom.errors import ConfigError, StoreError, StoreUnavailable
+from postroom.health import AccountActivity, CreditReading, WorkerSeen
 from postroom.messages import Message
+from postroom.results import Credits
 from postroom.scheduling import Schedule, Usage, bucket_after
 from postroom.store import payload
 from postroom.store.accounting import (
+    STATE_COLUMNS,
     AccountState,
     ClaimPlan,
     after_reached,
     after_unreachable,
     build_usage,
+    credit_noted,
     gate,
+    mailbox_taken,
     plan_claim,
+    switched,
     usage_query,
 )
 from postroom.store.interface import (
     AccountPause,
+    BatchRow,
     Claim,
     Claimed,
     Disposition,
     Handled,
+    InboxEntry,
     LogEntry,
     NewMessage,
     Note,
+    OptOut,
     QueueRow,
     StoredMessage,
 )
 from postroom.store.postgres_tables import STEPS
 from postroom.store.rows import (
+    INBOX_COLUMNS,
     LOG_COLUMNS,
     LOG_TABLE,
+    OPT_OUT_COLUMNS,
     OUTBOX_COLUMNS,
+    STORED_COLUMNS,
     handled,
+    inbox_entry,
+    inbox_row,
     log_entry,
     log_filters,
     log_row,
+    opt_out,
     outbox_row,
+    where_clause,
 )
 from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME, latest, to_apply
 from postroom.store.wakeup import Wakeup, notify
@@ -76,7 +96,7 @@ T = TypeVar("T")
 
 # The types of the columns ``enqueue`` and the log write from arrays.
 OUTBOX_TYPES = ("text", "text", "text", "text", "text", "float8", "bool", "text", "float8",
-                "text")
+                "text", "bool", "text")
 LOG_TYPES = tuple({"real": "float8", "json": "jsonb"}.get(kind, kind)
                   for _, kind, _ in LOG_TABLE)
 
@@ -269,7 +289,7 @@ class PostgresStore:
         probe), so reading that state and locking it are one statement. The row
         is made on the account's first claim.
         """
-        query = (f"SELECT bucket, failures, probe, probe_until FROM {self._q}.account_state "
+        query = (f"SELECT {', '.join(STATE_COLUMNS)} FROM {self._q}.account_state "
                  "WHERE account = %s FOR UPDATE")
         row = cur.execute(query, (account,)).fetchone()
         if row is None:
@@ -279,16 +299,15 @@ class PostgresStore:
         return AccountState(*row)
 
     def _state(self, cur: psycopg.Cursor, account: str) -> AccountState:
-        row = cur.execute(f"SELECT bucket, failures, probe, probe_until FROM "
+        row = cur.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM "
                           f"{self._q}.account_state WHERE account = %s", (account,)).fetchone()
         return AccountState(*row) if row else AccountState()
 
     def _save_state(self, cur: psycopg.Cursor, account: str, state: AccountState) -> None:
-        cur.execute(f"INSERT INTO {self._q}.account_state VALUES (%s, %s, %s, %s, %s) "
-                    "ON CONFLICT (account) DO UPDATE SET bucket = excluded.bucket, "
-                    "failures = excluded.failures, probe = excluded.probe, "
-                    "probe_until = excluded.probe_until",
-                    (account, state.bucket, state.failures, state.probe, state.probe_until))
+        cur.execute(f"INSERT INTO {self._q}.account_state (account, {', '.join(STATE_COLUMNS)}) "
+                    f"VALUES (%s{', %s' * len(STATE_COLUMNS)}) ON CONFLICT (account) DO UPDATE "
+                    "SET " + ", ".join(f"{name} = excluded.{name}" for name in STATE_COLUMNS),
+                    (account, *attrs.astuple(state)))
 
     def _decide(self, cur: psycopg.Cursor, account: str, schedule: Schedule, limit: int,
                 state: AccountState) -> tuple[float, bool, ClaimPlan]:
@@ -299,11 +318,11 @@ class PostgresStore:
         opened = gate(state, paused[0] if paused else None, now)
         if not opened.open:
             return now, False, ClaimPlan(0, 0, opened.wake)
-        usage = self._usage(cur, account, schedule, now, state.bucket)
+        usage = self._usage(cur, account, schedule, now, state)
         return now, opened.probe, plan_claim(schedule, usage, now, limit)
 
     def _usage(self, cur: psycopg.Cursor, account: str, schedule: Schedule, now: float,
-               bucket: float | None) -> Usage:
+               state: AccountState) -> Usage:
         """The account's usage, read in one statement and so from one snapshot.
 
         Results are recorded without the account's lock, so separate statements
@@ -311,7 +330,7 @@ class PostgresStore:
         them) nor among the sent ones (read before it): a claim would let one
         through that a limit holds back.
         """
-        query = usage_query(schedule, now)
+        query = usage_query(schedule, now, state.counted_from)
         q = self._q
         parts, params = [], []
         if query.newest:
@@ -333,11 +352,13 @@ class PostgresStore:
         else:
             parts.append("0")
         times, today, in_flight = cur.execute(f"SELECT {', '.join(parts)}", params).fetchone()
-        return build_usage(times, today, in_flight, bucket)
+        return build_usage(times, today, in_flight, state.bucket)
 
     def _take(self, cur: psycopg.Cursor, account: str, token: str, worker: str, now: float,
-              lease: float, manual: bool, count: int, ids: list[str] | None) -> list[tuple]:
-        """Claim up to ``count`` due messages, "send now" ones or the others, oldest first.
+              lease: float, manual: bool, count: int, ids: list[str] | None,
+              due_by: float) -> list[tuple]:
+        """Claim up to ``count`` messages, "send now" ones or the others, oldest first:
+        queued ones due at or before ``due_by`` and those whose lease ran out.
 
         SKIP LOCKED: a message an operator is cancelling right now is left for later.
         """
@@ -350,8 +371,8 @@ class PostgresStore:
             "WHERE account = %s AND manual = %s AND ((state = 'queued' AND not_before <= %s) "
             f"OR (state = 'inflight' AND lease_until <= %s)) {only} ORDER BY not_before, seq "
             "LIMIT %s FOR UPDATE SKIP LOCKED) "
-            "RETURNING seq, payload, attempts, manual, route, not_before",
-            (now + lease, worker, token, now, account, manual, now, now,
+            "RETURNING seq, payload, attempts, manual, route, not_before, critical, batch",
+            (now + lease, worker, token, now, account, manual, due_by, now,
              *([ids] if ids else []), count)).fetchall()
         rows.sort()
         return [row[1:] for row in rows]
@@ -373,9 +394,9 @@ class PostgresStore:
             state = self._lock_account(cur, account)
             now, probe, plan = self._decide(cur, account, schedule, limit, state)
             taken = self._take(cur, account, token, worker, now, lease, True, plan.manual,
-                               wanted)
+                               wanted, now)
             taken += self._take(cur, account, token, worker, now, lease, False,
-                                plan.total - len(taken), wanted)
+                                plan.total - len(taken), wanted, min(now, plan.released))
             if taken:
                 bucket = bucket_after(schedule, state.bucket, datetime.fromtimestamp(now, UTC),
                                       len(taken))
@@ -390,8 +411,9 @@ class PostgresStore:
         if not taken:
             return Claim(account, token, wake=plan.wake)
         return Claim(account, token, [Claimed(account, payload.load(text), attempts, manual,
-                                              route, due)
-                                      for text, attempts, manual, route, due in taken],
+                                              route, due, critical, batch)
+                                      for text, attempts, manual, route, due, critical, batch
+                                      in taken],
                      now + lease, probe)
 
     def renew(self, token: str, lease: float) -> int:
@@ -485,15 +507,87 @@ class PostgresStore:
 
     def usage(self, account: str, schedule: Schedule) -> Usage:
         return self._run(lambda cur: self._usage(cur, account, schedule, self._clock(),
-                                                 self._state(cur, account).bucket))
+                                                 self._state(cur, account)))
 
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         self._run(lambda cur: self._insert_log(cur, entries))
 
     def find(self, message_id: str) -> StoredMessage | None:
-        rows = self._rows(f"SELECT id, account, recipient, summary, state, attempts, "
-                          f"provider_id FROM {self._q}.outbox WHERE id = %s", (message_id,))
+        rows = self._rows(f"SELECT {STORED_COLUMNS} FROM {self._q}.outbox WHERE id = %s",
+                          (message_id,))
         return StoredMessage(*rows[0]) if rows else None
+
+    def find_sent(self, account: str, provider_id: str) -> StoredMessage | None:
+        rows = self._rows(f"SELECT {STORED_COLUMNS} FROM {self._q}.outbox WHERE account = %s "
+                          "AND provider_id = %s ORDER BY seq DESC LIMIT 1",
+                          (account, provider_id))
+        return StoredMessage(*rows[0]) if rows else None
+
+    def last_sent_to(self, account: str, recipient: str) -> str | None:
+        rows = self._rows(f"SELECT id FROM {self._q}.outbox WHERE account = %s "
+                          "AND recipient = %s AND sent_at IS NOT NULL "
+                          "ORDER BY sent_at DESC LIMIT 1", (account, recipient))
+        return rows[0][0] if rows else None
+
+    def record_report(self, message_id: str, state: str, entry: LogEntry | None) -> None:
+        def work(cur: psycopg.Cursor) -> None:
+            # Pending only fills a blank; delivered replaces pending; failed replaces all.
+            cur.execute(f"UPDATE {self._q}.outbox SET report = %(state)s, report_at = %(at)s "
+                        "WHERE id = %(id)s AND (report IS NULL OR (report = 'pending' AND "
+                        "%(state)s != 'pending') OR %(state)s = 'failed')",
+                        {"state": state, "at": self._clock(), "id": message_id})
+            if entry is not None:
+                self._insert_log(cur, [entry])
+        self._run(work)
+
+    def add_inbox(self, entries: Sequence[InboxEntry], log: Sequence[LogEntry] = (),
+                  seen: Sequence[tuple[str, str]] = ()) -> list[bool]:
+        insert = (f"INSERT INTO {self._q}.inbox ({', '.join(INBOX_COLUMNS)}) VALUES "
+                  f"({', '.join(['%s'] * (len(INBOX_COLUMNS) - 1))}, %s::jsonb) "
+                  "ON CONFLICT DO NOTHING")
+
+        def work(cur: psycopg.Cursor) -> list[bool]:
+            added = [cur.execute(insert, inbox_row(e)).rowcount == 1 for e in entries]
+            self._insert_log(cur, log)
+            if seen:
+                cur.executemany(f"INSERT INTO {self._q}.mailbox_seen VALUES (%s, %s) "
+                                "ON CONFLICT DO NOTHING", seen)
+            return added
+        return self._run(work)
+
+    def inbox(self, *, account: str | None = None, kind: str | None = None,
+              channel: str | None = None, since: float | None = None,
+              sender: str | None = None, message_id: str | None = None,
+              limit: int | None = None) -> list[InboxEntry]:
+        # ILIKE: the same case-blind match as SQLite's LIKE.
+        where, params = where_clause({
+            "account = %s": account, "kind = %s": kind, "channel = %s": channel,
+            "received >= %s": since, "message_id = %s": message_id,
+            "sender ILIKE %s": f"%{sender}%" if sender else None})
+        tail = f"LIMIT {int(limit)}" if limit else ""
+        rows = self._rows(f"SELECT {', '.join(INBOX_COLUMNS)} FROM {self._q}.inbox {where} "
+                          f"ORDER BY seq DESC {tail}", params)
+        return [inbox_entry(row) for row in rows]
+
+    def set_opt_out(self, change: OptOut) -> bool:
+        return self._run(lambda cur: cur.execute(
+            f"INSERT INTO {self._q}.opt_out AS o VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (scope, address) DO UPDATE SET opted_out = excluded.opted_out, "
+            "at = excluded.at, account = excluded.account, keyword = excluded.keyword "
+            "WHERE excluded.at >= o.at",
+            (change.scope, change.address, change.opted_out, change.at, change.account,
+             change.keyword)).rowcount == 1)
+
+    def opted_out(self, scope: str, address: str) -> OptOut | None:
+        rows = self._rows(f"SELECT {OPT_OUT_COLUMNS} FROM {self._q}.opt_out "
+                          "WHERE scope = %s AND address = %s AND opted_out", (scope, address))
+        return opt_out(rows[0]) if rows else None
+
+    def opt_outs(self, scope: str | None = None) -> list[OptOut]:
+        where, params = where_clause({"scope = %s": scope, "opted_out = %s": True})
+        rows = self._rows(f"SELECT {OPT_OUT_COLUMNS} FROM {self._q}.opt_out {where} "
+                          "ORDER BY at DESC", params)
+        return [opt_out(row) for row in rows]
 
     def reroute(self, account: str, route: str, to_account: str) -> int:
         def work(cur: psycopg.Cursor) -> int:
@@ -517,10 +611,10 @@ class PostgresStore:
     # -- operators' changes ----------------------------------------------------
 
     def cancel(self, now: float, ids: Collection[str] = (), account: str | None = None,
-               note: Note = None) -> list[Handled]:
+               note: Note = None, batch: str | None = None) -> list[Handled]:
         # The same test as claim's: what no worker holds may be cancelled.
         return self._change(
-            ids, account, note,
+            ids, account, note, batch=batch,
             movable=("state = 'queued' OR (state = 'inflight' AND lease_until <= %s)", (now,)),
             reach="state IN ('queued', 'inflight')",
             update=("state = 'cancelled', lease_until = NULL, worker = NULL, claim = NULL", ()))
@@ -534,11 +628,12 @@ class PostgresStore:
 
     def _change(self, ids: Collection[str], account: str | None, note: Note,
                 movable: tuple[str, Sequence], reach: str, update: tuple[str, Sequence],
-                wake: bool = False) -> list[Handled]:
+                wake: bool = False, batch: str | None = None) -> list[Handled]:
         """Apply ``update`` to the chosen messages that match ``movable``; log each.
 
         ``ids`` choose by id (those of another account than ``account`` are
-        left); without them, ``account``'s messages matching ``reach``. The
+        left); without them, ``batch``'s or ``account``'s messages matching
+        ``reach``. The
         rows are locked in the order of their ids, as every change of several
         messages takes them, so two operators' changes never deadlock.
         """
@@ -551,6 +646,9 @@ class PostgresStore:
             if named:
                 rows = cur.execute(f"{select}id = ANY(%s) ORDER BY id FOR UPDATE",
                                    (*condition_params, named)).fetchall()
+            elif batch is not None:
+                rows = cur.execute(f"{select}batch = %s AND ({reach}) ORDER BY id FOR UPDATE",
+                                   (*condition_params, batch)).fetchall()
             else:
                 rows = cur.execute(f"{select}account = %s AND ({reach}) ORDER BY id FOR UPDATE",
                                    (*condition_params, account)).fetchall()
@@ -599,10 +697,12 @@ class PostgresStore:
 
     def log(self, *, account: str | None = None, outcome: str | None = None,
             since: float | None = None, recipient: str | None = None,
-            message_id: str | None = None, limit: int | None = None) -> list[LogEntry]:
+            message_id: str | None = None, limit: int | None = None,
+            batch: str | None = None) -> list[LogEntry]:
         # ILIKE: the same case-blind match as SQLite's LIKE.
-        where, params = log_filters("%s", "ILIKE", account=account, outcome=outcome,
-                                    since=since, recipient=recipient, message_id=message_id)
+        where, params = log_filters("%s", "ILIKE", f"{self._q}.outbox", account=account,
+                                    outcome=outcome, since=since, recipient=recipient,
+                                    message_id=message_id, batch=batch)
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._rows(f"SELECT {', '.join(LOG_COLUMNS)} FROM {self._q}.delivery_log "
                           f"{where} ORDER BY seq DESC {tail}", params)
@@ -623,6 +723,144 @@ class PostgresStore:
         self._run(lambda cur: cur.execute(
             f"INSERT INTO {self._q}.recurring VALUES (%s, %s) ON CONFLICT (name) "
             "DO UPDATE SET last = excluded.last", (name, at)))
+
+    def seen_mail(self, account: str) -> set[str]:
+        return {key for (key,) in self._rows(f"SELECT key FROM {self._q}.mailbox_seen "
+                                             "WHERE account = %s", (account,))}
+
+    def forget_mail(self, account: str, keep: Collection[str]) -> int:
+        return self._run(lambda cur: cur.execute(
+            f"DELETE FROM {self._q}.mailbox_seen WHERE account = %s AND NOT key = ANY(%s)",
+            (account, list(keep))).rowcount)
+
+    def account_states(self) -> dict[str, AccountState]:
+        rows = self._rows(f"SELECT account, {', '.join(STATE_COLUMNS)} "
+                          f"FROM {self._q}.account_state")
+        return {row[0]: AccountState(*row[1:]) for row in rows}
+
+    def _change_state(self, account: str, change: Callable[[AccountState, float],
+                                                           AccountState]) -> AccountState:
+        """Apply ``change`` (given the state and the store's time) to the account's
+        state under its row lock; the state as it was before."""
+        def work(cur: psycopg.Cursor) -> AccountState:
+            before = self._lock_account(cur, account)
+            after = change(before, self._clock())
+            if after != before:
+                self._save_state(cur, account, after)
+                if after.enabled and not before.enabled:
+                    self._wake(cur)
+            return before
+        return self._run(work)
+
+    def switch(self, account: str, enabled: bool, reason: str = "", by: str = "") -> bool:
+        before = self._change_state(account, lambda state, now: switched(
+            state, enabled, now, reason, by))
+        return before.enabled != enabled
+
+    def reset_counter(self, account: str) -> float:
+        now = self._clock()
+        self._change_state(account, lambda state, _: evolve(state, counted_from=now))
+        return now
+
+    def sent_since(self, account: str, since: float) -> int:
+        return self._rows(f"SELECT COUNT(*) FROM {self._q}.outbox WHERE account = %s "
+                          "AND sent_at >= %s", (account, since))[0][0]
+
+    def flush(self, account: str) -> int:
+        def work(cur: psycopg.Cursor) -> int:
+            now = self._clock()
+            flushed = cur.execute(
+                f"UPDATE {self._q}.outbox SET manual = true, "
+                "not_before = LEAST(not_before, %s) WHERE account = %s AND state = 'queued' "
+                "AND (not_before <= %s OR attempts > 0)", (now, account, now)).rowcount
+            if flushed:
+                self._wake(cur)
+            return flushed
+        return self._run(work)
+
+    def note_credit(self, account: str, low: bool) -> bool:
+        before = self._change_state(account, lambda state, now: credit_noted(state, low, now))
+        return low and before.low_credit_at is None
+
+    def take_mailbox_read(self, account: str, due: float) -> bool:
+        before = self._change_state(account, lambda state, now: mailbox_taken(state, due, now))
+        return before.mailbox_read_at is None or before.mailbox_read_at < due
+
+    def batches(self, now: float, batch: str | None = None,
+                since: float | None = None) -> list[BatchRow]:
+        q = self._q
+        if batch is not None:
+            where, params = "batch = %s", (batch,)
+        else:
+            where = (f"batch IN (SELECT DISTINCT batch FROM {q}.outbox WHERE batch IS NOT NULL "
+                     "AND (state IN ('queued', 'inflight') OR created >= %s))")
+            params = (math.inf if since is None else since,)
+
+        def work(cur: psycopg.Cursor) -> list[BatchRow]:
+            rows = cur.execute(
+                "SELECT batch, account, COUNT(*) FILTER (WHERE state = 'sent'), "
+                "COUNT(*) FILTER (WHERE state = 'dead'), "
+                "COUNT(*) FILTER (WHERE state = 'queued' AND not_before <= %s), "
+                "COUNT(*) FILTER (WHERE state = 'queued' AND not_before > %s), "
+                "COUNT(*) FILTER (WHERE state = 'inflight'), "
+                "COUNT(*) FILTER (WHERE state = 'cancelled'), MIN(created), "
+                "MIN(not_before) FILTER (WHERE state IN ('queued', 'inflight')), "
+                "MAX(not_before) FILTER (WHERE state IN ('queued', 'inflight')) "
+                f"FROM {q}.outbox WHERE {where} GROUP BY batch, account ORDER BY MIN(seq)",
+                (now, now, *params)).fetchall()
+            found = []
+            for row in rows:
+                last_due = row[-1]
+                ahead = 0 if last_due is None else cur.execute(
+                    f"SELECT COUNT(*) FROM {q}.outbox WHERE account = %s AND state IN "
+                    "('queued', 'inflight') AND not_before <= %s",
+                    (row[1], last_due)).fetchone()[0]
+                found.append(BatchRow(*row, ahead=ahead))
+            return found
+        return self._run(work)
+
+    def beat(self, worker: WorkerSeen) -> None:
+        self._run(lambda cur: cur.execute(
+            f"INSERT INTO {self._q}.workers VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET accounts = excluded.accounts, "
+            "sent = excluded.sent, dead = excluded.dead, seen = excluded.seen",
+            (worker.id, worker.host, worker.pid, worker.started,
+             json.dumps(list(worker.accounts)), worker.sent, worker.dead, self._clock())))
+
+    def workers(self) -> list[WorkerSeen]:
+        rows = self._rows(f"SELECT id, host, pid, started, accounts, sent, dead, seen "
+                          f"FROM {self._q}.workers ORDER BY started")
+        return [WorkerSeen(*row) for row in rows]
+
+    def forget_workers(self, ids: Collection[str]) -> None:
+        self._run(lambda cur: cur.execute(f"DELETE FROM {self._q}.workers WHERE id = ANY(%s)",
+                                          (list(ids),)))
+
+    def activity(self, now: float, dead_since: float) -> list[AccountActivity]:
+        # A dead message keeps the time of its last try in not_before (see record).
+        rows = self._rows(
+            "SELECT account, COUNT(*) FILTER (WHERE state IN ('queued', 'inflight')), "
+            "COUNT(*) FILTER (WHERE state = 'queued' AND not_before <= %s), "
+            "MIN(not_before) FILTER (WHERE state = 'queued' AND not_before <= %s), "
+            "MAX(claimed_at), COUNT(*) FILTER (WHERE state = 'dead' AND not_before >= %s) "
+            f"FROM {self._q}.outbox GROUP BY account ORDER BY account",
+            (now, now, dead_since))
+        return [AccountActivity(*row) for row in rows]
+
+    def note_credits(self, account: str, credits: Credits, at: float) -> None:
+        low = None if credits.low_threshold is None else str(credits.low_threshold)
+        self._run(lambda cur: cur.execute(
+            f"INSERT INTO {self._q}.account_credits AS c VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (account) DO UPDATE SET balance = excluded.balance, "
+            "unit = excluded.unit, low_threshold = excluded.low_threshold, at = excluded.at "
+            "WHERE excluded.at >= c.at", (account, str(credits.balance), credits.unit, low, at)))
+
+    def credit_readings(self) -> dict[str, CreditReading]:
+        rows = self._rows(f"SELECT account, balance, unit, low_threshold, at "
+                          f"FROM {self._q}.account_credits ORDER BY account")
+        return {account: CreditReading(account, Decimal(balance), unit,
+                                       None if low is None else Decimal(low), at)
+                for account, balance, unit, low, at in rows}
 
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
         self._wakeup.wait(timeout, stop or threading.Event())

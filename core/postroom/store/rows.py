@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 
 from postroom.store import payload
-from postroom.store.interface import Handled, LogEntry, NewMessage
+from postroom.store.interface import Handled, InboxEntry, LogEntry, NewMessage, OptOut
 
 #: The delivery log's columns, each with its kind (``text``, ``real``, ``int`` or
 #: ``json``) and whether it may be empty; every store makes its table from this.
@@ -20,6 +20,14 @@ LOG_COLUMNS = tuple(name for name, _, _ in LOG_TABLE)
 #: The columns ``outbox_row`` fills, in its order.
 OUTBOX_COLUMNS = ("id", "account", "payload", "recipient", "summary", "not_before", "manual",
                   "idempotency_key", "created", "route", "critical", "batch")
+
+#: The inbox's columns, in ``InboxEntry``'s order (``info`` last, as JSON).
+INBOX_COLUMNS = ("id", "received", "channel", "account", "kind", "sender", "recipient", "text",
+                 "subject", "message_id", "provider_id", "info")
+#: The outbox's columns a ``StoredMessage`` is made of, in its order.
+STORED_COLUMNS = "id, account, recipient, summary, state, attempts, provider_id, report"
+#: The opt-out table's columns, in ``OptOut``'s order.
+OPT_OUT_COLUMNS = "scope, address, opted_out, at, account, keyword"
 
 
 def log_table_columns(types: dict[str, str]) -> str:
@@ -50,19 +58,43 @@ def log_entry(row: Sequence) -> LogEntry:
     return LogEntry(*row[:-1], info=json.loads(info) if isinstance(info, str) else info)
 
 
-def log_filters(mark: str, like: str, *, account: str | None = None,
+def inbox_row(entry: InboxEntry) -> tuple:
+    """The values of ``INBOX_COLUMNS`` for an entry; ``info`` as JSON text."""
+    return (entry.id, entry.received, entry.channel, entry.account, entry.kind, entry.sender,
+            entry.recipient, entry.text, entry.subject, entry.message_id, entry.provider_id,
+            json.dumps(entry.info, ensure_ascii=False))
+
+
+def inbox_entry(row: Sequence) -> InboxEntry:
+    """An ``INBOX_COLUMNS`` row back as an entry (``info`` as JSON text or already parsed)."""
+    info = row[-1]
+    return InboxEntry(*row[:-1], info=json.loads(info) if isinstance(info, str) else info)
+
+
+def opt_out(row: Sequence) -> OptOut:
+    """An ``OPT_OUT_COLUMNS`` row as an ``OptOut`` (``opted_out`` stored as 0/1 or a bool)."""
+    scope, address, opted_out, at, account, keyword = row
+    return OptOut(scope, address, bool(opted_out), at, account, keyword)
+
+
+def where_clause(filters: dict[str, object]) -> tuple[str, list]:
+    """A WHERE clause (or nothing) of the filters whose value is not None, and its values."""
+    chosen = {sql: value for sql, value in filters.items() if value is not None}
+    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
+
+
+def log_filters(mark: str, like: str, outbox: str = "outbox", *, account: str | None = None,
                 outcome: str | None = None, since: float | None = None,
                 recipient: str | None = None,
                 message_id: str | None = None, batch: str | None = None) -> tuple[str, list]:
     """The ``WHERE`` clause (or nothing) and its values for ``Store.log``'s filters;
-    ``mark`` is the driver's placeholder, ``like`` its case-blind LIKE."""
-    filters = {f"account = {mark}": account, f"outcome = {mark}": outcome,
+    ``mark`` is the driver's placeholder, ``like`` its case-blind LIKE, ``outbox``
+    the outbox table's name."""
+    return where_clause({f"account = {mark}": account, f"outcome = {mark}": outcome,
                f"at >= {mark}": since,
                f"recipient {like} {mark}": f"%{recipient}%" if recipient else None,
                f"message_id = {mark}": message_id,
-               f"message_id IN (SELECT id FROM outbox WHERE batch = {mark})": batch}
-    chosen = {sql: value for sql, value in filters.items() if value is not None}
-    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
+               f"message_id IN (SELECT id FROM {outbox} WHERE batch = {mark})": batch})
 
 
 def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:

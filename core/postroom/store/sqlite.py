@@ -36,6 +36,7 @@ from postroom.results import Credits
 from postroom.scheduling import Schedule, Usage, bucket_after
 from postroom.store import payload
 from postroom.store.accounting import (
+    STATE_COLUMNS,
     AccountState,
     ClaimPlan,
     after_reached,
@@ -64,14 +65,21 @@ from postroom.store.interface import (
     StoredMessage,
 )
 from postroom.store.rows import (
+    INBOX_COLUMNS,
     LOG_COLUMNS,
+    OPT_OUT_COLUMNS,
     OUTBOX_COLUMNS,
+    STORED_COLUMNS,
     handled,
+    inbox_entry,
+    inbox_row,
     log_entry,
     log_filters,
     log_row,
     log_table_columns,
+    opt_out,
     outbox_row,
+    where_clause,
 )
 from postroom.store.schema import Step, latest, to_apply
 
@@ -219,7 +227,6 @@ COLUMNS_3 = {("outbox", "batch"): "TEXT",  # the bulk send it belongs to
              ("account_state", "disabled_by"): "TEXT NOT NULL DEFAULT ''",
              ("account_state", "low_credit_at"): "REAL",
              ("account_state", "mailbox_read_at"): "REAL"}
-STATE_COLUMNS = tuple(a.name for a in attrs.fields(AccountState))
 
 
 def _add_columns(db: sqlite3.Connection, columns: dict[tuple[str, str], str]) -> None:
@@ -242,9 +249,6 @@ STEPS = (
             "balances, and accounts switched off or counted from a reset",
          _inbound_and_operations),
 )
-INBOX_COLUMNS = ("id", "received", "channel", "account", "kind", "sender", "recipient", "text",
-                 "subject", "message_id", "provider_id", "info")
-STORED_COLUMNS = "id, account, recipient, summary, state, attempts, provider_id, report"
 
 IN_CHUNK = 500  # values per IN (...) list, well under SQLite's limit on parameters
 
@@ -309,17 +313,6 @@ class _Decision:
     state: AccountState
     probe: bool
     plan: ClaimPlan
-
-
-def _where(filters: dict[str, object]) -> tuple[str, list]:
-    """A WHERE clause of the filters whose value is not None, and its parameters."""
-    chosen = {sql: value for sql, value in filters.items() if value is not None}
-    return ("WHERE " + " AND ".join(chosen)) if chosen else "", list(chosen.values())
-
-
-def _opt_out(row: tuple) -> OptOut:
-    scope, address, opted_out, at, account, keyword = row
-    return OptOut(scope, address, bool(opted_out), at, account, keyword)
 
 
 class SQLiteStore:
@@ -635,9 +628,7 @@ class SQLiteStore:
             added = [db.execute(
                 f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(INBOX_COLUMNS))}) ON CONFLICT DO NOTHING",
-                (e.id, e.received, e.channel, e.account, e.kind, e.sender, e.recipient, e.text,
-                 e.subject, e.message_id, e.provider_id, json.dumps(e.info, ensure_ascii=False))
-            ).rowcount == 1 for e in entries]
+                inbox_row(e)).rowcount == 1 for e in entries]
             self._insert_log(db, log)
             db.executemany("INSERT INTO mailbox_seen VALUES (?, ?) ON CONFLICT DO NOTHING", seen)
         return added
@@ -646,13 +637,14 @@ class SQLiteStore:
               channel: str | None = None, since: float | None = None,
               sender: str | None = None, message_id: str | None = None,
               limit: int | None = None) -> list[InboxEntry]:
-        where, params = _where({"account = ?": account, "kind = ?": kind, "channel = ?": channel,
-                                "received >= ?": since, "message_id = ?": message_id,
-                                "sender LIKE ?": f"%{sender}%" if sender else None})
+        where, params = where_clause({
+            "account = ?": account, "kind = ?": kind, "channel = ?": channel,
+            "received >= ?": since, "message_id = ?": message_id,
+            "sender LIKE ?": f"%{sender}%" if sender else None})
         tail = f"LIMIT {int(limit)}" if limit else ""
         rows = self._read(f"SELECT {', '.join(INBOX_COLUMNS)} FROM inbox {where} "
                           f"ORDER BY seq DESC {tail}", params)
-        return [InboxEntry(*row[:-1], info=json.loads(row[-1])) for row in rows]
+        return [inbox_entry(row) for row in rows]
 
     def set_opt_out(self, change: OptOut) -> bool:
         with self._write() as db:
@@ -665,15 +657,15 @@ class SQLiteStore:
                  change.keyword)).rowcount == 1
 
     def opted_out(self, scope: str, address: str) -> OptOut | None:
-        rows = self._read("SELECT scope, address, opted_out, at, account, keyword FROM opt_out "
+        rows = self._read(f"SELECT {OPT_OUT_COLUMNS} FROM opt_out "
                           "WHERE scope = ? AND address = ? AND opted_out = 1", (scope, address))
-        return _opt_out(rows[0]) if rows else None
+        return opt_out(rows[0]) if rows else None
 
     def opt_outs(self, scope: str | None = None) -> list[OptOut]:
-        where, params = _where({"scope = ?": scope, "opted_out = ?": 1})
-        rows = self._read("SELECT scope, address, opted_out, at, account, keyword FROM opt_out "
+        where, params = where_clause({"scope = ?": scope, "opted_out = ?": 1})
+        rows = self._read(f"SELECT {OPT_OUT_COLUMNS} FROM opt_out "
                           f"{where} ORDER BY at DESC", params)
-        return [_opt_out(row) for row in rows]
+        return [opt_out(row) for row in rows]
 
     def release(self, token: str, message_ids: Sequence[str]) -> None:
         with self._write() as db:
