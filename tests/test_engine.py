@@ -45,7 +45,7 @@ def make_engine(tmp_path, registry, echo_settings, clock):
                              "mail": {"provider": "email_file"},
                              "texts": {"provider": "sms_file"}}, **top}
         return Engine.from_dict(data, base_dir=tmp_path, registry=registry,
-                                environ={"ECHO_SECRET": "x"}, clock=clock)
+                                environ={"ECHO_SECRET": "x"}, clock=clock, strict=True)
     return make
 
 

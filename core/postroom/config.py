@@ -18,6 +18,11 @@
 The keys postroom reads itself (``provider``, ``region``, ``schedule``) are
 taken out of each account's table; the rest goes to the provider's plugin
 through ``postroom_configure``.
+
+An account whose settings cannot be read (a secret whose variable is not
+set, a bad port) is kept aside as a ``BrokenAccount`` with its problems: it
+sends nothing until fixed, while every other account works. ``strict=True``
+refuses the whole file instead.
 """
 
 from __future__ import annotations
@@ -35,15 +40,20 @@ from zoneinfo import ZoneInfo
 from attrs import define, field
 
 from postroom.errors import ConfigError
+from postroom.files import UnreadableFile, read_regular_file
 from postroom.notifications import Event, Importance
 from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Window
 from postroom.settings import (
+    DEFAULT_MAX_MESSAGE_SIZE,
     ConfigContext,
+    Days,
+    PerSecond,
     PositiveInt,
     ProviderConfig,
     Region,
     Seconds,
+    SecondsOrZero,
     Weekdays,
     make_converter,
     shown,
@@ -53,7 +63,10 @@ from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
-CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment")
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest config file read (1 MiB): far beyond any configuration, short of a disk image."""
+MAX_DOTS_A_LINE = 1000
+CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment", "max_message_size")
 
 
 @define
@@ -74,12 +87,12 @@ class ScheduleSettings:
 
     timezone: ZoneInfo | None = None
     windows: list[WindowSettings] = field(factory=list)
-    per_second: float | None = None
+    per_second: PerSecond | None = None
     per_minute: PositiveInt | None = None
     per_hour: PositiveInt | None = None
     daily_cap: PositiveInt | None = None
-    min_gap: float = 0.0
-    stagger: float = 0.0
+    min_gap: SecondsOrZero = 0.0
+    stagger: SecondsOrZero = 0.0
 
     def build(self, default_tz: tzinfo) -> Schedule:
         windows = tuple(Window(frozenset(w.days), w.start, w.end) for w in self.windows)
@@ -111,7 +124,7 @@ class DeliverySettings:
     throttle_pause: Seconds = 60.0
     stopped_pause: Seconds = 3600.0
     once_wait: Seconds = 60.0
-    warn_after_days: float = 3.0
+    warn_after_days: Days = 3.0
     failover_after: Seconds = 300.0
     cooldown: Seconds = 600.0
 
@@ -150,10 +163,28 @@ class Account:
     region: str | None = None
     schedule: Schedule = field(factory=Schedule)
     price_per_segment: Decimal | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE["email"]
 
     @property
     def channel(self) -> str:
         return self.config.channel
+
+
+@define
+class BrokenAccount:
+    """An account whose settings could not be read: it sends nothing until they are fixed.
+
+    ``problems`` are ``(path, message)`` pairs with full paths
+    (``accounts.backup.password``); ``provider`` is the provider it names, if any.
+    """
+
+    name: str
+    provider: str | None
+    problems: list[tuple[str, str]]
+
+    def error(self) -> ConfigError:
+        """The error an attempt to use the account raises."""
+        return ConfigError(self.problems)
 
 
 @define
@@ -172,6 +203,7 @@ class Config:
     channels: dict[str, list[str]] = field(factory=dict)
     events: dict[str, Event] = field(factory=dict)
     gateways: dict[str, str] = field(factory=dict)
+    broken: dict[str, BrokenAccount] = field(factory=dict)
 
 
 @define
@@ -196,7 +228,7 @@ def find_config_file(explicit: str | os.PathLike | None = None,
     environ = os.environ if environ is None else environ
     chosen = explicit or environ.get(CONFIG_VARIABLE) or CONFIG_FILE
     path = Path(chosen).expanduser()
-    if not path.is_file():
+    if not path.exists():
         how = ("given with --config" if explicit else
                f"named by {CONFIG_VARIABLE}" if environ.get(CONFIG_VARIABLE) else
                "looked for in the current folder")
@@ -206,14 +238,33 @@ def find_config_file(explicit: str | os.PathLike | None = None,
 
 
 def read_config_file(path: Path) -> dict:
-    """Parse a TOML config file, pointing at the line of a syntax error."""
+    """Parse a TOML config file, pointing at the line of a syntax error.
+
+    Only a regular file of UTF-8 text up to ``MAX_CONFIG_BYTES`` is read, so a
+    path naming a program, a pipe or a device is refused rather than read.
+    """
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        data = read_regular_file(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
+        raise ConfigError([(str(path), f"cannot read: {exc.reason}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([(str(path), f"not a text file (byte {data[exc.start]:#04x} at "
+                                       f"offset {exc.start} is not UTF-8): the config is a "
+                                       "TOML text file")]) from None
+    for number, line in enumerate(text.splitlines(), 1):
+        # tomllib's time and memory grow with the square of a dotted key's parts.
+        if line.count(".") > MAX_DOTS_A_LINE:
+            raise ConfigError([(str(path), f"line {number} has more than {MAX_DOTS_A_LINE} "
+                                           "dots: no postroom setting is nested that deep")])
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
-    except OSError as exc:
-        raise ConfigError([(str(path), f"cannot read: {exc.strerror}")]) from None
+    except RecursionError:
+        raise ConfigError([(str(path), "not valid TOML for postroom: tables or lists nested "
+                                       "too deeply")]) from None
 
 
 def load_config(
@@ -223,8 +274,14 @@ def load_config(
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
     path: Path | None = None,
+    strict: bool = False,
 ) -> Config:
-    """Build a ``Config`` from parsed TOML or a dict; one ``ConfigError`` lists every issue."""
+    """Build a ``Config`` from parsed TOML or a dict; one ``ConfigError`` lists every issue.
+
+    An account with problems of its own is kept in ``Config.broken`` rather
+    than refused, so the others work; with ``strict`` its problems are
+    raised with the rest.
+    """
     base_dir = (base_dir or (path.parent if path else Path.cwd())).resolve()
     environ = dict(os.environ if environ is None else environ)
     converter = make_converter(base_dir, environ)
@@ -245,6 +302,7 @@ def load_config(
     region = settings.region
 
     accounts: dict[str, Account] = {}
+    broken: dict[str, BrokenAccount] = {}
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, Mapping):
         issues.append(("accounts", "expected a table of accounts ([accounts.NAME])"))
@@ -254,13 +312,16 @@ def load_config(
             accounts[name] = _load_account(name, raw, registry, base_dir, environ,
                                            region, settings.timezone or UTC, converter)
         except ConfigError as exc:
-            issues.extend(exc.under(f"accounts.{name}").issues)
+            provider = raw.get("provider") if isinstance(raw, Mapping) else None
+            broken[name] = BrokenAccount(name, provider if isinstance(provider, str) else None,
+                                         exc.under(f"accounts.{name}").issues)
     for name, recurring in settings.recurring.items():
-        if recurring.account not in accounts and not any(
-                p.startswith(f"accounts.{recurring.account}") for p, _ in issues):
+        if recurring.account not in accounts and recurring.account not in broken:
             issues.append((f"recurring.{name}.account",
                            f"no account named {recurring.account!r}"))
-    issues.extend(_group_issues(settings.channels, accounts, issues))
+    issues.extend(_group_issues(settings.channels, accounts, broken))
+    if strict:
+        issues += [issue for account in broken.values() for issue in account.problems]
     if issues:
         raise ConfigError(issues)
     # A channel with no group of its own falls over through its accounts in file order.
@@ -272,12 +333,11 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways)
+                  settings.gateways, broken)
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
-                  known_issues: list[tuple[str, str]]):
-    broken = {path.split(".")[1] for path, _ in known_issues if path.startswith("accounts.")}
+                  broken: Mapping[str, BrokenAccount]):
     for channel, names in groups.items():
         for index, name in enumerate(names):
             where = f"channels.{channel}[{index}]"
@@ -297,12 +357,7 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
     if not isinstance(provider, str):
         raise ConfigError([("provider", "required: the provider that sends for this account; "
                                         f"installed: {_installed(registry)}")])
-    region = default_region
-    if "region" in settings:
-        try:
-            region = converter.structure(settings["region"], Region)
-        except ValueError as exc:
-            raise ConfigError([("region", str(exc))]) from None
+    region = _core_setting(settings, "region", Region, converter) or default_region
     available = registry.providers()
     if provider not in available:
         reason = registry.why_unavailable(provider)
@@ -314,7 +369,16 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
                             + f"; installed providers: {_installed(registry)}")])
     context = ConfigContext(name, base_dir, region, environ, converter=converter)
     rest = {k: v for k, v in settings.items() if k not in CORE_ACCOUNT_KEYS}
-    config = registry.hook.postroom_configure(provider=provider, settings=rest, context=context)
+    try:
+        config = registry.hook.postroom_configure(provider=provider, settings=rest,
+                                                  context=context)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a plugin's bug; its text may quote a setting, so only the kind
+        raise ConfigError([("provider", f"the plugin for {provider!r} "
+                            f"({available[provider].distribution}) failed reading the settings "
+                            f"({type(exc).__name__}); report it to the plugin's authors")]
+                          ) from None
     if config is None:
         raise ConfigError([("provider", f"the plugin for {provider!r} "
                             f"({available[provider].distribution}) did not answer configure")])
@@ -329,13 +393,20 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
                              converter)
     except ConfigError as exc:
         raise exc.under("schedule") from None
-    price = None
-    if "price_per_segment" in settings:
-        try:
-            price = converter.structure(settings["price_per_segment"], Decimal)
-        except ValueError as exc:
-            raise ConfigError([("price_per_segment", str(exc))]) from None
-    return Account(name, provider, config, region, schedule.build(timezone), price)
+    price = _core_setting(settings, "price_per_segment", Decimal, converter)
+    largest = (_core_setting(settings, "max_message_size", PositiveInt, converter)
+               or config.max_message_size or DEFAULT_MAX_MESSAGE_SIZE[config.channel])
+    return Account(name, provider, config, region, schedule.build(timezone), price, largest)
+
+
+def _core_setting(settings: Mapping[str, object], key: str, kind: object, converter):
+    """A setting of the account's own table that postroom reads itself, or None."""
+    if key not in settings:
+        return None
+    try:
+        return converter.structure(settings[key], kind)
+    except ValueError as exc:
+        raise ConfigError([(key, str(exc))]) from None
 
 
 def _installed(registry: PluginRegistry) -> str:

@@ -170,6 +170,7 @@ class Worker:
         self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.report = WorkerReport()
         self._random = random.Random()
+        self._unusable: set[str] = set()  # accounts already logged as unable to send
 
     def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
         """Send until stopped; with ``once``, until nothing due can go within ``wait`` seconds."""
@@ -204,7 +205,7 @@ class Worker:
                 continue
             account = engine.config.accounts.get(name)
             if account is None:
-                log.warning("messages queued for account %r, which is not configured", name)
+                self._cannot_send(name)
                 continue
             count, wake = self._serve(account, now)
             handled += count
@@ -294,9 +295,27 @@ class Worker:
             log.warning("account %s paused until %s: %s", account.name,
                         datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds"), reason)
 
+    def _cannot_send(self, name: str) -> None:
+        """Say once per run why an account's messages stay queued: the config
+        lacks the account, or its settings could not be read."""
+        if name in self._unusable:
+            return
+        self._unusable.add(name)
+        broken = self.engine.config.broken.get(name)
+        if broken is None:
+            log.warning("messages are queued for account %r, which this config does not have; "
+                        "they stay queued (a config that has it sends them, or `postroom queue "
+                        "cancel -a %s` drops them)", name, name)
+        else:
+            log.warning("account %r cannot send until its settings are fixed (%s); its "
+                        "messages stay queued", name, broken.error())
+
     def _fire_recurring(self, now: float) -> None:
         engine = self.engine
         for name, spec in engine.config.recurring.items():
+            if spec.account in engine.config.broken:
+                self._cannot_send(spec.account)
+                continue
             last = engine.store.recurring_last(name)
             if last is None:  # first seen: start counting from now, send nothing retroactively
                 engine.store.set_recurring_last(name, now)
