@@ -72,6 +72,12 @@ class InsufficientCredits(PostroomError):
                          "fewer people (postroom queue shows what is waiting)")
 
 
+class StoreError(PostroomError):
+    """The outbox database cannot be used as it is: it cannot be opened or written,
+    it changed under the running process, or it belongs to another configuration.
+    The text says what happened to which file, and what to do."""
+
+
 class PluginError(PostroomError):
     """A plugin broke the hook contract, or no plugin can handle a request."""
 

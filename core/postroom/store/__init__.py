@@ -5,6 +5,7 @@ embedded default. A server database can implement the same methods for
 several workers on several hosts.
 """
 
+from postroom.store.identity import AccountIdentity
 from postroom.store.interface import (
     AccountPause,
     Claimed,
@@ -19,5 +20,5 @@ from postroom.store.interface import (
 )
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "Claimed", "Disposition", "Handled", "LogEntry", "NewMessage",
-           "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]
+__all__ = ["AccountIdentity", "AccountPause", "Claimed", "Disposition", "Handled", "LogEntry",
+           "NewMessage", "Note", "QueueRow", "SQLiteStore", "Store", "StoredMessage"]

@@ -4,7 +4,8 @@ WAL mode lets workers and senders work side by side; with ``durability =
 "full"`` (the default) a commit is on disk before ``enqueue`` returns, so a
 message survives a kill -9 of any process and a power cut. Writes take the
 database lock up front (``BEGIN IMMEDIATE``) so two workers never claim the
-same message.
+same message. The file and its owning configuration are checked as
+``postroom.store.identity`` describes.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from postroom.messages import Message
 from postroom.store import payload
+from postroom.store.identity import AccountIdentity, Owners, StoreFile, check_path, translated
 from postroom.store.interface import (
     AccountPause,
     Claimed,
@@ -104,27 +106,37 @@ def _select_in(db: sqlite3.Connection, query: str, params: Sequence,
 
 
 class SQLiteStore:
-    """The ``Store`` on one SQLite file, created on first use."""
+    """The ``Store`` on one SQLite file, created on first use.
+
+    ``owners`` describes the accounts of the configuration using the store
+    (see ``postroom.store.identity``); without it no account is checked.
+    """
 
     def __init__(self, path: str | os.PathLike, durability: str = "full",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 owners: Mapping[str, AccountIdentity] | None = None) -> None:
         self.path = Path(path)
         self._clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # One connection, shared by the threads of this process under a lock.
-        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
-                                   check_same_thread=False)
-        self._lock = threading.RLock()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
-        self._db.executescript(SCHEMA)
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
-        if "route" not in columns:  # an outbox made before failover routes existed
-            self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
+        with translated(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            check_path(self.path)
+            # One connection, shared by the threads of this process under a lock.
+            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
+                                       check_same_thread=False)
+            self._lock = threading.RLock()
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if durability == 'full' else 'NORMAL'}")
+            self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "route" not in columns:  # an outbox made before failover routes existed
+                self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
+            self._file = StoreFile(self.path)
+            self._owners = Owners(self._db, owners or {})
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+        with self._lock, translated(self.path):
+            self._file.check()
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -134,7 +146,8 @@ class SQLiteStore:
             self._db.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        with self._lock:
+        with self._lock, translated(self.path):
+            self._file.check()
             return self._db.execute(sql, params).fetchall()
 
     def _insert(self, db: sqlite3.Connection, items: Sequence[NewMessage]) -> None:
@@ -149,6 +162,7 @@ class SQLiteStore:
 
     def enqueue(self, items: Sequence[NewMessage]) -> list[str]:
         with self._write() as db:
+            self._owners.check(db, [item.account for item in items], self._clock())
             self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
             earlier = dict(_select_in(
@@ -173,6 +187,7 @@ class SQLiteStore:
             return []
         manual = "AND manual = 1" if manual_only else ""
         with self._write() as db:
+            self._owners.check(db, [account], now)
             rows = db.execute(
                 "UPDATE outbox SET state = 'inflight', lease_until = ?, worker = ? "
                 "WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
@@ -354,6 +369,19 @@ class SQLiteStore:
             db.execute("INSERT INTO recurring VALUES (?, ?) ON CONFLICT (name) "
                        "DO UPDATE SET last = excluded.last", (name, at))
 
+    def owners(self) -> dict[str, AccountIdentity]:
+        """What the outbox records of each account that queued or sent through it."""
+        with self._lock, translated(self.path):
+            self._file.check()
+            return self._owners.recorded(self._db)
+
+    def adopt(self, accounts: Collection[str]) -> list[str]:
+        """Record the configuration's ``accounts`` as this outbox's, so their waiting
+        messages go as that configuration says; returns the accounts recorded."""
+        with self._write() as db:
+            return self._owners.adopt(db, accounts, self._clock())
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._file.close()
