@@ -4,6 +4,8 @@ Pure functions of a ``Schedule``, the account's recent sends and the time;
 no clock, no I/O, so every rule is tested with fixed times. All datetimes are
 timezone-aware; windows and the daily cap's "day" are read in the schedule's
 time zone, so DST change days have 23 or 25 hours as they do on the wall.
+A wall-clock time the clocks skip on such a day opens or closes a window at
+the moment of the jump (``localize``), so a window keeps the part that exists.
 """
 
 from __future__ import annotations
@@ -33,6 +35,30 @@ def parse_days(spec: str) -> frozenset[int]:
     return frozenset(days)
 
 
+def localize(wall: datetime, tz: tzinfo) -> datetime:
+    """The naive wall-clock time ``wall`` read in ``tz``, as an aware datetime.
+
+    A time that happens twice (the clocks going back) is its first
+    occurrence. A time that never happens (skipped when the clocks go
+    forward) is the moment of the jump: the first moment after it that exists.
+    """
+    first = wall.replace(tzinfo=tz, fold=0)
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall.replace(fold=0):
+        return first
+    # Read with the offsets before and after the jump, the time lands either side of it.
+    low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()
+                       for fold in (0, 1))
+    low, high = math.floor(low), math.ceil(high)
+    offset = datetime.fromtimestamp(low, tz).utcoffset()
+    while high - low > 1:  # the jump is at a whole second
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, tz)
+
+
 @frozen
 class Window:
     """Open from ``start`` to ``end`` on ``days``; an ``end`` at or before ``start``
@@ -46,10 +72,11 @@ class Window:
         """The stretch of this window that starts on ``day``, as aware datetimes."""
         if day.weekday() not in self.days:
             return []
-        opens = datetime.combine(day, self.start, tz)
+        opens = localize(datetime.combine(day, self.start), tz)
         closes_on = day if self.end > self.start else day + timedelta(days=1)
+        closes = localize(datetime.combine(closes_on, self.end), tz)
         # In UTC, because aware datetimes sharing a zone subtract as wall-clock times.
-        return [(opens.astimezone(UTC), datetime.combine(closes_on, self.end, tz).astimezone(UTC))]
+        return [(opens.astimezone(UTC), closes.astimezone(UTC))]
 
 
 @frozen
@@ -91,6 +118,14 @@ class History:
 
     def since(self, at: datetime) -> int:
         return sum(1 for t in self.recent if t > at)
+
+    def as_of(self, now: datetime) -> History:
+        """The history as seen at ``now``. Sends recorded later than ``now`` (the
+        clock has stepped back since) count as sent at ``now``: a limit then waits
+        at most its own span, not the size of the step."""
+        if not self.recent or self.recent[-1] <= now:
+            return self
+        return History([min(t, now) for t in self.recent], self.today)
 
 
 def open_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
@@ -148,7 +183,7 @@ def per_minute_limit(schedule: Schedule, day: date) -> float | None:
 
 
 def _midnight(schedule: Schedule, day: date) -> datetime:
-    return datetime.combine(day, time(0), schedule.timezone).astimezone(UTC)
+    return localize(datetime.combine(day, time(0)), schedule.timezone).astimezone(UTC)
 
 
 def _next_midnight(schedule: Schedule, at: datetime) -> datetime:
@@ -164,6 +199,7 @@ def earliest_send(schedule: Schedule, history: History, now: datetime,
     provider's limits, and breaking them gets the account blocked.
     """
     now = at = now.astimezone(UTC)
+    history = history.as_of(now)
     last = history.last
     gap = schedule.min_gap if manual else max(schedule.min_gap, schedule.stagger)
     if last is not None and gap:
@@ -189,6 +225,7 @@ def allowance(schedule: Schedule, history: History, now: datetime, manual: bool 
     their batch size.
     """
     now = now.astimezone(UTC)
+    history = history.as_of(now)
     if earliest_send(schedule, history, now, manual) > now:
         return 0
     counts = [10**9]
