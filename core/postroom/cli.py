@@ -15,7 +15,7 @@ import re
 import sys
 import threading
 from contextlib import nullcontext
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -245,8 +245,8 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
         chosen = engine.account(account)
         if text == "-":
             text = read_stdin(chosen.max_message_size * (4 if chosen.channel == "sms" else 1))
-        when = parse_time(send_at, "--at", engine, zone=chosen.schedule.timezone) \
-            if send_at else None
+        when = (parse_time(send_at, "--at", engine, zone=chosen.schedule.timezone)
+                if send_at else None)
         manual = not (queue_only or when)
         options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key}
         if template:
@@ -264,7 +264,7 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
             ids = engine.send(account, to=list(to), subject=subject, text=text, html=html,
                               cc=list(cc), bcc=list(bcc), reply_to=list(reply_to),
                               attachments=files, **options)
-    except (ConfigError, MessageError, TemplateError) as exc:
+    except (ConfigError, MessageError, TemplateError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:  # refused before queuing: not enough credit
         fail(str(exc), EXIT_FAILED, as_json)
@@ -513,7 +513,7 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, as_json: bo
     engine = obj.engine(as_json)
     try:
         done = engine.notify(event, list(to), parse_vars(variables), key=key)
-    except (ConfigError, MessageError, TemplateError) as exc:
+    except (ConfigError, MessageError, TemplateError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:
         fail(str(exc), EXIT_FAILED, as_json)
@@ -597,7 +597,7 @@ def _when(epoch: float, engine: Engine) -> str:
 
 
 def parse_time(value: str, option: str, engine: Engine, past: bool = False,
-               zone=None) -> datetime:
+               zone: tzinfo | None = None) -> datetime:
     """An ISO date/time, or with ``past`` an age: 2h, 7d. A time that names no zone is
     read in ``zone``, else the configured time zone. Only 1970 to ten years ahead is
     taken: anything else is a typo."""
@@ -633,7 +633,7 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     engine = obj.engine(as_json)
     try:
         balance = engine.credits(account)
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:
         fail(str(exc), EXIT_FAILED, as_json)

@@ -6,11 +6,19 @@ request. Plugins are asked to keep secrets out of their answers; these
 wrappers make sure of it for every plugin, before a diagnosis is shown or a
 result reaches the delivery log: each text of the answer is passed through
 ``postroom.secrets.scrub`` with the secrets of the account's config.
+
+While a hook runs, log records made in its thread are scrubbed the same way
+(their message and traceback), so a plugin that logs what a server said
+leaks nothing either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import attrs
 
@@ -41,22 +49,66 @@ def blanked(answer: object, secrets: list[str]) -> object:
     return answer
 
 
+_in_play: ContextVar[tuple[str, ...]] = ContextVar("postroom_secrets_in_play", default=())
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def _scrubbing_factory(previous):
+    def make_record(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        secrets = _in_play.get()
+        if secrets:
+            try:
+                record.msg, record.args = scrub(record.getMessage(), secrets), None
+                if record.exc_info:
+                    record.exc_text = scrub(logging.Formatter().formatException(
+                        record.exc_info), secrets)
+            except Exception:  # noqa: S110 (a record that cannot be formatted stays as it is)
+                pass
+        return record
+    return make_record
+
+
+@contextmanager
+def secrets_in_play(config: object) -> Iterator[list[str]]:
+    """Scrub log records made in this thread of ``config``'s secrets while inside."""
+    global _factory_installed
+    with _factory_lock:
+        if not _factory_installed:
+            logging.setLogRecordFactory(_scrubbing_factory(logging.getLogRecordFactory()))
+            _factory_installed = True
+    secrets = secret_values(config)
+    token = _in_play.set(tuple(secrets))
+    try:
+        yield secrets
+    finally:
+        _in_play.reset(token)
+
+
 @hookimpl(wrapper=True)
 def postroom_validate(config):
-    answers = yield
-    return [blanked(answer, secret_values(config)) for answer in answers]
+    with secrets_in_play(config) as secrets:
+        answers = yield
+    return [blanked(answer, secrets) for answer in answers]
 
 
 @hookimpl(wrapper=True)
 def postroom_test(config):
-    return blanked((yield), secret_values(config))
+    with secrets_in_play(config) as secrets:
+        answer = yield
+    return blanked(answer, secrets)
 
 
 @hookimpl(wrapper=True)
 def postroom_send(config):
-    return blanked((yield), secret_values(config))
+    with secrets_in_play(config) as secrets:
+        answer = yield
+    return blanked(answer, secrets)
 
 
 @hookimpl(wrapper=True)
 def postroom_credits(config):
-    return blanked((yield), secret_values(config))
+    with secrets_in_play(config) as secrets:
+        answer = yield
+    return blanked(answer, secrets)

@@ -36,14 +36,16 @@ def parse_days(spec: str) -> frozenset[int]:
 
 
 def localize(wall: datetime, tz: tzinfo) -> datetime:
-    """The naive wall-clock time ``wall`` read in ``tz``, as an aware datetime.
+    """The naive wall-clock time ``wall`` read in ``tz``, as an aware datetime in UTC.
 
     A time that happens twice (the clocks going back) is its first
     occurrence. A time that never happens (skipped when the clocks go
     forward) is the moment of the jump: the first moment after it that exists.
+    In UTC, because an aware time in the repeated hour compares unequal to
+    every time of another zone (PEP 495).
     """
-    first = wall.replace(tzinfo=tz, fold=0)
-    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wall.replace(fold=0):
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall.replace(fold=0):
         return first
     # Read with the offsets before and after the jump, the time lands either side of it.
     low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()
@@ -56,7 +58,7 @@ def localize(wall: datetime, tz: tzinfo) -> datetime:
             low = middle
         else:
             high = middle
-    return datetime.fromtimestamp(high, tz)
+    return datetime.fromtimestamp(high, UTC)
 
 
 @frozen
@@ -74,9 +76,9 @@ class Window:
             return []
         opens = localize(datetime.combine(day, self.start), tz)
         closes_on = day if self.end > self.start else day + timedelta(days=1)
-        closes = localize(datetime.combine(closes_on, self.end), tz)
-        # In UTC, because aware datetimes sharing a zone subtract as wall-clock times.
-        return [(opens.astimezone(UTC), closes.astimezone(UTC))]
+        # In UTC (as localize gives them), because aware datetimes sharing a zone
+        # subtract as wall-clock times.
+        return [(opens, localize(datetime.combine(closes_on, self.end), tz))]
 
 
 @frozen
@@ -120,12 +122,15 @@ class History:
         return sum(1 for t in self.recent if t > at)
 
     def as_of(self, now: datetime) -> History:
-        """The history as seen at ``now``. Sends recorded later than ``now`` (the
-        clock has stepped back since) count as sent at ``now``: a limit then waits
-        at most its own span, not the size of the step."""
+        """The history as seen at ``now``, without the sends recorded later than
+        ``now``: the clock has stepped back since they went. Counting them would
+        hold every limit for the size of the step; left out, a limit may let
+        one span's worth more go at the step, once. (Counting them as sent at
+        ``now`` would not help: without a record of the step, "now" moves on
+        with the clock and they would stay inside every span.)"""
         if not self.recent or self.recent[-1] <= now:
             return self
-        return History([min(t, now) for t in self.recent], self.today)
+        return History([t for t in self.recent if t <= now], self.today)
 
 
 def open_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime]]:
@@ -183,7 +188,7 @@ def per_minute_limit(schedule: Schedule, day: date) -> float | None:
 
 
 def _midnight(schedule: Schedule, day: date) -> datetime:
-    return localize(datetime.combine(day, time(0)), schedule.timezone).astimezone(UTC)
+    return localize(datetime.combine(day, time(0)), schedule.timezone)
 
 
 def _next_midnight(schedule: Schedule, at: datetime) -> datetime:

@@ -144,7 +144,7 @@ def _revealed(item: object, seen: set[int]) -> Iterator[str]:
             yield from _revealed(value, seen)
 
 
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{4,}={0,2}")
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{2,}={0,2}")
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -147,8 +147,10 @@ def history(engine: Engine, account: Account, now: float) -> History:
     rate = per_minute_limit(schedule, schedule.local(moment).date())
     needed = max(math.floor(rate) if rate is not None else 0, schedule.per_hour or 0,
                  1 if schedule.min_gap or schedule.stagger else 0)
-    recent = [datetime.fromtimestamp(t, UTC)
-              for t in store.sent_times(account.name, now - 3600, needed)] if needed else []
+    times = store.sent_times(account.name, now - 3600, needed) if needed else []
+    if times and times[-1] > now:  # the clock stepped back: the newest are from "the future"
+        times = store.sent_times(account.name, now - 3600)
+    recent = [datetime.fromtimestamp(t, UTC) for t in times]
     today = 0
     if schedule.daily_cap is not None:
         midnight = schedule.local(moment).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -63,6 +63,10 @@ class AccountIdentity:
 
 def check_path(path: Path) -> None:
     """Refuse, before SQLite opens it, a store path that cannot be a database file."""
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise StoreError(f"the outbox database {path} cannot be made: {folder} is a file, "
+                         "not a folder; check [store] path")
     kind = file_kind(path)
     if kind is not None:
         raise StoreError(f"the outbox database path {path} is {kind}, not a file: set "
@@ -148,9 +152,15 @@ class Owners:
     """The store's record of its accounts (see the module); ``accounts`` is what the
     configuration using the store says of each, empty for a store used without one."""
 
-    def __init__(self, db: sqlite3.Connection, accounts: Mapping[str, AccountIdentity]) -> None:
+    def __init__(self, db: sqlite3.Connection, accounts: Mapping[str, AccountIdentity],
+                 now: float) -> None:
         self.accounts = dict(accounts)
+        new = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_accounts'"
+                             ).fetchone()
         db.executescript(OWNERS_SCHEMA)
+        if new:  # a new outbox belongs to the configuration that made it
+            for name, identity in self.accounts.items():
+                self._record(db, name, identity, now)
 
     def check(self, db: sqlite3.Connection, names: Iterable[str], now: float) -> None:
         """Before queuing or claiming messages of ``names``, inside the write

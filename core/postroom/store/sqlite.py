@@ -118,8 +118,8 @@ class SQLiteStore:
         self.path = Path(path)
         self._clock = clock
         with translated(self.path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             check_path(self.path)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             # One connection, shared by the threads of this process under a lock.
             self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30,
                                        check_same_thread=False)
@@ -131,7 +131,7 @@ class SQLiteStore:
             if "route" not in columns:  # an outbox made before failover routes existed
                 self._db.execute("ALTER TABLE outbox ADD COLUMN route TEXT")
             self._file = StoreFile(self.path)
-            self._owners = Owners(self._db, owners or {})
+            self._owners = Owners(self._db, owners or {}, clock())
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
