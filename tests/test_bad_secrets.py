@@ -68,26 +68,18 @@ sender_email = "office@example.org"
 
 def test_auth_data_a_server_quotes_back_is_blanked(tmp_path):
     with auth_echo_smtp() as server:
-        config = write_config(tmp_path, accounts=f"""
-[accounts.office]
+        # One account with a long password, one with a short one: both forms are blanked.
+        config = write_config(tmp_path, accounts="".join(f"""
+[accounts.{name}]
 provider = "smtp"
 host = "127.0.0.1"
 port = {server.server_address[1]}
 security = "none"
 username = "reception"
-password = "{PASSWORD}"
+password = "{password}"
 sender_email = "office@example.org"
 timeout = 5
-[accounts.short]
-provider = "smtp"
-host = "127.0.0.1"
-port = {server.server_address[1]}
-security = "none"
-username = "reception"
-password = "pw"
-sender_email = "office@example.org"
-timeout = 5
-""")
+""" for name, password in (("office", PASSWORD), ("short", "pw"))))
         said = [run(config, "test", name, *extra)[1] for name in ("office", "short")
                 for extra in ([], ["--json"])]
         said += [run(config, "send", "-a", name, "--to", "ann@example.org", "--text", "x")[1]
@@ -188,7 +180,8 @@ sender = "Clinic"
 # --- unprotected accounts: a warning in every command that sends --------------------------
 
 def test_send_worker_and_test_warn_once_about_checks_turned_off(tmp_path):
-    config = write_config(tmp_path, accounts="""
+    # A worker run does not wait for the retry of the message that cannot go.
+    config = write_config(tmp_path, "[delivery]\nonce_wait = 0.5\n", accounts="""
 [accounts.office]
 provider = "smtp"
 host = "127.0.0.1"

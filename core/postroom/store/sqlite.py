@@ -147,7 +147,7 @@ class SQLiteStore:
 
     def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock, translated(self.path):
-            self._file.check()
+            self._file.check(header=False)
             return self._db.execute(sql, params).fetchall()
 
     def _insert(self, db: sqlite3.Connection, items: Sequence[NewMessage]) -> None:
