@@ -18,10 +18,11 @@ from hostile import run, write_config
 
 from postroom import Engine
 from postroom.scheduling import (
-    History,
     Schedule,
+    Usage,
     Window,
     allowance,
+    bucket_after,
     earliest_send,
     is_open,
     localize,
@@ -134,20 +135,32 @@ SENT = utc(2026, 5, 1, 12, 0)
 
 
 @pytest.mark.parametrize("schedule", [Schedule(per_minute=10), Schedule(per_hour=10),
-                                      Schedule(min_gap=30), Schedule(stagger=120),
-                                      Schedule(per_second=0.1)])
+                                      Schedule(min_gap=30), Schedule(stagger=120)])
 def test_sends_recorded_after_now_do_not_hold_a_limit(schedule):
-    history = History([SENT + timedelta(seconds=i) for i in range(10)], 10)
+    usage = Usage([SENT + timedelta(seconds=i) for i in range(10)], 10)
     now = SENT + timedelta(seconds=30) - timedelta(hours=2)  # the clock stepped back 2 h
-    assert earliest_send(schedule, history, now) == now  # it waited two hours before
-    assert allowance(schedule, history, now) >= 1
+    assert earliest_send(schedule, usage, now) == now  # it waited two hours before
+    assert allowance(schedule, usage, now) >= 1
     # Sends that really are recent still count.
-    recent = History([now - timedelta(seconds=5)] * 10, 10)
+    recent = Usage([now - timedelta(seconds=5)] * 10, 10)
     assert earliest_send(schedule, recent, now) > now
 
 
+def test_a_per_second_bucket_from_before_the_step_restarts_with_one_claim():
+    schedule = Schedule(per_second=0.1, burst=2)
+    now = SENT - timedelta(hours=2)  # the clock stepped back 2 h after ten claims
+    stepped = Usage(bucket=(SENT + timedelta(seconds=100)).timestamp())
+    assert earliest_send(schedule, stepped, now) == now
+    assert allowance(schedule, stepped, now) == 1
+    after = Usage(bucket=bucket_after(schedule, stepped.bucket, now, 1))
+    assert earliest_send(schedule, after, now) == now + timedelta(seconds=10)
+    # A bucket really ahead still spaces the claims.
+    ahead = Usage(bucket=(now + timedelta(seconds=15)).timestamp())
+    assert earliest_send(schedule, ahead, now) == now + timedelta(seconds=5)
+
+
 def test_as_of_drops_only_sends_from_the_future():
-    history = History([SENT, SENT + timedelta(minutes=5)], 2)
+    history = Usage([SENT, SENT + timedelta(minutes=5)], 2)
     assert history.as_of(SENT + timedelta(minutes=10)) is history
     seen = history.as_of(SENT + timedelta(minutes=1))
     assert seen.recent == (SENT,) and seen.today == 2

@@ -324,10 +324,24 @@ def _interval(schedule: Schedule) -> float:
     return 1.0 / schedule.per_second  # type: ignore[operator]
 
 
+def _bucket_at(schedule: Schedule, bucket: float | None, now: float) -> float:
+    """The bucket's state as seen at ``now``, never behind it.
+
+    Claims leave it at most a full bucket ahead; further ahead, the clock has
+    stepped back since, and the bucket restarts with one claim free rather than
+    holding the rate for the size of the step.
+    """
+    interval = _interval(schedule)
+    at = max(bucket or now, now)
+    if at - now > schedule.burst * interval + 1.0:  # a second's leeway for rounding
+        return now + (schedule.burst - 1) * interval
+    return at
+
+
 def _tokens(schedule: Schedule, bucket: float | None, now: float) -> int:
     """How many claims the ``per_second`` bucket allows at ``now``."""
     interval = _interval(schedule)
-    ahead = max(bucket or now, now) - now
+    ahead = _bucket_at(schedule, bucket, now) - now
     # A hair of tolerance: the wake-up time computed below must allow one claim.
     return max(0, math.floor(schedule.burst - ahead / interval + 1e-9))
 
@@ -339,7 +353,7 @@ def bucket_after(schedule: Schedule, bucket: float | None, now: datetime,
     if schedule.per_second is None or count <= 0:
         return bucket
     stamp = now.timestamp()
-    return max(bucket or stamp, stamp) + count * _interval(schedule)
+    return _bucket_at(schedule, bucket, stamp) + count * _interval(schedule)
 
 
 def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
@@ -373,7 +387,8 @@ def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
     if schedule.daily_cap is not None and usage.today + usage.in_flight >= schedule.daily_cap:
         at = max(at, next_day_start(schedule, now))
     if schedule.per_second is not None and usage.bucket is not None:
-        ready = usage.bucket - (schedule.burst - 1) * _interval(schedule)
+        ready = (_bucket_at(schedule, usage.bucket, now.timestamp())
+                 - (schedule.burst - 1) * _interval(schedule))
         at = max(at, datetime.fromtimestamp(ready, UTC))
     return at if manual else next_open(schedule, at)
 

@@ -535,8 +535,8 @@ class SQLiteStore:
                state: AccountState) -> Usage:
         query = usage_query(schedule, now, state.counted_from)
         times = db.execute("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "
-                           "ORDER BY sent_at DESC LIMIT ?",
-                           (account, query.sent_since, query.newest)).fetchall() \
+                           "AND sent_at <= ? ORDER BY sent_at DESC LIMIT ?",
+                           (account, query.sent_since, query.now, query.newest)).fetchall() \
             if query.newest else []
         today = db.execute("SELECT COUNT(*) FROM outbox WHERE account = ? AND sent_at >= ?",
                            (account, query.day_start)).fetchone()[0] \
