@@ -115,7 +115,9 @@ class StoreFile:
                           "again (it starts a new, empty outbox if there is no file)")
 
     def close(self) -> None:
-        os.close(self._fd)
+        if self._fd >= 0:  # a store may be closed twice, as its connection may
+            os.close(self._fd)
+            self._fd = -1
 
 
 class Owners:
