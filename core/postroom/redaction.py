@@ -104,7 +104,27 @@ def postroom_test(config):
 def postroom_send(config):
     with secrets_in_play(config) as secrets:
         answer = yield
-    return blanked(answer, secrets)
+    if answer is None or isinstance(answer, list | tuple):
+        return blanked(answer, secrets)
+    return _blanked_stream(iter(answer), config)
+
+
+def _blanked_stream(results: Iterator[SendResult], config: object) -> Iterator[SendResult]:
+    """A plugin's results as they come, each scrubbed, and the plugin's work for each
+    (its logging included) done with the account's secrets in play."""
+    try:
+        while True:
+            with secrets_in_play(config) as secrets:
+                try:
+                    result = next(results)
+                except StopIteration:
+                    return
+            yield blanked(result, secrets)
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:  # a batch stopped half way: the plugin finishes in play too
+            with secrets_in_play(config):
+                close()
 
 
 @hookimpl(wrapper=True)
