@@ -12,7 +12,7 @@ from postroom.config import find_config_file
 
 def load(registry, accounts, environ=None, **top):
     return Engine.from_dict({**top, "accounts": accounts}, registry=registry,
-                            environ={"ECHO_SECRET": "s3cr3t", **(environ or {})})
+                            environ={"ECHO_SECRET": "s3cr3t", **(environ or {})}, strict=True)
 
 
 def error_of(registry, accounts, **kw) -> str:

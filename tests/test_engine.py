@@ -50,7 +50,7 @@ def make_engine(tmp_path, registry, echo_settings, clock, store_settings):
                              "texts": {"provider": "sms_file"}}, **top,
                 "store": {**store_settings, **top.get("store", {})}}
         made.append(Engine.from_dict(data, base_dir=tmp_path, registry=registry,
-                                     environ={"ECHO_SECRET": "x"}, clock=clock))
+                                     environ={"ECHO_SECRET": "x"}, clock=clock, strict=True))
         return made[-1]
     yield make
     for engine in made:

@@ -72,7 +72,8 @@ def test_a_broken_plugin_is_listed_with_its_error_and_the_others_still_load(inst
     assert broken.status == "broken"
     assert "ModuleNotFoundError" in broken.error and "no_such_module_for_postroom" in broken.error
     with pytest.raises(ConfigError, match=r"accounts\.x\.provider: .*'acme'.*acme-sms: broken"):
-        Engine.from_dict({"accounts": {"x": {"provider": "acme"}}}, registry=registry)
+        Engine.from_dict({"accounts": {"x": {"provider": "acme"}}}, registry=registry,
+                         strict=True)
 
 
 def acme_plugin(installed, module: str, send_hook: str) -> tuple[PluginRegistry, PluginInfo]:
@@ -103,7 +104,7 @@ def test_two_plugins_claiming_one_provider_are_both_refused(installed, echo_sett
     assert "postroom-echo 1.0" in rows[0].error and "echo-clone 2.0" in rows[0].error
     with pytest.raises(ConfigError, match="claimed by 2 plugins"):
         Engine.from_dict({"accounts": {"desk": echo_settings}}, registry=registry,
-                         environ={"ECHO_SECRET": "right"})
+                         environ={"ECHO_SECRET": "right"}, strict=True)
 
 
 def test_a_plugin_cannot_take_over_a_builtin_provider_name(installed):

@@ -11,12 +11,15 @@ text and as JSON lines). Everything produced is
 scanned: output, log records, every row of the SQLite file, reprs of the
 configuration, and the texts and tracebacks of deliberate failures. The
 secrets are looked for as typed, URL-encoded and base64-encoded (as SMTP
-AUTH PLAIN/LOGIN and HTTP Basic authentication send them).
+AUTH PLAIN/LOGIN and HTTP Basic authentication send them, in both base64
+alphabets). One SMTP server quotes the AUTH data it refuses back in its
+reply, so the base64 forms really are there to be leaked.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import signal
@@ -32,6 +35,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 import trustme
 from click.testing import CliRunner
+from loopback.auth_echo import auth_echo_smtp
 from loopback.certificates import server_context, write_ca_file
 from loopback.nexmo_api import fake_nexmo
 from loopback.pop3 import running_pop3
@@ -51,18 +55,24 @@ POP3_PASSWORD = "pop3-Pw-c41d88e2"
 NEXMO_SECRET = "nexmo-Sec&ret=2a9f/+x"  # characters that URL encoding changes
 WRONG_NEXMO_SECRET = "nexmo-Wrong&5c6d=/+"
 SIGNATURE_SECRET = "sig-Sec&ret=8e1b/+y"
+ECHOED_PASSWORD = "echoed-Pw-93d1f0/+"  # sent to the server that quotes AUTH back
 SECRETS = (SMTP_PASSWORD, WRONG_SMTP_PASSWORD, POP3_PASSWORD, NEXMO_SECRET, WRONG_NEXMO_SECRET,
+           ECHOED_PASSWORD,
            SIGNATURE_SECRET)
 ENVIRONMENT = {"OFFICE_SMTP_PASSWORD": SMTP_PASSWORD, "WRONG_SMTP_PASSWORD": WRONG_SMTP_PASSWORD,
+               "ECHOED_PASSWORD": ECHOED_PASSWORD,
                "NEXMO_API_SECRET": NEXMO_SECRET, "WRONG_NEXMO_SECRET": WRONG_NEXMO_SECRET}
 
 
 def spellings(secret: str) -> set[str]:
-    """Every form a secret could leak in: as typed, URL-encoded, and base64 as
-    AUTH LOGIN, AUTH PLAIN and HTTP Basic authentication encode it."""
-    encoded = [secret, f"\0{USER}\0{secret}", f"{API_KEY}:{secret}", f"{USER}:{secret}"]
+    """Every form a secret could leak in: as typed, URL-encoded, and base64 (both
+    alphabets) as AUTH LOGIN, AUTH PLAIN (with and without an authorisation id) and
+    HTTP Basic authentication encode it."""
+    encoded = [secret, f"\0{USER}\0{secret}", f"{USER}\0{USER}\0{secret}",
+               f"{API_KEY}:{secret}", f"{USER}:{secret}"]
     return {secret, quote(secret, safe=""), quote_plus(secret),
-            *(base64.b64encode(text.encode()).decode() for text in encoded)}
+            *(encode(text.encode()).decode() for text in encoded
+              for encode in (base64.b64encode, base64.urlsafe_b64encode))}
 
 
 FORBIDDEN = set().union(*map(spellings, SECRETS))
@@ -79,7 +89,8 @@ TEMPLATE_FILES = {
 }
 
 
-def write_config(folder: Path, smtp_port: int, pop3_port: int, api_url: str) -> Path:
+def write_config(folder: Path, smtp_port: int, pop3_port: int, api_url: str,
+                 echo_port: int) -> Path:
     for name, text in TEMPLATE_FILES.items():
         (folder / "templates" / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / "templates" / name).write_text(text)
@@ -126,6 +137,16 @@ port = {pop3_port}
 security = "ssl"
 password = {{ file = "pop3.secret" }}
 
+[accounts.office_echo]
+provider = "smtp"
+host = "127.0.0.1"
+port = {echo_port}
+security = "none"
+username = "{USER}"
+password = {{ env = "ECHOED_PASSWORD" }}
+sender_email = "ann@example.org"
+timeout = 5
+
 [accounts.office_wrong]
 {smtp}
 password = {{ env = "WRONG_SMTP_PASSWORD" }}
@@ -155,6 +176,8 @@ COMMANDS = [
     ["test", "texts_wrong"], ["test", "texts_wrong", "--to", "07700 900123"],
     ["send", "-a", "office", "--to", "bob@example.org", "--subject", "Hi", "--text", "Hello"],
     ["send", "-a", "office_wrong", "--to", "bob@example.org", "--text", "x"],
+    ["test", "office_echo"],
+    ["send", "-a", "office_echo", "--to", "bob@example.org", "--text", "x"],
     ["send", "-a", "office", "--queue", "--to", "cy@example.org", "--text", "later"],
     ["send", "-a", "texts", "--to", "07700 900123", "--text", "hi"],
     ["send", "-a", "texts_plain", "--to", "07700 900124", "--text", "hi"],
@@ -181,14 +204,16 @@ def servers(tmp_path) -> Iterator[dict]:
     with ExitStack() as stack:
         pop3 = stack.enter_context(running_pop3(users={USER: POP3_PASSWORD}, security="ssl",
                                                 tls_context=tls))
+        echo = stack.enter_context(auth_echo_smtp())
         smtp = stack.enter_context(running_smtp(
             security="starttls", tls_context=tls, require_starttls=True, auth_required=True,
             users={USER: SMTP_PASSWORD}))
         api = stack.enter_context(fake_nexmo(ca, api_key=API_KEY, api_secret=NEXMO_SECRET,
                                              signature_secret=SIGNATURE_SECRET,
                                              signature_method="sha256"))
-        yield {"smtp": smtp, "pop3": pop3, "api": api,
-               "config": write_config(tmp_path, smtp.port, pop3.port, api.url)}
+        yield {"smtp": smtp, "pop3": pop3, "api": api, "echo": echo,
+               "config": write_config(tmp_path, smtp.port, pop3.port, api.url,
+                                      echo.server_address[1])}
 
 
 @pytest.fixture
@@ -289,6 +314,8 @@ def test_no_secret_appears_in_anything_a_full_run_produces(servers, caplog, sign
 
     # The run did what it was meant to: secrets were used, successes and failures happened.
     assert servers["pop3"].logins and servers["smtp"].logins, "no login at all"
+    # The echoing server did quote the AUTH data: there was base64 to leak.
+    assert any(leaks(line) for line in servers["echo"].echoed)
     assert any(form["api_key"] == API_KEY and "sig" in form for form in api.sms)
     assert any(form.get("api_secret") == NEXMO_SECRET for form in api.sms)
     assert codes[("test", "office")] == 0 and codes[("test", "office_wrong")] == 1
@@ -331,7 +358,10 @@ api_key = "k"
 api_secret = {{ secret = "{NEXMO_SECRET}" }}
 sender = "Clinic"
 """)
-    outputs = [run_in_process(config, ["validate", *extra])[1] for extra in ([], ["--json"])]
-    assert all("accounts.office.port" in out and "accounts.texts.api_secret" in out
-               for out in outputs), outputs
-    assert not [leaks(out) for out in outputs if leaks(out)]
+    outputs = [run_in_process(config, ["validate", *extra]) for extra in ([], ["--json"])]
+    (code, text), (_, data) = outputs
+    # Each account waits alone with its problems named; the others would work.
+    assert code == 2 and "accounts.office.port" in text and "accounts.texts.api_secret" in text
+    named = {f"{row['where']}.{row['field']}" for row in json.loads(data)["problems"]}
+    assert {"accounts.office.port", "accounts.texts.api_secret"} <= named
+    assert not [leaks(out) for _, out in outputs if leaks(out)]

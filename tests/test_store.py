@@ -137,6 +137,7 @@ def test_claims_of_two_connections_hold_the_accounts_limits_together(open_stores
     refused = claim(two, clock, 100.0, worker="w2", schedule=limited)
     assert len(first.messages) == 3 and refused.messages == ()
     assert refused.wake is not None and refused.wake > 100.0
+    clock.now = 100.5  # the answers come; a send recorded after "now" would not count
     one.record(first.token, [sent(mid, 100.5) for mid in ids_of(first)])
     assert two.usage("mail", limited).in_flight == 0
     assert [t.timestamp() for t in two.usage("mail", limited).recent] == [100.5] * 3
@@ -169,6 +170,7 @@ def test_record_keeps_every_outcome_and_its_log(store, clock):
     done, retry, dead, moved = queue(store, "a@example.org", "b@example.org", "c@example.org",
                                      "d@example.org", route="email")
     taken = claim(store, clock, 1.0)
+    clock.now = 3.0  # when the answers below have come
     copy = NewMessage("mail", mail("e@example.org"), 500.0, idempotency_key=f"{done}:deferred")
     store.record(taken.token, [
         sent(done, 2.0, provider_id="p-1", log=entry(done, 2.0, provider_id="p-1")),

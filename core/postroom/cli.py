@@ -2,7 +2,10 @@
 
 Every command takes ``--json`` for scripts. Exit codes: 0 all went well,
 1 the check or send failed (or the outbox could not be used), 2 a usage or
-configuration error.
+configuration error. Input is checked before it is used: arguments and
+standard input must be UTF-8 text, dates and ages must land between 1970 and
+ten years ahead, and an outbox database that cannot be used is a sentence,
+never a traceback.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import re
 import sys
 import threading
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -34,12 +38,13 @@ from postroom.errors import (
     StoreUnavailable,
     amount,
 )
+from postroom.files import size_text
 from postroom.logs import configure_logging, event
 from postroom.messages import Attachment
 from postroom.plugins import PluginRegistry
 from postroom.probes import ProbeServer
 from postroom.results import Diagnosis, Outcome
-from postroom.scheduling import Estimate
+from postroom.scheduling import Estimate, localize
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
 from postroom.worker import WorkerReport, stop_on_signals
@@ -48,6 +53,10 @@ from postroom.worker.events import Watcher
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 logger = logging.getLogger("postroom.cli")
+MAX_AHEAD = timedelta(days=3653)
+"""How far ahead --at may be (ten years): further is a typo in the year."""
+AGE = re.compile(r"([0-9]{1,12})([mhd])")
+AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
 def _plain(value):
@@ -67,16 +76,28 @@ def _plain(value):
     return value
 
 
+def printable(text: str) -> str:
+    """``text`` safe to print: bytes that were not UTF-8 (lone surrogates, such as a
+    file name's) are shown as ``\\udcxx`` instead of failing the output."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def emit(as_json: bool, data, text: str) -> None:
-    click.echo(json.dumps(_plain(data), indent=2, ensure_ascii=False) if as_json else text)
+    click.echo(printable(json.dumps(_plain(data), indent=2, ensure_ascii=False) if as_json
+                         else text))
 
 
 def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False):
     if as_json:
-        click.echo(json.dumps({"error": message}, ensure_ascii=False))
+        click.echo(printable(json.dumps({"error": message}, ensure_ascii=False)))
     else:
-        click.echo(f"error: {message}", err=True)
+        click.echo(printable(f"error: {message}"), err=True)
     sys.exit(code)
+
+
+def warn(message: str) -> None:
+    """A warning on standard error, out of the way of --json output."""
+    click.echo(printable(f"warning: {message}"), err=True)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -96,9 +117,11 @@ class Context:
         self.make_engine = make_engine
         self.log_level = log_level
         self.log_format = log_format
+        self.as_json = False
 
     def engine(self, as_json: bool, default_level: str = "warning") -> Engine:
         """The engine on the config; logging set up from the options, then ``[logging]``."""
+        self.as_json = as_json  # for errors raised later, as from the outbox database
         try:
             if self.make_engine is not None and self.config_path is None:
                 engine = self.make_engine()
@@ -114,7 +137,41 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _not_text(args: list[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 text, if one is not."""
+    for index, arg in enumerate(args):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raw = arg.encode("utf-8", "surrogateescape")
+            where = len(arg[:exc.start].encode("utf-8"))
+            before = args[index - 1] if index and args[index - 1].startswith("-") else None
+            named = f"the value of {before}" if before else f"argument {index + 1}"
+            return (f"{printable(named)} is not UTF-8 text (byte {raw[where]:#04x} at "
+                    f"position {where}); postroom reads arguments as UTF-8")
+    return None
+
+
+class Commands(click.Group):
+    """The postroom command group: arguments are checked to be text before anything
+    runs, and an outbox database that cannot be used ends the command with a sentence."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        problem = _not_text(args)
+        if problem:
+            fail(problem, EXIT_USAGE, "--json" in args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (StoreError, StoreUnavailable) as exc:
+            usage = isinstance(exc, StoreError) and exc.usage
+            fail(str(exc), EXIT_USAGE if usage else EXIT_FAILED,
+                 isinstance(ctx.obj, Context) and ctx.obj.as_json)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", envvar=CONFIG_VARIABLE,
               help=f"Config file (default: ${CONFIG_VARIABLE} or ./postroom.toml).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
@@ -165,13 +222,17 @@ def validate(obj: Context, as_json: bool) -> None:
     engine = obj.engine(as_json)
     found = engine.validate()
     rows = [{"where": where, **_plain(problem)} for where, problem in found]
-    lines = [f"{p.severity}: {where}.{p.field}: {p.message}" + (f"\n  hint: {p.hint}"
-             if p.hint else "") for where, p in found]
-    count = len(engine.config.accounts)
-    lines.append(f"{count} account{'s' * (count != 1)} checked, "
+    lines = [f"{p.severity}: {'.'.join(filter(None, (where, p.field)))}: {p.message}"
+             + (f"\n  hint: {p.hint}" if p.hint else "") for where, p in found]
+    names = [*engine.config.accounts, *engine.config.broken]
+    lines.append(f"{len(names)} account{'s' * (len(names) != 1)} checked, "
                  f"{sum(p.severity == 'error' for _, p in found)} errors, "
                  f"{sum(p.severity == 'warning' for _, p in found)} warnings")
-    emit(as_json, {"accounts": list(engine.config.accounts), "problems": rows}, "\n".join(lines))
+    emit(as_json, {"accounts": names, "broken": list(engine.config.broken), "problems": rows},
+         "\n".join(lines))
+    # Settings that cannot even be read are a configuration error; the rest failed checks.
+    if engine.config.broken:
+        sys.exit(EXIT_USAGE)
     if any(p.severity == "error" for _, p in found):
         sys.exit(EXIT_FAILED)
 
@@ -192,6 +253,7 @@ def each_recipient(values: tuple[str, ...]) -> list[str]:
 def test(obj: Context, account: str, target: str | None, as_json: bool) -> None:
     """Check live that ACCOUNT can connect and log in; with --to, send a test message."""
     engine = obj.engine(as_json)
+    warn_transport(engine, [account])
     try:
         diagnosis = engine.test(account, target)
     except (ConfigError, MessageError) as exc:
@@ -222,9 +284,10 @@ def report_diagnosis(account: str, diagnosis: Diagnosis, as_json: bool) -> None:
 @click.option("--cc", multiple=True, help="Copy to (email only).")
 @click.option("--bcc", multiple=True, help="Blind copy to (email only).")
 @click.option("--reply-to", multiple=True, help="Reply-To address (email only).")
-@click.option("--attach", multiple=True, type=click.Path(exists=True, dir_okay=False),
-              help="File to attach (email only; repeat for several).")
-@click.option("--template", help="Render this template for each recipient (with --var values).")
+@click.option("--attach", multiple=True, metavar="FILE",
+              help="File to attach (email only; repeat for several; at most the account's "
+                   "max_message_size).")
+@click.option("--template", help="Render this template for each --to (with --var values).")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A template value (repeat for several).")
 @click.option("--at", "send_at", metavar="TIME", help="Send later: an ISO date and time.")
@@ -243,10 +306,13 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
     the provider's limits; with --queue or --at it waits for the schedule.
     """
     engine = obj.engine(as_json)
-    if text == "-":
-        text = sys.stdin.read()
+    warn_transport(engine, [account])
     try:
-        when = parse_time(send_at, "--at", engine) if send_at else None
+        chosen = engine.account(account)
+        if text == "-":
+            text = read_stdin(chosen.max_message_size * (4 if chosen.channel == "sms" else 1))
+        when = (parse_time(send_at, "--at", engine, zone=chosen.schedule.timezone)
+                if send_at else None)
         manual = not (queue_only or when)
         options = {"send_at": when, "now": manual, "idempotency_key": idempotency_key,
                    "batch": batch}
@@ -260,10 +326,12 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
             ids = engine.send(account, *[engine.message(account, to=number, text=text or "")
                                          for number in each_recipient(to)], **options)
         else:
+            files = [Attachment.from_path(p, max_bytes=chosen.max_message_size)
+                     for p in attach]
             ids = engine.send(account, to=list(to), subject=subject, text=text, html=html,
                               cc=list(cc), bcc=list(bcc), reply_to=list(reply_to),
-                              attachments=[Attachment.from_path(p) for p in attach], **options)
-    except (ConfigError, MessageError, TemplateError) as exc:
+                              attachments=files, **options)
+    except (ConfigError, MessageError, TemplateError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:  # refused before queuing: not enough credit
         fail(str(exc), EXIT_FAILED, as_json)
@@ -332,6 +400,7 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], health_port: int
             engine.account(name)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    warn_transport(engine, accounts or None)
     waiting = 0  # counted only for the progress bar of a --once run on a terminal
     if once and not as_json and sys.stdout.isatty():
         waiting = sum(row.waiting + row.in_flight for row in engine.queue()
@@ -458,6 +527,9 @@ def queue_view(engine: Engine) -> tuple[object, str]:
         elif row.account in pauses:  # an account no longer configured
             pause = pauses[row.account]
             lines.append(f"  paused until {_when(pause.until, engine)}: {pause.reason}")
+        if row.account in engine.config.broken:
+            lines.append(f"  cannot send until its settings are fixed: "
+                         f"{engine.config.broken[row.account].error()}")
     dead = engine.store.dead()
     lines.extend(f"  dead {mid} ({account}): {error}" for mid, account, error in dead[-20:])
     when = words_of_times(engine)
@@ -575,7 +647,8 @@ def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
 @click.option("--batch", metavar="ID", help="Only the messages of this bulk send.")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(0, 10**9), default=50, show_default=True,
+              help="At most this many entries (0: all).")
 @json_option
 @click.pass_context
 def log(ctx: click.Context, account, status, since, recipient, batch, limit,
@@ -640,7 +713,7 @@ def notify(obj: Context, event: str, to, variables, key, queue_only, batch: str 
     try:
         done = engine.notify(event, each_recipient(to), parse_vars(variables), key=key,
                              batch=batch)
-    except (ConfigError, MessageError, TemplateError) as exc:
+    except (ConfigError, MessageError, TemplateError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:
         fail(str(exc), EXIT_FAILED, as_json)
@@ -697,7 +770,7 @@ def render(obj: Context, template: str, to, name, variables, channels, account, 
 
 @cli.command()
 @click.argument("account")
-@click.option("--count", type=click.IntRange(min=1), required=True, help="How many messages.")
+@click.option("--count", type=click.IntRange(1, 10**9), required=True, help="How many messages.")
 @json_option
 @pass_context
 def estimate(obj: Context, account: str, count: int, as_json: bool) -> None:
@@ -707,6 +780,8 @@ def estimate(obj: Context, account: str, count: int, as_json: bool) -> None:
         found = engine.estimate(account, count)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE, as_json)
+    except ValueError as exc:  # more than the limits let go in ten years
+        fail(f"{account}: {exc}", EXIT_USAGE, as_json)
     emit(as_json, found, describe_estimate(account, found, engine))
 
 
@@ -740,18 +815,32 @@ def words_of_times(engine: Engine) -> Callable[[float], str]:
     return lambda epoch: _when(epoch, engine)
 
 
-def parse_time(value: str, option: str, engine: Engine, past: bool = False) -> datetime:
-    """An ISO date/time (in the configured time zone unless it says), or an age: 2h, 7d."""
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if past and value[:-1].isdigit() and value[-1:] in units:
-        return datetime.fromtimestamp(engine.clock() - int(value[:-1]) * units[value[-1]], UTC)
+def parse_time(value: str, option: str, engine: Engine, past: bool = False,
+               zone: tzinfo | None = None) -> datetime:
+    """An ISO date/time, or with ``past`` an age: 2h, 7d. A time that names no zone is
+    read in ``zone``, else the configured time zone. Only 1970 to ten years ahead is
+    taken: anything else is a typo."""
+    now = engine.clock()
+    age = AGE.fullmatch(value) if past else None
+    if age:
+        seconds = int(age.group(1)) * AGE_UNITS[age.group(2)]
+        if seconds > now:
+            raise ConfigError([(option, f"{value} reaches back before 1970; give a smaller "
+                                        "age, or a date")])
+        return datetime.fromtimestamp(now - seconds, UTC)
     try:
         when = datetime.fromisoformat(value)
-    except ValueError:
+        if when.tzinfo is None:
+            when = localize(when, zone or engine.config.timezone)
+        stamp = when.timestamp()
+    except (ValueError, OverflowError, OSError):
         raise ConfigError([(option, f"expected an ISO date and time such as "
                                     f"2026-03-04T09:30{' or an age such as 7d' if past else ''}"
                                     f", got {value!r}")]) from None
-    return when if when.tzinfo else when.replace(tzinfo=engine.config.timezone)
+    if not 0 <= stamp <= now + MAX_AHEAD.total_seconds():
+        when_is = "before 1970" if stamp < 0 else "more than ten years ahead"
+        raise ConfigError([(option, f"{value} is {when_is}: check the year")])
+    return when
 
 
 @cli.command()
@@ -763,7 +852,7 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
     engine = obj.engine(as_json)
     try:
         balance = engine.credits(account)
-    except ConfigError as exc:
+    except (ConfigError, StoreError) as exc:
         fail(str(exc), EXIT_USAGE, as_json)
     except PostroomError as exc:
         fail(str(exc), EXIT_FAILED, as_json)
@@ -780,6 +869,29 @@ def credits(obj: Context, account: str, as_json: bool) -> None:
         text += ("\n  warning: below the low-balance threshold of "
                  f"{amount(balance.low_threshold)}: top the account up")
     emit(as_json, {"account": account, "credits": _plain(balance), "low": balance.is_low}, text)
+
+
+def read_stdin(limit: int) -> str:
+    """Standard input as UTF-8 text of at most ``limit`` bytes (``--text -``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise MessageError("text", "there is no standard input to read the text from")
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise MessageError("text", f"standard input holds more than {size_text(limit)}, the "
+                                   "most this account takes (max_message_size)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MessageError("text", f"standard input is not UTF-8 text (byte "
+                                   f"{data[exc.start]:#04x} at offset {exc.start})") from None
+
+
+def warn_transport(engine: Engine, accounts: list[str] | tuple[str, ...] | None) -> None:
+    """Repeat, once per run, what validate says about accounts whose messages or
+    secrets travel unprotected (certificate checks off, plain HTTP)."""
+    for where, problem in engine.transport_warnings(accounts):
+        warn(f"{where}.{problem.field}: {problem.message}")
 
 
 # The commands in modules of their own import this module's helpers, so they come last.
@@ -800,6 +912,7 @@ cli.add_command(account_group)
 cli.add_command(health)
 cli.add_command(store)
 queue.add_command(queue_flush)
+
 
 def main() -> None:
     try:

@@ -18,6 +18,11 @@
 The keys postroom reads itself (``provider``, ``region``, ``schedule``) are
 taken out of each account's table; the rest goes to the provider's plugin
 through ``postroom_configure``.
+
+An account whose settings cannot be read (a secret whose variable is not
+set, a bad port) is kept aside as a ``BrokenAccount`` with its problems: it
+sends nothing until fixed, while every other account works. ``strict=True``
+refuses the whole file instead.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from zoneinfo import ZoneInfo
 from attrs import define, evolve, field
 
 from postroom.errors import ConfigError
+from postroom.files import UnreadableFile, read_regular_file
 from postroom.health import HealthSettings
 from postroom.inbound import DEFAULT_OPT_IN, DEFAULT_OPT_OUT, Keywords
 from postroom.logs import LoggingSettings
@@ -44,14 +50,17 @@ from postroom.plugins import PluginRegistry
 from postroom.scheduling import Schedule, Session, Window
 from postroom.secrets import Secret
 from postroom.settings import (
+    DEFAULT_MAX_MESSAGE_SIZE,
     ConfigContext,
+    Days,
     EmailAddress,
+    PerSecond,
     Port,
     PositiveInt,
     ProviderConfig,
-    Rate,
     Region,
     Seconds,
+    SecondsOrZero,
     Weekdays,
     check,
     make_converter,
@@ -63,8 +72,11 @@ from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
 CONFIG_VARIABLE = "POSTROOM_CONFIG"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""Largest config file read (1 MiB): far beyond any configuration, short of a disk image."""
+MAX_DOTS_A_LINE = 1000
 CORE_ACCOUNT_KEYS = ("provider", "region", "schedule", "price_per_segment", "mailbox",
-                     "keywords", "enabled", "archive_bcc")
+                     "keywords", "enabled", "archive_bcc", "max_message_size")
 
 
 @define
@@ -103,13 +115,13 @@ class ScheduleSettings:
     mode: Literal["immediate", "scheduled", "manual"] = "immediate"
     check_every: PositiveInt | None = None
     at: list[time] = field(factory=list)
-    per_second: Rate | None = None
+    per_second: PerSecond | None = None
     burst: PositiveInt | None = None
     per_minute: PositiveInt | None = None
     per_hour: PositiveInt | None = None
     daily_cap: PositiveInt | None = None
-    min_gap: float = 0.0
-    stagger: float = 0.0
+    min_gap: SecondsOrZero = 0.0
+    stagger: SecondsOrZero = 0.0
 
     def __attrs_post_init__(self) -> None:
         check("mode", self.mode != "scheduled" or self.check_every is not None or bool(self.at),
@@ -178,7 +190,7 @@ class DeliverySettings:
     throttle_pause: Seconds = 60.0
     stopped_pause: Seconds = 3600.0
     once_wait: Seconds = 60.0
-    warn_after_days: float = 3.0
+    warn_after_days: Days = 3.0
     failover_after: Seconds = 300.0
     cooldown: Seconds = 600.0
     # An account that cannot be reached pauses 5 s, then 10, 20... up to a minute
@@ -250,10 +262,28 @@ class Account:
     keywords: Keywords = field(factory=Keywords)
     enabled: bool = True
     archive_bcc: str | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE["email"]
 
     @property
     def channel(self) -> str:
         return self.config.channel
+
+
+@define
+class BrokenAccount:
+    """An account whose settings could not be read: it sends nothing until they are fixed.
+
+    ``problems`` are ``(path, message)`` pairs with full paths
+    (``accounts.backup.password``); ``provider`` is the provider it names, if any.
+    """
+
+    name: str
+    provider: str | None
+    problems: list[tuple[str, str]]
+
+    def error(self) -> ConfigError:
+        """The error an attempt to use the account raises."""
+        return ConfigError(self.problems)
 
 
 @define
@@ -276,6 +306,7 @@ class Config:
     admin: AdminSettings | None = None
     logging: LoggingSettings = field(factory=LoggingSettings)
     health: HealthSettings = field(factory=HealthSettings)
+    broken: dict[str, BrokenAccount] = field(factory=dict)
 
 
 @define
@@ -305,7 +336,7 @@ def find_config_file(explicit: str | os.PathLike | None = None,
     environ = os.environ if environ is None else environ
     chosen = explicit or environ.get(CONFIG_VARIABLE) or CONFIG_FILE
     path = Path(chosen).expanduser()
-    if not path.is_file():
+    if not path.exists():
         how = ("given with --config" if explicit else
                f"named by {CONFIG_VARIABLE}" if environ.get(CONFIG_VARIABLE) else
                "looked for in the current folder")
@@ -315,14 +346,33 @@ def find_config_file(explicit: str | os.PathLike | None = None,
 
 
 def read_config_file(path: Path) -> dict:
-    """Parse a TOML config file, pointing at the line of a syntax error."""
+    """Parse a TOML config file, pointing at the line of a syntax error.
+
+    Only a regular file of UTF-8 text up to ``MAX_CONFIG_BYTES`` is read, so a
+    path naming a program, a pipe or a device is refused rather than read.
+    """
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        data = read_regular_file(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
+        raise ConfigError([(str(path), f"cannot read: {exc.reason}")]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([(str(path), f"not a text file (byte {data[exc.start]:#04x} at "
+                                       f"offset {exc.start} is not UTF-8): the config is a "
+                                       "TOML text file")]) from None
+    for number, line in enumerate(text.splitlines(), 1):
+        # tomllib's time and memory grow with the square of a dotted key's parts.
+        if line.count(".") > MAX_DOTS_A_LINE:
+            raise ConfigError([(str(path), f"line {number} has more than {MAX_DOTS_A_LINE} "
+                                           "dots: no postroom setting is nested that deep")])
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from None
-    except OSError as exc:
-        raise ConfigError([(str(path), f"cannot read: {exc.strerror}")]) from None
+    except RecursionError:
+        raise ConfigError([(str(path), "not valid TOML for postroom: tables or lists nested "
+                                       "too deeply")]) from None
 
 
 def load_config(
@@ -332,8 +382,14 @@ def load_config(
     base_dir: Path | None = None,
     environ: Mapping[str, str] | None = None,
     path: Path | None = None,
+    strict: bool = False,
 ) -> Config:
-    """Build a ``Config`` from parsed TOML or a dict; one ``ConfigError`` lists every issue."""
+    """Build a ``Config`` from parsed TOML or a dict; one ``ConfigError`` lists every issue.
+
+    An account with problems of its own is kept in ``Config.broken`` rather
+    than refused, so the others work; with ``strict`` its problems are
+    raised with the rest.
+    """
     base_dir = (base_dir or (path.parent if path else Path.cwd())).resolve()
     environ = dict(os.environ if environ is None else environ)
     converter = make_converter(base_dir, environ)
@@ -356,6 +412,7 @@ def load_config(
     region = settings.region
 
     accounts: dict[str, Account] = {}
+    broken: dict[str, BrokenAccount] = {}
     raw_accounts = data.get("accounts", {})
     if not isinstance(raw_accounts, Mapping):
         issues.append(("accounts", "expected a table of accounts ([accounts.NAME])"))
@@ -366,15 +423,20 @@ def load_config(
                                            region, settings.timezone or UTC, converter,
                                            settings.archive_bcc)
         except ConfigError as exc:
-            issues.extend(exc.under(f"accounts.{name}").issues)
+            provider = raw.get("provider") if isinstance(raw, Mapping) else None
+            broken[name] = BrokenAccount(name, provider if isinstance(provider, str) else None,
+                                         exc.under(f"accounts.{name}").issues)
     for name, recurring in settings.recurring.items():
-        if recurring.account not in accounts and not any(
-                p.startswith(f"accounts.{recurring.account}") for p, _ in issues):
+        if recurring.account not in accounts and recurring.account not in broken:
             issues.append((f"recurring.{name}.account",
                            f"no account named {recurring.account!r}"))
-    issues.extend(_group_issues(settings.channels, accounts, issues))
+    issues.extend(_group_issues(settings.channels, accounts, broken))
+    if strict:
+        issues += [issue for account in broken.values() for issue in account.problems]
     admin = settings.admin
-    if admin is not None and not any(path.startswith("accounts.") for path, _ in issues):
+    # An admin account whose own settings are broken waits with it, named in `broken`.
+    if (admin is not None and admin.account not in broken
+            and not any(path.startswith("accounts.") for path, _ in issues)):
         admin = _admin_account(admin, accounts, issues)
     if issues:
         raise ConfigError(issues)
@@ -387,7 +449,8 @@ def load_config(
     # Every path that leaves settings.store unset has added an issue and raised above.
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
-                  settings.gateways, settings.web, admin, settings.logging, settings.health)
+                  settings.gateways, settings.web, admin, settings.logging, settings.health,
+                  broken)
 
 
 def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
@@ -405,6 +468,8 @@ def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],
         issues.append(("admin.account", f"{admin.account!r} {what}; email accounts: "
                                         f"{', '.join(emailing) or '(none)'}"))
     return admin
+
+
 def _store_issues(store: StoreSettings):
     if store.url is not None and not store.url.reveal().startswith(("postgresql://",
                                                                      "postgres://")):
@@ -416,8 +481,7 @@ def _store_issues(store: StoreSettings):
 
 
 def _group_issues(groups: Mapping[str, list[str]], accounts: Mapping[str, Account],
-                  known_issues: list[tuple[str, str]]):
-    broken = {path.split(".")[1] for path, _ in known_issues if path.startswith("accounts.")}
+                  broken: Mapping[str, BrokenAccount]):
     for channel, names in groups.items():
         for index, name in enumerate(names):
             where = f"channels.{channel}[{index}]"
@@ -437,12 +501,7 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
     if not isinstance(provider, str):
         raise ConfigError([("provider", "required: the provider that sends for this account; "
                                         f"installed: {_installed(registry)}")])
-    region = default_region
-    if "region" in settings:
-        try:
-            region = converter.structure(settings["region"], Region)
-        except ValueError as exc:
-            raise ConfigError([("region", str(exc))]) from None
+    region = _core_setting(settings, "region", Region, converter) or default_region
     available = registry.providers()
     if provider not in available:
         reason = registry.why_unavailable(provider)
@@ -454,7 +513,16 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
                             + f"; installed providers: {_installed(registry)}")])
     context = ConfigContext(name, base_dir, region, environ, converter=converter)
     rest = {k: v for k, v in settings.items() if k not in CORE_ACCOUNT_KEYS}
-    config = registry.hook.postroom_configure(provider=provider, settings=rest, context=context)
+    try:
+        config = registry.hook.postroom_configure(provider=provider, settings=rest,
+                                                  context=context)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a plugin's bug; its text may quote a setting, so only the kind
+        raise ConfigError([("provider", f"the plugin for {provider!r} "
+                            f"({available[provider].distribution}) failed reading the settings "
+                            f"({type(exc).__name__}); report it to the plugin's authors")]
+                          ) from None
     if config is None:
         raise ConfigError([("provider", f"the plugin for {provider!r} "
                             f"({available[provider].distribution}) did not answer configure")])
@@ -474,12 +542,9 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
     except ConfigError as exc:
         raise ConfigError([("provider", f"the {provider} plugin declares limits postroom "
                                         f"cannot read: {exc}")]) from None
-    price = None
-    if "price_per_segment" in settings:
-        try:
-            price = converter.structure(settings["price_per_segment"], Decimal)
-        except ValueError as exc:
-            raise ConfigError([("price_per_segment", str(exc))]) from None
+    price = _core_setting(settings, "price_per_segment", Decimal, converter)
+    largest = (_core_setting(settings, "max_message_size", PositiveInt, converter)
+               or config.max_message_size or DEFAULT_MAX_MESSAGE_SIZE[config.channel])
     mailbox = None
     if settings.get("mailbox") is not None:
         try:
@@ -493,7 +558,17 @@ def _load_account(name, settings, registry, base_dir, environ, default_region, t
         raise exc.under("keywords") from None
     enabled, archive = _switches(settings, converter, config.channel, default_archive)
     return Account(name, provider, config, region, schedule.build(timezone), price, mailbox,
-                   keywords, enabled, archive)
+                   keywords, enabled, archive, largest)
+
+
+def _core_setting(settings: Mapping[str, object], key: str, kind: object, converter):
+    """A setting of the account's own table that postroom reads itself, or None."""
+    if key not in settings:
+        return None
+    try:
+        return converter.structure(settings[key], kind)
+    except ValueError as exc:
+        raise ConfigError([(key, str(exc))]) from None
 
 
 def _switches(settings, converter, channel: str, default_archive: str | None):

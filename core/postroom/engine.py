@@ -43,20 +43,22 @@ from postroom.errors import (
     StoreUnavailable,
     amount,
 )
+from postroom.files import size_text
 from postroom.health import HealthReport, gather
 from postroom.inbound import DeliveryReport
 from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
 from postroom.mailbox.check import read_new_mail
 from postroom.mailbox.diagnosis import explain as explain_mailbox
 from postroom.mailbox.servers import Mailbox, MailboxError, open_mailbox
-from postroom.messages import EmailMessage, Message, SmsMessage, new_message_id
+from postroom.messages import EmailMessage, Message, SmsMessage, message_size, new_message_id
 from postroom.notifications import Contact, Delivery, Event, Skip, plan
 from postroom.plugins import PluginRegistry
 from postroom.receiving import Answer, Arrival, InboundCallback, receive, take_report
 from postroom.results import Credits, Diagnosis, Problem, SendResult
-from postroom.scheduling import Estimate, NeverOpen, estimate
+from postroom.scheduling import Estimate, NeverOpen, estimate, localize
 from postroom.sms_text import segment
 from postroom.store import (
+    AccountIdentity,
     AccountState,
     Handled,
     InboxEntry,
@@ -80,6 +82,9 @@ RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
 
 UNKNOWN_ID = "no message with this id in the outbox: check the id against `postroom log`"
+TRANSPORT_SETTINGS = frozenset({"tls_verify", "security", "base_url", "token_url"})
+"""Settings whose warnings mean mail or secrets travel unprotected (certificate checks
+off, plain text, plain HTTP): ``transport_warnings`` picks them out of ``validate``."""
 # A message cancelled in flight: its worker is dead, or only slow and sending it.
 LEASE_RAN_OUT = ("its worker's lease ran out; if that worker is still running it may "
                  "already have sent it: check `postroom log` for it")
@@ -170,36 +175,51 @@ class Engine:
     @classmethod
     def from_file(cls, path: str | os.PathLike | None = None, *,
                   registry: PluginRegistry | None = None,
-                  environ: Mapping[str, str] | None = None, **kw) -> Engine:
-        """Load ``path``, or ``$POSTROOM_CONFIG``, or ``./postroom.toml``."""
+                  environ: Mapping[str, str] | None = None, strict: bool = False,
+                  **kw) -> Engine:
+        """Load ``path``, or ``$POSTROOM_CONFIG``, or ``./postroom.toml``.
+
+        An account with problems of its own (a secret's variable not set) is
+        kept aside, unusable, while the others work; ``strict=True`` raises
+        ``ConfigError`` for it too.
+        """
         found = find_config_file(path, environ)
-        return cls._configured(read_config_file(found), registry, environ, path=found, **kw)
+        return cls._configured(read_config_file(found), registry, environ, path=found,
+                               strict=strict, **kw)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, base_dir: str | os.PathLike | None = None,
                   registry: PluginRegistry | None = None,
-                  environ: Mapping[str, str] | None = None, **kw) -> Engine:
-        """Configure from a dict shaped like ``postroom.toml``."""
+                  environ: Mapping[str, str] | None = None, strict: bool = False,
+                  **kw) -> Engine:
+        """Configure from a dict shaped like ``postroom.toml``; ``strict`` as for ``from_file``."""
         base = Path(base_dir) if base_dir is not None else None
-        return cls._configured(data, registry, environ, base_dir=base, **kw)
+        return cls._configured(data, registry, environ, base_dir=base, strict=strict, **kw)
 
     @classmethod
     def _configured(cls, data: Mapping[str, object], registry: PluginRegistry | None,
                     environ: Mapping[str, str] | None, *, path: Path | None = None,
-                    base_dir: Path | None = None, **kw) -> Engine:
+                    base_dir: Path | None = None, strict: bool = False, **kw) -> Engine:
         registry = registry or PluginRegistry(environ=environ)
         testing = capture.current()
         if testing is not None:  # a test run has no production secrets
             data = testing.lenient(data, base_dir or (path.parent if path else None), environ)
-        config = load_config(data, registry, path=path, base_dir=base_dir, environ=environ)
+        config = load_config(data, registry, path=path, base_dir=base_dir, environ=environ,
+                             strict=strict)
         return cls(config, registry, **kw)
 
     @property
     def store(self) -> Store:
         with self._store_lock:
             if self._store is None:
-                self._store = open_store(self.config.store, self.clock)
+                self._store = open_store(self.config.store, self.clock,
+                                         owners=self.identities())
             return self._store
+
+    def identities(self) -> dict[str, AccountIdentity]:
+        """What each usable account's messages are, as the outbox records its owners."""
+        return {name: AccountIdentity(account.channel, account.config.sends_as())
+                for name, account in self.config.accounts.items()}
 
     def close(self) -> None:
         if self._store is not None:
@@ -212,11 +232,14 @@ class Engine:
         self.close()
 
     def account(self, name: str) -> Account:
-        """The account called ``name``; the error lists the ones there are."""
+        """The account called ``name``; the error lists the ones there are, or
+        the problems of a broken one."""
         try:
             return self.config.accounts[name]
         except KeyError:
-            known = ", ".join(self.config.accounts) or "(none configured)"
+            if name in self.config.broken:
+                raise self.config.broken[name].error() from None
+            known = ", ".join([*self.config.accounts, *self.config.broken]) or "(none configured)"
             raise ConfigError([("accounts", f"no account named {name!r}; "
                                             f"configured accounts: {known}")]) from None
 
@@ -233,6 +256,11 @@ class Engine:
         """Offline checks: ``(where, problem)`` pairs, ``where`` being the section
         (``accounts.office``, ``templates``) the problem's ``field`` is under."""
         found = []
+        for name, broken in self.config.broken.items():
+            found.extend((f"accounts.{name}", Problem.error(
+                path.removeprefix(f"accounts.{name}").lstrip("."), message,
+                "this account sends nothing until it is fixed; the others work"))
+                for path, message in broken.problems)
         for name, account in self.config.accounts.items():
             answers = self.registry.hook.postroom_validate(config=account.config)
             found.extend((f"accounts.{name}", problem)
@@ -253,6 +281,22 @@ class Engine:
                              for problem in self.templates.check(event.template, channel))
         return found
 
+    def transport_warnings(self, accounts: Iterable[str] | None = None
+                           ) -> list[tuple[str, Problem]]:
+        """The warnings ``validate`` gives about ``accounts`` (default: all) whose
+        messages or secrets would travel unprotected, for commands that send to
+        repeat: a certificate check turned off, plain text, plain HTTP."""
+        found = []
+        for name in accounts or self.config.accounts:
+            account = self.config.accounts.get(name)
+            if account is None:
+                continue
+            answers = self.registry.hook.postroom_validate(config=account.config)
+            found += [(f"accounts.{name}", problem) for answer in answers
+                      for problem in answer or () if problem.severity == "warning"
+                      and problem.field.rsplit(".", 1)[-1] in TRANSPORT_SETTINGS]
+        return found
+
     def test(self, account: str, target: str | None = None, *,
              by: str | None = None) -> Diagnosis:
         """Check live that ``account`` works; with ``target``, send it a test message.
@@ -260,8 +304,15 @@ class Engine:
         A config ``validate`` finds an error in is not tried live: the
         diagnosis names the setting to fix. ``by`` names who asked (``"ann
         (web)"``): given with a ``target``, the test send is written to the
-        delivery log as outcome ``test``, with who sent it.
+        delivery log as outcome ``test``, with who sent it. An account whose
+        settings could not be read is named with the settings to fix.
         """
+        if account in self.config.broken:
+            problems = "; ".join(f"{path}: {message}"
+                                 for path, message in self.config.broken[account].problems)
+            return Diagnosis.failed("config", "invalid-config", problems,
+                                    "fix these settings; until then the account sends nothing "
+                                    "and its messages stay queued")
         chosen = self.account(account)
         if target and chosen.channel == "sms":
             target = SmsMessage(to=target, text=".", region=chosen.region).to
@@ -359,7 +410,11 @@ class Engine:
         ``context``; ``signature=False`` leaves the organisation's signature
         off. Everything is rendered and checked first: an error leaves the
         outbox as it was. Once this returns, the messages are on disk and
-        survive any crash. ``send_at`` delays them; ``idempotency_key`` makes
+        survive any crash. ``send_at`` delays them (a naive datetime is read in
+        the account's schedule time zone, else the configuration's, else UTC; a
+        wall-clock time skipped by a DST change means the moment of the jump);
+        a message larger than the account's ``max_message_size`` is refused with
+        ``MessageError``. ``idempotency_key`` makes
         a repeated call with the same key a no-op (the first call's ids come
         back); ``now=True`` is an operator's "send now": it skips the stagger
         delay and send windows, never the provider's rate limits or daily cap.
@@ -387,6 +442,9 @@ class Engine:
         elif fields:
             outgoing.append(self.message(account, **fields))
         self._check_batch(chosen, outgoing)
+        self._check_size(chosen, outgoing)
+        if send_at is not None and send_at.tzinfo is None:
+            send_at = localize(send_at, chosen.schedule.timezone)
         not_before = send_at.timestamp() if send_at is not None else self.clock()
         keys = [None] * len(outgoing) if idempotency_key is None else [
             idempotency_key if i == 0 else f"{idempotency_key}#{i}" for i in range(len(outgoing))]
@@ -508,6 +566,7 @@ class Engine:
             if isinstance(message, Skip):
                 skipped.append(message)
                 continue
+            self._check_size(self.account(account), [message])
             idempotency = None if key is None else (
                 f"{key}:{chosen.name}:{delivery.contact.label}:{delivery.channel}")
             items.append((delivery, NewMessage(account, message, now, manual=chosen.critical,
@@ -982,7 +1041,8 @@ class Engine:
         """The first account of ``route``'s group that is not paused (and is not
         ``instead_of``, the account that just failed): where a message goes."""
         pauses = self.store.pauses(self.clock()) if pauses is None else pauses
-        return standby(self.config.channels, route, pauses, instead_of)
+        # An account whose settings are broken takes nothing over, as a paused one.
+        return standby(self.config.channels, route, {*pauses, *self.config.broken}, instead_of)
 
     def _check_batch(self, account: Account, batch: list[Message]) -> None:
         if not batch:
@@ -992,6 +1052,24 @@ class Engine:
                 raise MessageError("messages", f"account {account.name!r} sends "
                                                f"{account.channel}, not {message.channel}; "
                                                f"choose an {message.channel} account")
+
+    @staticmethod
+    def _check_size(account: Account, batch: list[Message]) -> None:
+        """Refuse a message larger than the account's ``max_message_size``."""
+        limit = account.max_message_size
+        for message in batch:
+            size = message_size(message)
+            if size <= limit:
+                continue
+            if message.channel == "sms":
+                raise MessageError("text", f"the text is {size:,} characters, more than the "
+                                           f"{limit:,} account {account.name!r} takes "
+                                           "(max_message_size): shorten it")
+            raise MessageError("attachments" if message.attachments else "text",
+                               f"the message is {size_text(size)}, more than the "
+                               f"{size_text(limit)} account {account.name!r} takes "
+                               "(max_message_size): send large files another way, or raise "
+                               "max_message_size if the provider takes more")
 
     def _answered(self, hook: str, account: Account, answer, kind):
         if answer is None:

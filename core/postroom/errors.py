@@ -78,7 +78,9 @@ class PluginError(PostroomError):
 
 class StoreError(PostroomError):
     """The outbox cannot be used as it is, and waiting will not help: its tables
-    need an upgrade, or a copy into it was refused.
+    need an upgrade, a copy into it was refused, its file changed under the
+    running process, or it belongs to another configuration. The text says what
+    happened to which file, and what to do.
 
     ``usage`` marks errors the operator fixes by a command or a setting
     (``postroom store upgrade``, ``[store] url``) rather than by another try.

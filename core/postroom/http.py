@@ -48,7 +48,7 @@ import socket
 import ssl
 from collections.abc import Iterable, Iterator
 from typing import ClassVar, Self
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from attrs import frozen
@@ -56,6 +56,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import NewConnectionError
 
 from postroom.results import Outcome
+from postroom.secrets import scrub
 
 __all__ = ["HttpClient", "HttpError", "retry_after", "scrub", "user_agent"]
 
@@ -100,19 +101,6 @@ def user_agent(distribution: str) -> str:
         return f"{distribution}/{importlib.metadata.version(distribution)}"
     except importlib.metadata.PackageNotFoundError:
         return distribution
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***``: as written, and URL-encoded.
-
-    Longer spellings go first, so a secret inside another, or the encoded
-    form of a secret that holds ``%``, leaves no piece behind.
-    """
-    forms = {form for secret in secrets if secret
-             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "***")
-    return text
 
 
 def retry_after(value: str | None) -> float | None:

@@ -29,8 +29,13 @@ from postroom.addresses import (
     split_addresses,
 )
 from postroom.errors import MessageError
+from postroom.files import UnreadableFile, read_regular_file
 
 Channel = Literal["email", "sms"]
+
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
+"""Largest file ``Attachment.from_path`` reads unless told otherwise; an account's
+``max_message_size`` is usually far smaller."""
 
 # Headers built from the message's own fields; an extra header of the same name
 # would double them, or (Bcc) show every recipient the blind copies.
@@ -92,13 +97,18 @@ class Attachment:
                                f"got {self.content_type!r}")
 
     @classmethod
-    def from_path(cls, path: str | Path, content_type: str | None = None) -> Attachment:
-        """Read a file to attach, guessing its type from the name when not given."""
+    def from_path(cls, path: str | Path, content_type: str | None = None, *,
+                  max_bytes: int = MAX_ATTACHMENT_BYTES) -> Attachment:
+        """Read a file to attach, guessing its type from the name when not given.
+
+        Only a regular file of at most ``max_bytes`` is read: a folder, a pipe
+        or a device (``/dev/zero``) is refused with ``MessageError``.
+        """
         path = Path(path)
         try:
-            content = path.read_bytes()
-        except OSError as exc:
-            raise MessageError("attachments", f"cannot read {path}: {exc.strerror}") from None
+            content = read_regular_file(path, max_bytes)
+        except UnreadableFile as exc:
+            raise MessageError("attachments", f"cannot attach {path}: {exc.reason}") from None
         guessed = content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return cls(path.name, content, guessed)
 
@@ -334,3 +344,13 @@ class SmsMessage:
 
 
 Message = EmailMessage | SmsMessage
+
+
+def message_size(message: Message) -> int:
+    """How big a message is, as ``max_message_size`` counts: an email's bodies and
+    attachments in bytes (before MIME encoding), an SMS's text in characters."""
+    if isinstance(message, SmsMessage):
+        return len(message.text)
+    bodies = sum(len(part.encode("utf-8", "surrogatepass"))
+                 for part in (message.text, message.html, message.subject) if part)
+    return bodies + sum(len(attachment.content) for attachment in message.attachments)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 import pluggy
 from attrs import define, field
 
-from postroom import hookspecs
+from postroom import hookspecs, redaction
 from postroom.providers import BUILTIN_PROVIDERS
 
 GROUP = "postroom"
@@ -75,6 +75,8 @@ class PluginRegistry:
         self.warned: set[str] = set()  # plugins told once of a deprecated answer
         disabled = (environ if environ is not None else os.environ).get(DISABLE_VARIABLE, "")
         self._disabled = {name.strip() for name in disabled.split(",") if name.strip()}
+        # Not a provider, so not listed: it blanks secrets from every provider's answers.
+        self.pm.register(redaction, name="postroom.redaction")
         for module, names in BUILTIN_PROVIDERS:
             self.register(module, names, distribution="postroom", version=_core_version(),
                           builtin=True)

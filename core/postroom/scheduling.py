@@ -4,6 +4,8 @@ Pure functions of a ``Schedule``, the account's ``Usage`` and the time; no
 clock, no I/O, so every rule is tested with fixed times. All datetimes are
 timezone-aware; windows and the daily cap's "day" are read in the schedule's
 time zone, so DST change days have 23 or 25 hours as they do on the wall.
+A wall-clock time the clocks skip on such a day opens or closes a window at
+the moment of the jump (``localize``), so a window keeps the part that exists.
 
 How the limits count, so that they hold for any number of workers (the store
 asks ``allowance`` inside the transaction that claims the messages):
@@ -47,6 +49,32 @@ def parse_days(spec: str) -> frozenset[int]:
     return frozenset(days)
 
 
+def localize(wall: datetime, tz: tzinfo) -> datetime:
+    """The naive wall-clock time ``wall`` read in ``tz``, as an aware datetime in UTC.
+
+    A time that happens twice (the clocks going back) is its first
+    occurrence. A time that never happens (skipped when the clocks go
+    forward) is the moment of the jump: the first moment after it that exists.
+    In UTC, because an aware time in the repeated hour compares unequal to
+    every time of another zone (PEP 495).
+    """
+    first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first.astimezone(tz).replace(tzinfo=None) == wall.replace(fold=0):
+        return first
+    # Read with the offsets before and after the jump, the time lands either side of it.
+    low, high = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC).timestamp()
+                       for fold in (0, 1))
+    low, high = math.floor(low), math.ceil(high)
+    offset = datetime.fromtimestamp(low, tz).utcoffset()
+    while high - low > 1:  # the jump is at a whole second
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, tz).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
 @frozen
 class Window:
     """Open from ``start`` to ``end`` on ``days``; an ``end`` at or before ``start``
@@ -60,10 +88,11 @@ class Window:
         """The stretch of this window that starts on ``day``, as aware datetimes."""
         if day.weekday() not in self.days:
             return []
-        opens = datetime.combine(day, self.start, tz)
+        opens = localize(datetime.combine(day, self.start), tz)
         closes_on = day if self.end > self.start else day + timedelta(days=1)
-        # In UTC, because aware datetimes sharing a zone subtract as wall-clock times.
-        return [(opens.astimezone(UTC), datetime.combine(closes_on, self.end, tz).astimezone(UTC))]
+        # In UTC (as localize gives them), because aware datetimes sharing a zone
+        # subtract as wall-clock times.
+        return [(opens, localize(datetime.combine(closes_on, self.end), tz))]
 
 
 @frozen
@@ -166,6 +195,17 @@ class Usage:
     def since(self, at: datetime) -> int:
         return sum(1 for t in self.recent if t > at)
 
+    def as_of(self, now: datetime) -> Usage:
+        """The usage as seen at ``now``, without the sends recorded later than
+        ``now``: the clock has stepped back since they went. Counting them would
+        hold every limit for the size of the step; left out, a limit may let
+        one span's worth more go at the step, once. (Counting them as sent at
+        ``now`` would not help: without a record of the step, "now" moves on
+        with the clock and they would stay inside every span.)"""
+        if not self.recent or self.recent[-1] <= now:
+            return self
+        return evolve(self, recent=tuple(t for t in self.recent if t <= now))
+
 
 class NeverOpen(ValueError):
     """No window or session opens from this time on (every session is past)."""
@@ -258,7 +298,7 @@ def next_day_start(schedule: Schedule, at: datetime) -> datetime:
 
 def local_midnight(schedule: Schedule, day: date) -> datetime:
     """Midnight at the start of local ``day``, in UTC."""
-    return datetime.combine(day, time(0), schedule.timezone).astimezone(UTC)
+    return localize(datetime.combine(day, time(0)), schedule.timezone)
 
 
 def usage_needed(schedule: Schedule, at: datetime) -> tuple[float, int]:
@@ -284,10 +324,24 @@ def _interval(schedule: Schedule) -> float:
     return 1.0 / schedule.per_second  # type: ignore[operator]
 
 
+def _bucket_at(schedule: Schedule, bucket: float | None, now: float) -> float:
+    """The bucket's state as seen at ``now``, never behind it.
+
+    Claims leave it at most a full bucket ahead; further ahead, the clock has
+    stepped back since, and the bucket restarts with one claim free rather than
+    holding the rate for the size of the step.
+    """
+    interval = _interval(schedule)
+    at = max(bucket or now, now)
+    if at - now > schedule.burst * interval + 1.0:  # a second's leeway for rounding
+        return now + (schedule.burst - 1) * interval
+    return at
+
+
 def _tokens(schedule: Schedule, bucket: float | None, now: float) -> int:
     """How many claims the ``per_second`` bucket allows at ``now``."""
     interval = _interval(schedule)
-    ahead = max(bucket or now, now) - now
+    ahead = _bucket_at(schedule, bucket, now) - now
     # A hair of tolerance: the wake-up time computed below must allow one claim.
     return max(0, math.floor(schedule.burst - ahead / interval + 1e-9))
 
@@ -299,7 +353,7 @@ def bucket_after(schedule: Schedule, bucket: float | None, now: datetime,
     if schedule.per_second is None or count <= 0:
         return bucket
     stamp = now.timestamp()
-    return max(bucket or stamp, stamp) + count * _interval(schedule)
+    return _bucket_at(schedule, bucket, stamp) + count * _interval(schedule)
 
 
 def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
@@ -313,6 +367,7 @@ def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
     they finish, and a window's worth after.
     """
     now = at = now.astimezone(UTC)
+    usage = usage.as_of(now)
     gap = schedule.min_gap if manual else max(schedule.min_gap, schedule.stagger)
     if gap and usage.in_flight:
         at = max(at, now + timedelta(seconds=gap))
@@ -332,7 +387,8 @@ def earliest_send(schedule: Schedule, usage: Usage, now: datetime,
     if schedule.daily_cap is not None and usage.today + usage.in_flight >= schedule.daily_cap:
         at = max(at, next_day_start(schedule, now))
     if schedule.per_second is not None and usage.bucket is not None:
-        ready = usage.bucket - (schedule.burst - 1) * _interval(schedule)
+        ready = (_bucket_at(schedule, usage.bucket, now.timestamp())
+                 - (schedule.burst - 1) * _interval(schedule))
         at = max(at, datetime.fromtimestamp(ready, UTC))
     return at if manual else next_open(schedule, at)
 
@@ -344,6 +400,7 @@ def allowance(schedule: Schedule, usage: Usage, now: datetime, manual: bool = Fa
     their batch size.
     """
     now = now.astimezone(UTC)
+    usage = usage.as_of(now)
     if earliest_send(schedule, usage, now, manual) > now:
         return 0
     counts = [10**9]

@@ -4,14 +4,31 @@ In configuration a secret is written as a literal string, as
 ``{ env = "VAR" }`` (read from the environment) or ``{ file = "path" }``
 (read from a file, trailing newline dropped). Only ``reveal()`` hands out
 the value, and only provider code that talks to the server should call it.
+
+``scrub`` blanks secrets out of text that came from elsewhere (a server's
+error reply, an exception): as written, URL-encoded, and inside base64, the
+way SMTP AUTH and HTTP Basic authentication carry them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import attrs
 
 from postroom.errors import ConfigError
+from postroom.files import UnreadableFile, read_regular_file
+
+MAX_SECRET_FILE_BYTES = 64 * 1024
+"""Largest secret file read: a password, key or token, not a disk image."""
+WHOLE_WORD_BELOW = 8
+"""Secrets shorter than this are blanked only where they stand as a whole word: blanking a
+one-letter secret inside every word would wreck the text, and show the secret by its gaps."""
 
 
 class Secret:
@@ -71,13 +88,112 @@ def resolve_secret(raw: object, base_dir: Path, environ: Mapping[str, str]) -> S
             if where not in environ:
                 raise ConfigError([("", f"environment variable {where} is not set; "
                                         "export it before running postroom")])
-            return Secret(environ[where], f"env {where}")
+            value = environ[where]
+            if not _is_text(value):
+                raise ConfigError([("", f"environment variable {where} is not valid UTF-8 "
+                                        "text; set it again as text")])
+            return Secret(value, f"env {where}")
         if kind == "file" and isinstance(where, str):
             path = (base_dir / where).expanduser()
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                message = f"cannot read secret file {path}: {exc.strerror}"
-                raise ConfigError([("", message)]) from None
-            return Secret(text.rstrip("\r\n"), f"file {path}")
+            return Secret(_read_secret_file(path).rstrip("\r\n"), f"file {path}")
     raise ConfigError([("", 'expected a string, { env = "VAR" } or { file = "path" }')])
+
+
+def _is_text(value: str) -> bool:
+    # Bytes that are not UTF-8 reach Python as lone surrogates (PEP 383).
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _read_secret_file(path: Path) -> str:
+    """The text of a secret file; a pipe, device, folder, huge or binary file is refused."""
+    try:
+        data = read_regular_file(path, MAX_SECRET_FILE_BYTES)
+    except UnreadableFile as exc:
+        raise ConfigError([("", f"cannot read secret file {path}: {exc.reason}")]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([("", f"cannot read secret file {path}: it is not UTF-8 text; a "
+                                "secret file holds only the secret, as text")]) from None
+
+
+def secret_values(settings: object) -> list[str]:
+    """Every ``Secret`` value in an attrs settings object, nested ones included:
+    what ``scrub`` should blank from texts about that account."""
+    return [value for value in _revealed(settings, set()) if value]
+
+
+def _revealed(item: object, seen: set[int]) -> Iterator[str]:
+    if id(item) in seen:
+        return
+    seen.add(id(item))
+    if isinstance(item, Secret):
+        yield item.reveal()
+    elif attrs.has(type(item)):
+        for attribute in attrs.fields(type(item)):
+            yield from _revealed(getattr(item, attribute.name), seen)
+    elif isinstance(item, Mapping):
+        for value in item.values():
+            yield from _revealed(value, seen)
+    elif isinstance(item, list | tuple):
+        for value in item:
+            yield from _revealed(value, seen)
+
+
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{2,}={0,2}")
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``.
+
+    Each secret is blanked as written and URL-encoded (longer spellings
+    first, so a secret inside another leaves no piece), and every run of
+    base64 that decodes to text holding a secret is blanked whole: the
+    secret alone (AUTH LOGIN), ``\\0user\\0secret`` (AUTH PLAIN) or
+    ``user:secret`` (HTTP Basic), whoever the user. A secret shorter than
+    ``WHOLE_WORD_BELOW`` characters is blanked only as a whole word.
+    """
+    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+    if not values or not text:
+        return text
+    text = _BASE64_RUN.sub(lambda run: "***" if _hides_secret(run.group(), values)
+                           else run.group(), text)
+    forms = {form for secret in values
+             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+    for form in sorted(forms, key=len, reverse=True):
+        if len(form) >= WHOLE_WORD_BELOW:
+            text = text.replace(form, "***")
+        else:
+            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", "***", text)
+    return text
+
+
+def _hides_secret(run: str, secrets: list[str]) -> bool:
+    """Whether a run of base64 characters decodes to text that holds a secret."""
+    for decoded in _decodings(run):
+        for secret in secrets:
+            raw = secret.encode("utf-8")
+            if len(raw) >= WHOLE_WORD_BELOW and raw in decoded:
+                return True
+            # A short secret only as a whole credential: alone, or after the
+            # user and a NUL (AUTH PLAIN) or a colon (HTTP Basic).
+            if decoded == raw or decoded.endswith((b"\0" + raw, b":" + raw)):
+                return True
+    return False
+
+
+def _decodings(run: str) -> Iterator[bytes]:
+    # The run may start mid-word ("AUTHAGFubg..."), so every offset of a quantum is tried.
+    body = run.rstrip("=")
+    for start in range(4):
+        chunk = body[start:]
+        chunk = chunk[:len(chunk) - 1] if len(chunk) % 4 == 1 else chunk
+        for alphabet in (b"+/", b"-_"):
+            try:
+                yield base64.b64decode(chunk + "=" * (-len(chunk) % 4), altchars=alphabet)
+            except (binascii.Error, ValueError):
+                continue

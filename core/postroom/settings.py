@@ -6,9 +6,13 @@ A provider plugin describes its settings as an attrs class deriving from
 is not an integer, an unknown key is an error) and every error names the
 setting's path and what was expected, so the admin can fix it at once.
 
-Field types with checks built in: ``Port``, ``Seconds``, ``Rate``, ``PositiveInt``,
+Field types with checks built in: ``Port``, ``Seconds`` (above 0),
+``SecondsOrZero``, ``PositiveInt``, ``PerSecond`` (a rate), ``Days``,
 ``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path`` (relative to the
-config file), ``Literal[...]`` choices and enums.
+config file), ``Literal[...]`` choices and enums. Every number has a range:
+``float`` and ``Decimal`` settings must be finite (no ``nan`` or ``inf``),
+and each numeric type has the bounds in ``RANGES``, so a value that would
+break the scheduler or the store later is refused when the file is read.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import difflib
 import enum
 import json
+import math
 import typing
 from collections.abc import Mapping, Sequence
 from datetime import date, time
@@ -39,12 +44,19 @@ if TYPE_CHECKING:
 
 Port = NewType("Port", int)
 Seconds = NewType("Seconds", float)
-Rate = NewType("Rate", float)  # so many a second, above 0
+SecondsOrZero = NewType("SecondsOrZero", float)
 PositiveInt = NewType("PositiveInt", int)
+PerSecond = NewType("PerSecond", float)
+Days = NewType("Days", float)
 EmailAddress = NewType("EmailAddress", str)
 Region = NewType("Region", str)
 
 T = TypeVar("T")
+
+
+DEFAULT_MAX_MESSAGE_SIZE: Mapping[str, int] = {"email": 25 * 1024 * 1024, "sms": 1600}
+"""The largest message an account takes when neither it nor its provider says: 25 MiB of
+email (what the big mail services accept), 1600 characters of SMS (ten segments and more)."""
 
 
 class ProviderConfig:
@@ -57,6 +69,11 @@ class ProviderConfig:
 
     provider: ClassVar[str]
     channel: ClassVar[Channel]
+    #: The largest message the provider takes: an email's bodies and attachments
+    #: in bytes (before encoding), an SMS's text in characters. ``None`` leaves
+    #: the channel's default (``DEFAULT_MAX_MESSAGE_SIZE``); an account's own
+    #: ``max_message_size`` setting wins over both.
+    max_message_size: ClassVar[int | None] = None
     #: What the engine does before a bulk send that, with the account's messages
     #: already queued, costs more than the balance (``credits_needed`` against
     #: ``postroom_credits``): ``"refuse"`` it, ``"hold"`` it (queue it with the
@@ -71,6 +88,20 @@ class ProviderConfig:
         text and recipients but not an ``SmsMessage``'s ``region``.
         """
         return None
+
+    def sends_as(self) -> str | None:
+        """Who the account's messages come from: an email address, an SMS sender.
+
+        The outbox records it per account, so that another configuration
+        sharing the database cannot send this one's messages under its own
+        sender. By default the address of a ``from_address`` property, else a
+        ``sender`` setting that is text; None when neither is there.
+        """
+        address = getattr(self, "from_address", None)
+        if address is not None:
+            return str(getattr(address, "email", address))
+        sender = getattr(self, "sender", None)
+        return sender if isinstance(sender, str) else None
 
     def limits(self) -> Mapping[str, object]:
         """Limits the provider imposes on this account, as schedule settings.
@@ -103,19 +134,73 @@ class InvalidSetting(ValueError):
         super().__init__(f"{name}: {message}")
 
 
+SHOWN_CHARS = 60
+"""Longest quote of a value in an error message; a longer one is cut with "…"."""
+
+
 def shown(value: object) -> str:
     """A value as an error message quotes it: ``"abc"``, ``70000``."""
     try:
-        return json.dumps(value, ensure_ascii=False, default=str)
+        text = json.dumps(value, ensure_ascii=False, default=str)
     except ValueError:
-        return repr(value)
+        text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 1] + "…"
+
+
+MAX_SECONDS = 30 * 86400
+"""Longest duration a setting takes (30 days): a lease, poll or pause of months is a typo."""
+MAX_COUNT = 1_000_000_000
+"""Largest count (a rate per minute, a daily cap, a batch): far above any provider's limit,
+and small enough for the store's integers."""
+MIN_PER_SECOND = 0.001
+MAX_PER_SECOND = 10_000.0
+"""Slowest (one every 1000 s) and fastest rate a ``PerSecond`` setting takes."""
+MAX_DAYS = 3660.0
+"""Longest span in days (ten years), as far as estimates look ahead."""
+MAX_AMOUNT = Decimal(10) ** 12
+"""Largest amount (a price, a balance threshold)."""
+
+
+@attrs.frozen
+class Range:
+    """The values a numeric setting type takes: ``low`` to ``high``, ``low``
+    itself excluded when ``above``; ``says`` is how an error words it."""
+
+    kinds: tuple[type, ...]
+    low: float
+    high: float
+    says: str
+    above: bool = False
+
+    def holds(self, value: float) -> bool:
+        # nan fails both comparisons, inf the upper bound.
+        low_ok = value > self.low if self.above else value >= self.low
+        return low_ok and value <= self.high
+
+
+RANGES: dict[object, Range] = {
+    Port: Range((int,), 1, 65535, "an integer 1-65535"),
+    Seconds: Range((int, float), 0, MAX_SECONDS,
+                   f"a number of seconds above 0 and at most {MAX_SECONDS} (30 days)",
+                   above=True),
+    SecondsOrZero: Range((int, float), 0, MAX_SECONDS,
+                         f"a number of seconds from 0 to {MAX_SECONDS} (30 days)"),
+    PositiveInt: Range((int,), 1, MAX_COUNT,
+                       f"a whole number above 0 and at most {MAX_COUNT:,}"),
+    PerSecond: Range((int, float), MIN_PER_SECOND, MAX_PER_SECOND,
+                     f"a number above 0: from {MIN_PER_SECOND:g} to {MAX_PER_SECOND:g} a second "
+                     "(slower rates go in per_hour)"),
+    Days: Range((int, float), 0, MAX_DAYS, f"a number of days above 0 and at most "
+                f"{MAX_DAYS:g}", above=True),
+}
+"""Every numeric setting type and its bounds."""
 
 
 def _type_name(cls: object) -> str:
+    if cls in RANGES:
+        return RANGES[cls].says
     names = {str: "text", int: "an integer", float: "a number", bool: "true or false",
-             Port: "an integer 1-65535", Seconds: "a number of seconds above 0",
-             PositiveInt: "a whole number above 0", Path: "a file or folder path",
-             Decimal: "an amount such as 0.05"}
+             Path: "a file or folder path", Decimal: "an amount such as 0.05"}
     return names.get(cls, getattr(cls, "__name__", str(cls)))
 
 
@@ -129,21 +214,49 @@ def _strict(cls: type, accepts: tuple[type, ...], check=None):
     return structure
 
 
-def _in_range(cls, low, high=None):
+def _as_float(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        return math.inf
+
+
+def _finite(value: float) -> float:
+    # nan passes every comparison check and inf every lower bound: refuse both outright.
+    number = _as_float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"expected a finite number, got {shown(value)}")
+    return number
+
+
+def _whole(value: int) -> int:
+    # Anything larger does not fit the store's 64-bit integers.
+    if abs(value) >= 2**63:
+        raise ValueError(f"expected an integer of at most 18 digits, got {shown(value)}")
+    return value
+
+
+def _ranged(cls: object):
+    bounds = RANGES[cls]
+
     def check(value):
-        if value < low or (high is not None and value > high):
-            raise ValueError(f"expected {_type_name(cls)}, got {shown(value)}")
-        return value
-    return check
+        number = _as_float(value) if float in bounds.kinds else value
+        if not bounds.holds(number):
+            raise ValueError(f"expected {bounds.says}, got {shown(value)}")
+        return number
+    return _strict(cls, bounds.kinds, check)
 
 
 def _decimal(value: int | float | str) -> Decimal:
     try:
         # Through str, so 0.07 stays 0.07 and not its binary approximation.
-        return Decimal(str(value))
+        amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f'expected an amount such as 0.05 or "0.05", got {shown(value)}'
-                         ) from None
+        amount = None
+    if amount is None or not amount.is_finite() or not 0 <= amount <= MAX_AMOUNT:
+        raise ValueError(f'expected an amount such as 0.05 or "0.05" (0 or more, at most '
+                         f'{MAX_AMOUNT:,.0f}), got {shown(value)}')
+    return amount
 
 
 def _clock_time(value: str) -> time:
@@ -174,17 +287,11 @@ def make_converter(base_dir: Path, environ: Mapping[str, str]) -> cattrs.Convert
     """The strict converter settings are structured with."""
     conv = cattrs.Converter(forbid_extra_keys=True)
     conv.register_structure_hook(str, _strict(str, (str,)))
-    conv.register_structure_hook(int, _strict(int, (int,)))
-    conv.register_structure_hook(float, _strict(float, (int, float), float))
+    conv.register_structure_hook(int, _strict(int, (int,), _whole))
+    conv.register_structure_hook(float, _strict(float, (int, float), _finite))
     conv.register_structure_hook(bool, _strict(bool, (bool,)))
-    conv.register_structure_hook(Port, _strict(Port, (int,), _in_range(Port, 1, 65535)))
-    conv.register_structure_hook(
-        Seconds, _strict(Seconds, (int, float), lambda v: _in_range(Seconds, 1e-9)(float(v)))
-    )
-    conv.register_structure_hook(
-        Rate, _strict(Rate, (int, float), lambda v: _in_range(Rate, 1e-9)(float(v))))
-    conv.register_structure_hook(PositiveInt,
-                                 _strict(PositiveInt, (int,), _in_range(PositiveInt, 1)))
+    for numeric in RANGES:
+        conv.register_structure_hook(numeric, _ranged(numeric))
     conv.register_structure_hook(EmailAddress, _strict(str, (str,), email_address))
     conv.register_structure_hook(Region, _strict(str, (str,), region_code))
     conv.register_structure_hook(
@@ -294,6 +401,14 @@ class ConfigContext:
     def structure(self, settings: Mapping[str, object], cls: type[T]) -> T:
         """Turn ``settings`` into ``cls``; a ``ConfigError`` names each bad setting."""
         return structure(settings, cls, self.converter)
+
+
+def at_most(limit: int):
+    """An attrs validator: the setting may be at most ``limit`` (None passes)."""
+    def validate(instance, attribute, value) -> None:
+        if value is not None and value > limit:
+            raise InvalidSetting(attribute.name, f"expected at most {limit}, got {value}")
+    return validate
 
 
 def check(name: str, ok: bool, message: str) -> None:

@@ -7,6 +7,7 @@ opens the one a config names.
 """
 
 from postroom.store.accounting import AccountState
+from postroom.store.identity import AccountIdentity
 from postroom.store.interface import (
     AccountPause,
     BatchRow,
@@ -26,6 +27,6 @@ from postroom.store.interface import (
 from postroom.store.opening import open_store
 from postroom.store.sqlite import SQLiteStore
 
-__all__ = ["AccountPause", "AccountState", "BatchRow", "Claim", "Claimed", "Disposition",
-           "Handled", "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut", "QueueRow",
-           "SQLiteStore", "Store", "StoredMessage", "open_store"]
+__all__ = ["AccountIdentity", "AccountPause", "AccountState", "BatchRow", "Claim", "Claimed",
+           "Disposition", "Handled", "InboxEntry", "LogEntry", "NewMessage", "Note", "OptOut",
+           "QueueRow", "SQLiteStore", "Store", "StoredMessage", "open_store"]

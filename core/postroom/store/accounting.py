@@ -37,7 +37,9 @@ class UsageQuery:
     """The rows a store reads, for one account at ``now``, to build its ``Usage``.
 
     - the ``newest`` completion times (``sent_at``) of sent messages after
-      ``sent_since`` (none when ``newest`` is 0);
+      ``sent_since`` and not after ``now`` (none when ``newest`` is 0): sends
+      recorded later than ``now`` were before the clock stepped back
+      (``Usage.as_of``);
     - with ``day_start``, how many were sent at or after it (the daily cap);
     - with ``in_flight``, how many messages are in flight under a lease that
       runs past ``now``.

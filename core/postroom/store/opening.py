@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from postroom.errors import ConfigError
+from postroom.store.identity import AccountIdentity
 from postroom.store.interface import Store
 from postroom.store.sqlite import SQLiteStore
 
@@ -17,15 +18,18 @@ POSTGRES_EXTRA = 'pip install "postroom[postgres]"'
 
 
 def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
-               upgrade: bool = False) -> Store:
+               upgrade: bool = False,
+               owners: Mapping[str, AccountIdentity] | None = None) -> Store:
     """The store of ``[store]``: PostgreSQL when ``url`` is set, else the SQLite ``path``.
 
     ``upgrade`` brings an older store's tables up to date; without it such a
-    store raises ``StoreError`` saying what to run.
+    store raises ``StoreError`` saying what to run. ``owners`` are the
+    configuration's accounts, which an SQLite outbox checks its record against
+    (``postroom.store.identity``); a PostgreSQL one keeps no such record yet.
     """
     if settings.url is None:
         return SQLiteStore(settings.path, settings.durability, clock, settings.busy_timeout,
-                           upgrade)
+                           upgrade, owners)
     try:
         from postroom.store.postgres import PostgresStore
     except ImportError as exc:

@@ -335,8 +335,8 @@ class PostgresStore:
         parts, params = [], []
         if query.newest:
             parts.append(f"ARRAY(SELECT sent_at FROM {q}.outbox WHERE account = %s "
-                         "AND sent_at > %s ORDER BY sent_at DESC LIMIT %s)")
-            params += [account, query.sent_since, query.newest]
+                         "AND sent_at > %s AND sent_at <= %s ORDER BY sent_at DESC LIMIT %s)")
+            params += [account, query.sent_since, query.now, query.newest]
         else:
             parts.append("'{}'::float8[]")
         if query.day_start is not None:

@@ -7,7 +7,8 @@ database lock up front (``BEGIN IMMEDIATE``), so two workers never claim the
 same message, and a claim's reading of the account's usage, its decision and
 its taking of the messages are one transaction: the limits hold for every
 worker on the file. SQLite's errors (a lock held past ``busy_timeout``, a
-full disk) come out as ``StoreUnavailable``, saying what to do.
+full disk) come out as ``StoreUnavailable``, saying what to do. The file and its
+owning configuration are checked as ``postroom.store.identity`` describes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,6 +50,7 @@ from postroom.store.accounting import (
     switched,
     usage_query,
 )
+from postroom.store.identity import AccountIdentity, Owners, StoreFile, check_path
 from postroom.store.interface import (
     AccountPause,
     BatchRow,
@@ -319,17 +321,21 @@ class SQLiteStore:
     """The ``Store`` on one SQLite file, created on first use.
 
     ``busy_timeout`` is how long a statement waits for another process's
-    lock before ``StoreUnavailable`` (problem ``locked``) is raised.
+    lock before ``StoreUnavailable`` (problem ``locked``) is raised. ``owners``
+    describes the accounts of the configuration using the store (see
+    ``postroom.store.identity``); without it no account is checked.
     """
 
     def __init__(self, path: str | os.PathLike, durability: str = "full",
                  clock: Callable[[], float] = time.time, busy_timeout: float = 30.0,
-                 upgrade: bool = False) -> None:
+                 upgrade: bool = False,
+                 owners: Mapping[str, AccountIdentity] | None = None) -> None:
         """Open (or create) the outbox at ``path``; ``upgrade`` brings an older one's
         tables up to date (``StoreError`` otherwise, saying what to run)."""
         self.path = Path(path)
         self._clock = clock
         self._busy_timeout = busy_timeout
+        check_path(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -343,6 +349,11 @@ class SQLiteStore:
         self._db = self._open(durability, upgrade)
         self._lock = threading.RLock()
         self.version = latest(STEPS)
+        try:
+            self._file = StoreFile(self.path)
+            self._owners = Owners(self._db, owners or {}, clock())
+        except sqlite3.Error as exc:
+            raise self._fault(exc) from None
 
     def _open(self, durability: str, upgrade: bool) -> sqlite3.Connection:
         """Connect, switch to WAL and make (or with ``upgrade``, bring up to date)
@@ -402,6 +413,7 @@ class SQLiteStore:
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            self._file.check()
             try:
                 self._db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
@@ -419,6 +431,7 @@ class SQLiteStore:
 
     def _read(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
+            self._file.check(header=False)
             try:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
@@ -437,6 +450,7 @@ class SQLiteStore:
                                 "(connection=...) needs the PostgreSQL store: set [store] url "
                                 "to the database your app writes to")])
         with self._write() as db:
+            self._owners.check(db, [item.account for item in items], self._clock())
             self._insert(db, items)
             keyed = [item.idempotency_key for item in items if item.idempotency_key]
             earlier = dict(_select_in(
@@ -471,6 +485,7 @@ class SQLiteStore:
             return Claim(account, token, wake=looked.plan.wake)
         wanted = json.dumps(list(ids)) if ids else None
         with self._write() as db:
+            self._owners.check(db, [account], self._clock())
             decided = self._decide(db, account, schedule, limit)
             now, plan = decided.now, decided.plan
             taken = self._take(db, account, token, worker, now, lease, True, plan.manual, wanted,
@@ -513,8 +528,8 @@ class SQLiteStore:
                state: AccountState) -> Usage:
         query = usage_query(schedule, now, state.counted_from)
         times = db.execute("SELECT sent_at FROM outbox WHERE account = ? AND sent_at > ? "
-                           "ORDER BY sent_at DESC LIMIT ?",
-                           (account, query.sent_since, query.newest)).fetchall() \
+                           "AND sent_at <= ? ORDER BY sent_at DESC LIMIT ?",
+                           (account, query.sent_since, query.now, query.newest)).fetchall() \
             if query.newest else []
         today = db.execute("SELECT COUNT(*) FROM outbox WHERE account = ? AND sent_at >= ?",
                            (account, query.day_start)).fetchone()[0] \
@@ -971,10 +986,27 @@ class SQLiteStore:
                     connection.close()
         os.replace(partial, target)
         return Backup(str(self.path), str(target), messages, entries, target.stat().st_size)
+
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
         # A file tells no one about new rows: the worker looks again after the timeout.
         (stop or threading.Event()).wait(timeout)
 
+    def owners(self) -> dict[str, AccountIdentity]:
+        """What the outbox records of each account that queued or sent through it."""
+        with self._lock:
+            self._file.check()
+            try:
+                return self._owners.recorded(self._db)
+            except sqlite3.Error as exc:
+                raise self._fault(exc) from None
+
+    def adopt(self, accounts: Collection[str]) -> list[str]:
+        """Record the configuration's ``accounts`` as this outbox's, so their waiting
+        messages go as that configuration says; returns the accounts recorded."""
+        with self._write() as db:
+            return self._owners.adopt(db, accounts, self._clock())
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._file.close()

@@ -42,8 +42,9 @@ SIGNATURE = "_signature"
 IMAGES = "_images"
 """Where the images an html part shows with ``<img src="cid:logo.png">`` live."""
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*\Z")
-_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*\Z")
+# Bounded, so a name or locale never makes a path longer than the system takes.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,4}\Z")
 
 
 def normalise_locale(value: str) -> str:
@@ -74,8 +75,9 @@ def locale_chain(locale: str | None) -> tuple[str | None, ...]:
 def check_name(name: str) -> str:
     """Refuse names that are not a template's: paths, locales, shared folders."""
     if not isinstance(name, str) or not _NAME.match(name):
-        raise TemplateError(str(name), "not a template name: use letters, digits, '-' and '_' "
-                                       "(a locale goes in the recipient, not the name)")
+        raise TemplateError(str(name)[:100], "not a template name: use up to 100 letters, "
+                                             "digits, '-' and '_' (a locale goes in the "
+                                             "recipient, not the name)")
     return name
 
 

@@ -6,6 +6,7 @@
     directory = "templates"        # relative to postroom.toml
     timezone = "Europe/London"     # times for recipients who have no zone of their own
     max_sms_segments = 3           # preview warns about an SMS longer than this
+    max_render_seconds = 2         # a part that takes longer to render is refused
 
     [templates.channels]           # what validate checks each template can be sent by
     reminder = ["email", "sms"]
@@ -19,7 +20,7 @@ from pathlib import Path
 from attrs import field, frozen
 
 from postroom.messages import Channel
-from postroom.settings import PositiveInt, check
+from postroom.settings import PositiveInt, Seconds, check
 from postroom.templating.filters import time_zone
 
 
@@ -43,10 +44,13 @@ class TemplateSettings:
     the zone times are shown in for recipients without one; a preview warns
     when an SMS needs more than ``max_sms_segments``; ``channels`` names the
     channels each template is sent by, so ``validate`` can tell a template
-    that lacks a part before a message needs it.
+    that lacks a part before a message needs it. ``max_render_seconds`` is
+    the time one part may take to render: a template that loops longer is
+    refused, not left to hold a worker.
     """
 
     directory: Path = field(validator=_is_folder)
     timezone: str = field(default="UTC", validator=_is_zone)
     max_sms_segments: PositiveInt = field(default=3)
+    max_render_seconds: Seconds = 2.0
     channels: dict[str, list[Channel]] = field(factory=dict)

@@ -9,7 +9,7 @@ from postroom.messages import Channel
 from postroom.results import Problem
 from postroom.templating.checks import check_channel, folder_problems
 from postroom.templating.filters import template_filters, time_zone
-from postroom.templating.folder import TemplateFolder
+from postroom.templating.folder import TemplateFolder, check_name
 from postroom.templating.preview import Preview, sms_facts, sms_warnings
 from postroom.templating.recipients import Recipient, shared_values, template_values
 from postroom.templating.render import Plan, Rendered
@@ -35,8 +35,8 @@ class Templates:
         self.on_render = on_render  # test mode records what was rendered
         self.folder = TemplateFolder(settings.directory)
         self.environment = make_environment(
-            self.folder.directory, template_filters(time_zone(settings.timezone), region)
-        )
+            self.folder.directory, template_filters(time_zone(settings.timezone), region),
+            settings.max_render_seconds)
 
     def names(self) -> list[str]:
         """The templates in the folder."""
@@ -97,7 +97,7 @@ class Templates:
         """
         chosen = Recipient() if recipient is None else Recipient.of(recipient)
         if channels is None:
-            base = self.folder.variant(template, None)
+            base = self.folder.variant(check_name(template), None)
             # A template that serves neither still goes through render, whose error says why.
             channels = [c for c in CHANNELS if base and base.serves(c)] or ["email"]
         email = sms = facts = None

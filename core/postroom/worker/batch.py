@@ -228,7 +228,8 @@ class BatchSender:
     def _standby_for(self, route: str, now: float) -> str | None:
         if route not in self._standby:
             paused = self.host.store.pauses(now)
-            self._standby[route] = standby(self.host.config.channels, route, paused,
+            self._standby[route] = standby(self.host.config.channels, route,
+                                           {*paused, *self.host.config.broken},
                                            instead_of=self.account.name)
         return self._standby[route]
 

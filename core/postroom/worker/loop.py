@@ -95,6 +95,7 @@ class Worker:
                                  host.clock, lambda: (self.report.sent, self.report.dead)
                                  ) if presence else None
         self._paused: set[str] = set()  # accounts found paused on the last pass
+        self._unusable: set[str] = set()  # accounts already logged as unable to send
         self._credits_read = float("-inf")
 
     def run(self, once: bool = False, wait: float | None = None) -> WorkerReport:
@@ -175,7 +176,7 @@ class Worker:
                 continue
             account = host.config.accounts.get(name)
             if account is None:
-                log.warning("messages queued for account %r, which is not configured", name)
+                self._cannot_send(name)
                 continue
             if not account.enabled:  # enabled = false in the config: its messages wait
                 continue
@@ -248,10 +249,28 @@ class Worker:
         return sum(row.waiting + row.retrying for row in store.queue(now, now)
                    if self._serves(row.account))
 
+    def _cannot_send(self, name: str) -> None:
+        """Say once per run why an account's messages stay queued: the config
+        lacks the account, or its settings could not be read."""
+        if name in self._unusable:
+            return
+        self._unusable.add(name)
+        broken = self.host.config.broken.get(name)
+        if broken is None:
+            log.warning("messages are queued for account %r, which this config does not have; "
+                        "they stay queued (a config that has it sends them, or `postroom queue "
+                        "cancel -a %s` drops them)", name, name)
+        else:
+            log.warning("account %r cannot send until its settings are fixed (%s); its "
+                        "messages stay queued", name, broken.error())
+
     def _fire_recurring(self, now: float) -> None:
         host = self.host
         store = host.store
         for name, spec in host.config.recurring.items():
+            if spec.account in host.config.broken:
+                self._cannot_send(spec.account)
+                continue
             last = store.recurring_last(name)
             if last is None:  # first seen: start counting from now, send nothing retroactively
                 store.set_recurring_last(name, now)

@@ -16,7 +16,8 @@ def load(tmp_path, **settings) -> Engine:
     account = {"provider": "gmail", "address": "ann.lee@gmail.com",
                "app_password": APP_PASSWORD, **settings}
     account = {key: value for key, value in account.items() if value is not None}
-    return Engine.from_dict({"accounts": {"g": account}}, base_dir=tmp_path, environ={})
+    return Engine.from_dict({"accounts": {"g": account}}, base_dir=tmp_path, environ={},
+                            strict=True)
 
 
 def problems(engine: Engine) -> dict[str, tuple[str, str]]:

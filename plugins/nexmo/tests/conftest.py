@@ -52,7 +52,7 @@ def make_engine(registry, tmp_path):
 
     def make(account: dict) -> Engine:
         return Engine.from_dict({"region": "GB", "accounts": {"texts": account}},
-                                base_dir=tmp_path, registry=registry, environ={})
+                                base_dir=tmp_path, registry=registry, environ={}, strict=True)
 
     return make
 

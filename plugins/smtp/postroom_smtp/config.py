@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from attrs import define
+from attrs import define, field
 
 from postroom import Address, ProviderConfig, Secret
-from postroom.settings import EmailAddress, Port, Seconds
+from postroom.settings import EmailAddress, InvalidSetting, Port, Seconds
 from postroom_smtp.pop_before_smtp import PopBeforeSmtp
 from postroom_smtp.transport.auth import PasswordAuthenticator
 from postroom_smtp.transport.endpoint import POP3_PORTS, SMTP_PORTS, Endpoint, Security
@@ -19,6 +19,16 @@ from postroom_smtp.transport.tls import TlsPolicy
 PROVIDER = "smtp"
 
 
+def server_name(value: str) -> str:
+    """A ``host`` setting, refused when it carries a login (``user:password@``): the
+    error must not echo it, since the password is in it."""
+    if isinstance(value, str) and "@" in value:
+        raise InvalidSetting("host", "expected the server's name only, without a user name "
+                             "or password (user:password@): put those in username and "
+                             "password")
+    return value
+
+
 @define
 class Pop3Settings:
     """POP-before-SMTP: the mailbox to log in to before each SMTP session.
@@ -27,7 +37,7 @@ class Pop3Settings:
     ``port`` to 110 (``none``, ``starttls``) or 995 (``ssl``).
     """
 
-    host: str | None = None
+    host: str | None = field(default=None, converter=server_name)
     port: Port | None = None
     security: Security = "starttls"
     username: str | None = None
@@ -41,7 +51,7 @@ class SmtpConfig(ProviderConfig):
     provider: ClassVar[str] = PROVIDER
     channel: ClassVar[str] = "email"
 
-    host: str
+    host: str = field(converter=server_name)
     sender_email: EmailAddress
     port: Port | None = None
     security: Security = "starttls"

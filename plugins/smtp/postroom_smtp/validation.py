@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from postroom import Problem
 from postroom_smtp.config import SmtpConfig
@@ -33,7 +34,7 @@ def _host_is_a_name(server: Endpoint) -> list[Problem]:
         return [Problem.error(field, "the server name is empty",
                               f"set {field} to the server's name, such as smtp.example.org")]
     if "/" in host or host.count(":") == 1:
-        name = host.split("://")[-1].split("/")[0].split(":")[0]
+        name = urlsplit(host if "://" in host else f"//{host}").hostname or ""
         return [Problem.error(field, f"{host!r} is not just a server name",
                               f'set {field} = "{name}" and put the port in '
                               f"{server.setting('port')}")]

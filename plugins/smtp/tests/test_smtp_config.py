@@ -17,7 +17,7 @@ def engine_for(tmp_path, environ=None, **settings) -> Engine:
     account = {"provider": "smtp", "host": "mail.example.org",
                "sender_email": "ann@example.org", **settings}
     return Engine.from_dict({"accounts": {"office": account}}, base_dir=tmp_path,
-                            environ=environ or {})
+                            environ=environ or {}, strict=True)
 
 
 def problems(tmp_path, **settings) -> list[tuple[str, str, str]]:

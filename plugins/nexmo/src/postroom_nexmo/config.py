@@ -24,7 +24,15 @@ from attrs import field, frozen
 from postroom.addresses import phone_number
 from postroom.messages import Channel
 from postroom.secrets import Secret
-from postroom.settings import InvalidSetting, PositiveInt, ProviderConfig, Region, Seconds
+from postroom.settings import (
+    InvalidSetting,
+    PerSecond,
+    PositiveInt,
+    ProviderConfig,
+    Region,
+    Seconds,
+    at_most,
+)
 
 PROVIDER = "nexmo"
 DEFAULT_BASE_URL = "https://rest.nexmo.com"
@@ -33,6 +41,8 @@ CURRENCY = "EUR"  # the API prices messages and keeps balances in euros
 # Vonage limits every API key to 30 requests per second unless the account
 # manager raised it; each part of a long message does not count on its own.
 DEFAULT_RATE_PER_SECOND = 30.0
+MAX_CONNECTIONS = 64
+"""Most requests a batch may have in flight at once (``connections``)."""
 
 SignatureMethod = Literal["md5hash", "md5", "sha1", "sha256", "sha512"]
 """``md5hash`` appends the secret and hashes; the others are HMACs keyed by it."""
@@ -71,11 +81,6 @@ def normalise_sender(value: str, region: str | None = None) -> str:
         raise ValueError(f"{value!r} is {len(value)} characters long; an alphanumeric sender "
                          f"id has at most {ALPHANUMERIC_SENDER_MAX}")
     return value
-
-
-def _positive(instance, attribute, value) -> None:
-    if value is not None and value <= 0:
-        raise InvalidSetting(attribute.name, f"expected a number above 0, got {value}")
 
 
 def _not_negative(instance, attribute, value) -> None:
@@ -130,8 +135,9 @@ class NexmoConfig(ProviderConfig):
     signature_method: SignatureMethod | None = None
     base_url: str = field(default=DEFAULT_BASE_URL, converter=_base_url)
     timeout: Seconds = 10.0
-    rate_per_second: float = field(default=DEFAULT_RATE_PER_SECOND, validator=_positive)
-    connections: PositiveInt = 4
+    rate_per_second: PerSecond = DEFAULT_RATE_PER_SECOND
+    # Each is a pooled connection and a thread: a few dozen is already a lot.
+    connections: PositiveInt = field(default=4, validator=at_most(MAX_CONNECTIONS))
     low_balance: float | None = field(default=None, validator=_not_negative)
     ca_bundle: Path | None = None
     receipt_url: str | None = None

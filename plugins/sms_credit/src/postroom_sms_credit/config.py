@@ -25,7 +25,14 @@ from attrs import field, frozen
 from postroom.addresses import phone_number
 from postroom.messages import Channel, SmsMessage
 from postroom.secrets import Secret
-from postroom.settings import InvalidSetting, PositiveInt, ProviderConfig, Region, Seconds
+from postroom.settings import (
+    InvalidSetting,
+    PositiveInt,
+    ProviderConfig,
+    Region,
+    Seconds,
+    at_most,
+)
 from postroom_sms_credit.estimate import credits_needed
 
 PROVIDER = "sms_credit"
@@ -95,13 +102,6 @@ def _above_zero(instance, attribute, value) -> None:
         raise InvalidSetting(attribute.name, f"expected a number above 0, got {value}")
 
 
-def _at_most(limit: int):
-    def check(instance, attribute, value) -> None:
-        if value is not None and value > limit:
-            raise InvalidSetting(attribute.name, f"expected at most {limit}, got {value}")
-    return check
-
-
 @frozen(kw_only=True)
 class SmsCreditConfig(ProviderConfig):
     """One prepaid-credit gateway account, as the ``sms_credit`` provider uses it.
@@ -139,11 +139,11 @@ class SmsCreditConfig(ProviderConfig):
     token_secret: Secret | None = None
     sender: str | None = None
     low_credit_threshold: Decimal = field(default=Decimal(100), validator=_not_negative)
-    max_parts: PositiveInt | None = field(default=None, validator=_at_most(MAX_PARTS))
+    max_parts: PositiveInt | None = field(default=None, validator=at_most(MAX_PARTS))
     credits_per_segment: Decimal = field(default=Decimal(1), validator=_above_zero)
     preflight: Preflight = "refuse"
-    chunk_size: PositiveInt = field(default=100, validator=_at_most(MAX_CHUNK))
-    resubmits: int = field(default=1, validator=[_not_negative, _at_most(MAX_RESUBMITS)])
+    chunk_size: PositiveInt = field(default=100, validator=at_most(MAX_CHUNK))
+    resubmits: int = field(default=1, validator=[_not_negative, at_most(MAX_RESUBMITS)])
     timeout: Seconds = 10.0
     ca_bundle: Path | None = None
     webhook_secret: Secret | None = None
