@@ -107,6 +107,7 @@ def test_a_deferred_archive_address_gets_its_one_copy_later(tmp_path):
 def test_a_bad_archive_setting_names_the_setting(tmp_path, settings, path, words):
     account = {"provider": "email_file", **settings}
     with pytest.raises(ConfigError) as failed:
-        Engine.from_dict({"accounts": {"office": account}}, base_dir=tmp_path, environ={})
+        Engine.from_dict({"accounts": {"office": account}}, base_dir=tmp_path, environ={},
+                         strict=True)
     ((where, message),) = failed.value.issues
     assert where == path and words in message

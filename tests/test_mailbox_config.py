@@ -11,7 +11,8 @@ MAILBOX = {"host": "imap.example.org", "username": "desk", "password": {"env": "
 
 def engine(tmp_path, **mailbox) -> Engine:
     config = {"accounts": {"desk": {"provider": "email_file", "mailbox": {**MAILBOX, **mailbox}}}}
-    return Engine.from_dict(config, base_dir=tmp_path, environ={"MAILBOX_PW": "s3cret-Box"})
+    return Engine.from_dict(config, base_dir=tmp_path, environ={"MAILBOX_PW": "s3cret-Box"},
+                            strict=True)
 
 
 def test_defaults(tmp_path):

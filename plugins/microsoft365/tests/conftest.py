@@ -102,7 +102,7 @@ def engine(tmp_path, account) -> Callable[..., Engine]:
     """An engine with one microsoft365 account, ``m``: ``engine(server, **settings)``."""
     def make(server: LoopbackSmtp | None = None, **settings) -> Engine:
         return Engine.from_dict({"accounts": {"m": account(server, **settings)}},
-                                base_dir=tmp_path, environ={})
+                                base_dir=tmp_path, environ={}, strict=True)
     return make
 
 

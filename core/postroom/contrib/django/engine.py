@@ -86,11 +86,13 @@ setting_changed.connect(_on_setting_changed)
 
 
 def configuration_errors(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """The system check: postroom's configuration loads, or each problem is named."""
+    """The system check: postroom's configuration loads, or each problem is named
+    (an account whose settings cannot be read included: it would send nothing)."""
     try:
-        engine()
+        issues = [issue for broken in engine().config.broken.values()
+                  for issue in broken.problems]
     except ConfigError as exc:
-        return [checks.Error(f"{path or 'config'}: {problem}", id="postroom.E001",
-                             hint="fix postroom.toml, or the POSTROOM setting that names it")
-                for path, problem in exc.issues]
-    return []
+        issues = exc.issues
+    return [checks.Error(f"{path or 'config'}: {problem}", id="postroom.E001",
+                         hint="fix postroom.toml, or the POSTROOM setting that names it")
+            for path, problem in issues]
