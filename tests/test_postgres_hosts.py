@@ -25,6 +25,7 @@ BATCH = 10
 COUNT = 300
 LEASE = 3
 RATE = 25  # per_second, with a burst of one batch: the 300 take at least 11.6 s
+HANDOVER = 0.2  # seconds from a claim to the plugin's send, on a loaded machine
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -131,13 +132,15 @@ def test_workers_on_two_hosts_survive_a_kill_and_a_lost_connection(
     assert repeated <= 2 * BATCH, (repeated, twice, outputs["b1"][1])
     assert proxy.cuts >= 1 and lines(tmp_path / "accepted-b2.txt")
     # The rate held across the four processes: in any span of s seconds at most
-    # a burst plus s times the rate (a token bucket), sends seen by the sink.
+    # a burst plus s times the rate (a token bucket). The store spends tokens at
+    # the claim, and a claimed message reaches the sink up to HANDOVER later, so
+    # the sink may see a span of s hold the claims of s + HANDOVER.
     times = sorted(float(stamp) for name in configs
                    for stamp in lines(tmp_path / f"stamps-{name}.txt")[1::2])
     for first, start in enumerate(times):
         for span in (0.5, 1.0, 3.0):
             within = sum(1 for t in times[first:] if t < start + span)
-            assert within <= BATCH + RATE * span, (span, within)
+            assert within <= BATCH + RATE * (span + HANDOVER), (span, within)
     # The cut-off worker outlived its outage (waiting for a connection, or keeping its
     # results in memory until the database answered): it stopped on SIGTERM like the others.
     for name in ("a1", "b1", "b2"):
