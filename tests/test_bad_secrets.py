@@ -21,6 +21,8 @@ from hostile import outbox, run, run_process, write_config
 from loopback.auth_echo import auth_echo_smtp
 from loopback.nexmo_api import fake_nexmo
 
+from postroom import SendResult
+from postroom.redaction import blanked
 from postroom.secrets import scrub
 
 pytestmark = pytest.mark.timeout(120)
@@ -130,6 +132,14 @@ timeout = 5
 ])
 def test_scrub_blanks_every_form_and_nothing_else(text, secret, expected):
     assert scrub(text, [secret]) == expected
+
+
+def test_a_message_id_that_decodes_to_a_short_secret_is_left_as_it_is():
+    # This id, read as base64 from its third character, ends in ":s", as HTTP Basic would.
+    message_id = "0000000000000000ab54a98ceb7dc6c2"
+    assert scrub(message_id, ["s"]) == "***"
+    result = blanked(SendResult.accepted(message_id, message_id), ["s"])
+    assert result.message_id == message_id and result.provider_id == "***"
 
 
 def test_an_environment_secret_that_is_not_text_breaks_only_its_account(tmp_path):

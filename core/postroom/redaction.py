@@ -35,8 +35,14 @@ def _texts(value: object, secrets: list[str]) -> object:
     return value
 
 
+# The engine's own message ids: never a secret, yet a run of hex may decode to a
+# short one, and a blanked id would no longer match its message.
+_IDS = frozenset({"message_id"})
+
+
 def blanked(answer: object, secrets: list[str]) -> object:
-    """``answer`` with its text fields scrubbed; other values as they are."""
+    """``answer`` with its text fields scrubbed; other values (and the message id,
+    which the engine made) as they are."""
     if not secrets:
         return answer
     if isinstance(answer, list | tuple):
@@ -44,7 +50,7 @@ def blanked(answer: object, secrets: list[str]) -> object:
     if isinstance(answer, SendResult | Diagnosis | Credits | Problem):
         changes = {a.name: _texts(getattr(answer, a.name), secrets)
                    for a in attrs.fields(type(answer))
-                   if isinstance(getattr(answer, a.name), str | Mapping)}
+                   if a.name not in _IDS and isinstance(getattr(answer, a.name), str | Mapping)}
         return attrs.evolve(answer, **changes)
     return answer
 
