@@ -243,9 +243,9 @@ def test_a_read_only_database_is_a_sentence_and_nothing_is_queued(tmp_path):
     with read_only(tmp_path / "postroom.db"):
         code, said = run(config, "send", "-a", "mail", "--queue", "--to", "bo@example.org",
                          "--text", "x")
-        assert code == 1 and "Traceback" not in said  # 1: the outbox could not be used
-        assert str(tmp_path / "postroom.db") in said and "may not be written" in said
-        assert "give the user postroom runs as write access" in said
+        assert code == 1 and "Traceback" not in said, said  # 1: the outbox could not be used
+        assert str(tmp_path / "postroom.db") in said and "may not be written" in said, said
+        assert "give the user postroom runs as write access" in said, said
     assert outbox(tmp_path) == before
 
 
