@@ -2,7 +2,7 @@
 
     python bench/email_peers.py [--count 5000] [--rounds 3] [--peers postroom,django,...]
                                 [--server sink|postfix-starttls|postfix-plain]
-                                [--sink auto|postfix|python] [--batch-size 500]
+                                [--sink auto|postfix|python] [--batch-size 500] [--concurrency 1]
                                 [--apprise-share 0.1]
     python bench/email_peers.py --peer postroom --port 2525 --count 5000 [--profile out.prof]
 
@@ -76,7 +76,7 @@ class Server:
 
 
 def send_postroom(server: Server, recipients: list[Person], folder: Path,
-                  batch_size: int) -> int:
+                  batch_size: int, concurrency: int = 1) -> int:
     """postroom's whole path: render, enqueue durably, worker, delivery log."""
     from postroom import Engine
     from postroom.templating import Recipient
@@ -92,7 +92,7 @@ def send_postroom(server: Server, recipients: list[Person], folder: Path,
     engine = Engine.from_dict({
         "region": "GB",
         "store": {"path": str(folder / "outbox.db"), "log": True, "durability": "full"},
-        "delivery": {"batch_size": batch_size},
+        "delivery": {"batch_size": batch_size, "concurrency": concurrency},
         "templates": {"directory": str(templates)},
         "accounts": {"mail": account},
     }, base_dir=folder)
@@ -193,7 +193,8 @@ def one_peer(args: argparse.Namespace) -> None:
                     os.environ.get("BENCH_SMTP_PASSWORD"), args.ca_file, args.sender)
     with tempfile.TemporaryDirectory() as tmp:
         if args.peer == "postroom":
-            run = send_postroom(server, recipients, Path(tmp), args.batch_size)
+            run = send_postroom(server, recipients, Path(tmp), args.batch_size,
+                                args.concurrency)
         else:
             run = globals()[f"send_{args.peer}"](server, recipients)
         print(json.dumps(timed(run, args.profile)))
@@ -207,7 +208,7 @@ def _server(kind: str, sink_kind: str) -> SmtpSink | PostfixServer:
 
 def measure(count: int, rounds: int, peers: list[str], sink_kind: str = "auto",
             batch_size: int = 500, apprise_share: float = 0.1, log=print,
-            server: str = "sink") -> Results:
+            server: str = "sink", concurrency: int = 1) -> Results:
     """Every peer once per round against one server; times and server counts checked.
 
     Apprise takes about 40 ms a message (a connection, and a TLS context
@@ -223,9 +224,11 @@ def measure(count: int, rounds: int, peers: list[str], sink_kind: str = "auto",
                 "postfix-plain": "email, Postfix, plain"}[server]
     results = Results(workload, count, targets=targets)
     with _server(server, sink_kind) as running:
-        results.notes.append(f"server: {running.kind}; postroom batch_size {batch_size}")
+        results.notes.append(f"server: {running.kind}; postroom batch_size {batch_size}, "
+                             f"concurrency {concurrency}")
         results.run_rounds(Path(__file__), peers, rounds, running,
-                           [*running.peer_arguments(), "--batch-size", str(batch_size)],
+                           [*running.peer_arguments(), "--batch-size", str(batch_size),
+                            "--concurrency", str(concurrency)],
                            apprise_share, "the server counted", timeout=900, log=log,
                            environment=running.environment)
     return results
@@ -244,6 +247,8 @@ def main() -> None:
                         help="which SMTP sink, for --server sink")
     parser.add_argument("--batch-size", type=int, default=500,
                         help="postroom's [delivery] batch_size")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="postroom's [delivery] concurrency: batches sent at once")
     parser.add_argument("--apprise-share", type=float, default=0.1,
                         help="the part of N Apprise sends (its time is scaled up); 1 for all")
     parser.add_argument("--peer", choices=PEERS, help="run one peer once (used internally)")
@@ -261,7 +266,8 @@ def main() -> None:
         one_peer(args)
         return
     results = measure(args.count, args.rounds, args.peers.split(","), args.sink,
-                      args.batch_size, args.apprise_share, server=args.server)
+                      args.batch_size, args.apprise_share, server=args.server,
+                      concurrency=args.concurrency)
     print(results.table())
 
 

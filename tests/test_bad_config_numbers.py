@@ -50,6 +50,8 @@ FIELD_CASES = [
     ("[delivery]", "lease = inf", "delivery.lease"),
     ("[delivery]", "lease = 1e300", "delivery.lease"),
     ("[delivery]", "batch_size = 9223372036854775808", "delivery.batch_size"),
+    ("[delivery]", "concurrency = 0", "delivery.concurrency"),
+    ("[delivery]", "concurrency = 1000", "delivery.concurrency"),
     ("[templates]", "max_render_seconds = 0", "templates.max_render_seconds"),
 ]
 

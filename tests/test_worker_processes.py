@@ -67,11 +67,12 @@ def wait_for_lines(path: Path, count: int, deadline: float = 30) -> None:
     raise AssertionError(f"the worker did not accept {count} messages in {deadline} s")
 
 
-def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_batch(setup):
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_batch(setup, lanes):
     config, env, accepted = setup
     ids = enqueue(config, 60)
-    worker = start_worker(config, env)
-    wait_for_lines(accepted, 25)  # somewhere inside the third batch
+    worker = start_worker(config, env, "--concurrency", str(lanes))
+    wait_for_lines(accepted, 25)  # somewhere inside the third batch (of each lane)
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
     time.sleep(1.2)  # let the dead worker's lease run out
@@ -81,7 +82,7 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_batch(setup):
     sent = Counter(accepted.read_text().split())
     assert set(sent) == set(ids)  # every message went
     repeated = sum(n - 1 for n in sent.values())
-    assert repeated <= BATCH       # only the batch in flight at the kill went twice
+    assert repeated <= BATCH * lanes  # only the batches in flight at the kill went twice
     with Engine.from_file(config) as engine:
         (row,) = engine.queue()
         assert (row.waiting, row.scheduled, row.in_flight, row.dead) == (0, 0, 0, 0)
@@ -89,10 +90,11 @@ def test_sigkill_mid_batch_loses_nothing_and_repeats_at_most_the_batch(setup):
         assert set(logged) == set(ids)
 
 
-def test_sigterm_finishes_the_message_in_hand_and_gives_the_rest_back(setup):
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_sigterm_finishes_the_message_in_hand_and_gives_the_rest_back(setup, lanes):
     config, env, accepted = setup
     ids = enqueue(config, 60)
-    worker = start_worker(config, env)
+    worker = start_worker(config, env, "--concurrency", str(lanes))
     wait_for_lines(accepted, 5)
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=20)

@@ -45,6 +45,7 @@ from postroom.plugins import PluginRegistry
 from postroom.probes import ProbeServer
 from postroom.results import Diagnosis, Outcome
 from postroom.scheduling import Estimate, localize
+from postroom.settings import MAX_LANES
 from postroom.store import LogEntry
 from postroom.templating import Recipient, TemplateError, parse_vars
 from postroom.worker import WorkerReport, stop_on_signals
@@ -380,10 +381,14 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
               help='Serve Prometheus metrics on this port (pip install "postroom[metrics]").')
 @click.option("--listen", default="127.0.0.1", show_default=True, metavar="ADDRESS",
               help="The address those ports listen on (0.0.0.0: every interface).")
+@click.option("--concurrency", type=click.IntRange(1, MAX_LANES), metavar="N",
+              help="Send N batches at once, each on its own connection (default: [delivery] "
+                   "concurrency, 1).")
 @json_option
 @pass_context
 def worker(obj: Context, once: bool, accounts: tuple[str, ...], health_port: int | None,
-           metrics_port: int | None, listen: str, as_json: bool) -> None:
+           metrics_port: int | None, listen: str, concurrency: int | None,
+           as_json: bool) -> None:
     """Send queued messages within each account's schedule until stopped.
 
     SIGTERM or Ctrl-C finishes the message in hand, then stops. With --once it
@@ -418,7 +423,8 @@ def worker(obj: Context, once: bool, accounts: tuple[str, ...], health_port: int
                 done[0] = report.finished
 
         report = engine.run_worker(once=once, accounts=accounts or None, stop=stop,
-                                   progress=progress, watchers=watchers, worker_id=worker_id)
+                                   progress=progress, watchers=watchers, worker_id=worker_id,
+                                   concurrency=concurrency)
     skipped = f", skipped {report.skipped} (opted out)" if report.skipped else ""
     emit(as_json, report, f"sent {report.sent}, dead {report.dead}{skipped}, left {report.left} "
                           f"(in {report.batches} batches)")

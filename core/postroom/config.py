@@ -54,6 +54,7 @@ from postroom.settings import (
     ConfigContext,
     Days,
     EmailAddress,
+    Lanes,
     PerSecond,
     Port,
     PositiveInt,
@@ -180,6 +181,8 @@ class DeliverySettings:
     """``[delivery]``: batches, retries and leases (seconds)."""
 
     batch_size: PositiveInt = 100
+    # Batches a worker sends at once, each on its own connection (see postroom.worker.loop).
+    concurrency: Lanes = 1
     # Ten tries with the default backoff span about three hours: a mail server
     # down for an evening's maintenance does not kill the queue.
     max_attempts: PositiveInt = 10

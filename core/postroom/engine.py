@@ -32,7 +32,7 @@ from postroom.archive import with_archive_copy
 from postroom.batches import BatchProgress, SentIds, checked_batch_id, new_batch_id, progress
 from postroom.check_times import next_release
 from postroom.config import Account, Config, find_config_file, load_config, read_config_file
-from postroom.consent import message_opted_out, opted_out_reason
+from postroom.consent import messages_opted_out, opted_out_reason
 from postroom.credit_watch import CreditWatch, LowCredit, LowCreditCallback
 from postroom.dispatch import ResultStream, config_errors, send_stream
 from postroom.errors import (
@@ -451,8 +451,7 @@ class Engine:
         group = self._batch_of(len(outgoing), chosen_batch, idempotency_key)
         items = [NewMessage(account, message, not_before, now, key, batch=group)
                  for message, key in zip(outgoing, keys, strict=True)]
-        refused = {item.message.id: why for item in items if (
-            why := message_opted_out(self.store, chosen.channel, item.message)) is not None}
+        refused = messages_opted_out(self.store, chosen.channel, [i.message for i in items])
         items = [item for item in items if item.message.id not in refused]
         hold = self._preflight(chosen, items)
         queued = iter(self.store.enqueue(items, connection) if items else [])
@@ -646,7 +645,8 @@ class Engine:
                    stop: threading.Event | None = None, wait: float | None = None,
                    progress: Callable[[WorkerReport], None] | None = None,
                    messages: Iterable[str] = (), watchers: Sequence[Watcher] = (),
-                   worker_id: str | None = None) -> WorkerReport:
+                   worker_id: str | None = None,
+                   concurrency: int | None = None) -> WorkerReport:
         """Send what is due, account by account, within each account's schedule.
 
         Runs until ``stop`` is set; with ``once``, until nothing due can go
@@ -658,13 +658,15 @@ class Engine:
         ``postroom.worker`` and handed to ``watchers`` (see
         ``postroom.worker.events``). A worker serving the outbox (not only
         ``messages``) keeps a heartbeat in the store for ``health``.
+        ``concurrency`` (default ``[delivery] concurrency``) is how many batches
+        it sends at once, each in its own thread and connection.
         """
         for name in accounts or ():
             self.account(name)
         chosen = list(messages)
         worker = Worker(self, accounts=accounts, messages=chosen, stop=stop,
                         progress=progress, watchers=watchers, presence=not chosen,
-                        worker_id=worker_id)
+                        worker_id=worker_id, concurrency=concurrency)
         return worker.run(once=once, wait=wait)
 
     def preview(self, template: str, *, account: str | None = None,

@@ -7,9 +7,9 @@ is not an integer, an unknown key is an error) and every error names the
 setting's path and what was expected, so the admin can fix it at once.
 
 Field types with checks built in: ``Port``, ``Seconds`` (above 0),
-``SecondsOrZero``, ``PositiveInt``, ``PerSecond`` (a rate), ``Days``,
-``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path`` (relative to the
-config file), ``Literal[...]`` choices and enums. Every number has a range:
+``SecondsOrZero``, ``PositiveInt``, ``Lanes`` (batches at once), ``PerSecond``
+(a rate), ``Days``, ``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path``
+(relative to the config file), ``Literal[...]`` choices and enums. Every number has a range:
 ``float`` and ``Decimal`` settings must be finite (no ``nan`` or ``inf``),
 and each numeric type has the bounds in ``RANGES``, so a value that would
 break the scheduler or the store later is refused when the file is read.
@@ -46,6 +46,7 @@ Port = NewType("Port", int)
 Seconds = NewType("Seconds", float)
 SecondsOrZero = NewType("SecondsOrZero", float)
 PositiveInt = NewType("PositiveInt", int)
+Lanes = NewType("Lanes", int)
 PerSecond = NewType("PerSecond", float)
 Days = NewType("Days", float)
 EmailAddress = NewType("EmailAddress", str)
@@ -152,6 +153,8 @@ MAX_SECONDS = 30 * 86400
 MAX_COUNT = 1_000_000_000
 """Largest count (a rate per minute, a daily cap, a batch): far above any provider's limit,
 and small enough for the store's integers."""
+MAX_LANES = 64
+"""Most batches one worker sends at once: each is a thread and a connection."""
 MIN_PER_SECOND = 0.001
 MAX_PER_SECOND = 10_000.0
 """Slowest (one every 1000 s) and fastest rate a ``PerSecond`` setting takes."""
@@ -187,6 +190,7 @@ RANGES: dict[object, Range] = {
                          f"a number of seconds from 0 to {MAX_SECONDS} (30 days)"),
     PositiveInt: Range((int,), 1, MAX_COUNT,
                        f"a whole number above 0 and at most {MAX_COUNT:,}"),
+    Lanes: Range((int,), 1, MAX_LANES, f"a whole number from 1 to {MAX_LANES}"),
     PerSecond: Range((int, float), MIN_PER_SECOND, MAX_PER_SECOND,
                      f"a number above 0: from {MIN_PER_SECOND:g} to {MAX_PER_SECOND:g} a second "
                      "(slower rates go in per_hour)"),

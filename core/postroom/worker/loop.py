@@ -6,6 +6,13 @@ for all workers together), at most a batch, and sends them through the
 account's plugin (``BatchSender``): results are recorded as they come, the
 lease is renewed while the batch is in hand, and an account that answers
 for itself (throttled, out of credit, unreachable) pauses as a whole.
+
+With ``[delivery] concurrency`` above 1, a worker sends that many batches at
+once, each in a thread of its own (a lane) with its own connection to the
+provider: what a server answering one session at a time, such as Postfix's
+smtpd, needs to be kept busy. Lanes claim as separate workers would, so the
+store's limits hold across them; the first lane alone also does the chores
+(recurring sends, balances, the accounts' pause changes).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 
-from attrs import define
+from attrs import define, field
 
 from postroom.errors import StoreUnavailable
 from postroom.messages import EmailMessage, SmsMessage
@@ -60,6 +67,17 @@ class WorkerReport:
         return self.sent + self.dead + self.skipped
 
 
+@define
+class Lane:
+    """What one of a worker's sending threads keeps to itself: the heartbeat of the
+    claim in hand (a lane holds one at a time), and the lock that keeps its writes
+    of results and its lease renewals apart. Lane 0 does the worker's chores."""
+
+    number: int
+    lock: threading.Lock = field(factory=threading.Lock)
+    heartbeat: Heartbeat | None = None
+
+
 class Worker:
     """Drains the outbox of a ``WorkerHost``; see ``Engine.run_worker``.
 
@@ -69,14 +87,17 @@ class Worker:
     ``watchers`` (metrics, say). With ``presence`` the worker keeps a
     heartbeat in the store (``postroom health``) and, running until stopped,
     reads the balances of its accounts every ``[health] credits_every``.
+    ``concurrency`` is how many batches it sends at once (default
+    ``[delivery] concurrency``).
     """
 
     def __init__(self, host: WorkerHost, *, accounts: Sequence[str] | None = None,
                  messages: Collection[str] = (), stop: threading.Event | None = None,
                  progress: Callable[[WorkerReport], None] | None = None,
                  worker_id: str | None = None, watchers: Sequence[Watcher] = (),
-                 presence: bool = False) -> None:
+                 presence: bool = False, concurrency: int | None = None) -> None:
         self.host = host
+        self.concurrency = concurrency or host.config.delivery.concurrency
         self.accounts = set(accounts) if accounts else None
         self.messages = tuple(messages)
         self.stop = stop or threading.Event()
@@ -85,8 +106,8 @@ class Worker:
         self.report = WorkerReport()
         self.health = StoreHealth()
         self._random = random.Random()
-        self._lock = threading.Lock()  # a write of results and a lease renewal never overlap
-        self._heartbeat: Heartbeat | None = None
+        self._lanes = [Lane(0)]
+        self._tally_lock = threading.Lock()  # lanes add to one report
         self._progressed = host.clock()
         self.mailboxes = MailboxRounds(host, self._serves, self.stop)
         self.events = Watchers([LogEvents(), BatchProgressLog(host.config, host.store,
@@ -110,9 +131,8 @@ class Worker:
         """
         delivery = self.host.config.delivery
         wait = delivery.once_wait if wait is None else wait
-        clock = self.host.clock
-        self._progressed = clock()
-        retry = 0.0
+        self._progressed = self.host.clock()
+        self._lanes += [Lane(n) for n in range(len(self._lanes), self.concurrency)]
         if not self.messages:
             if once:
                 self.mailboxes.run_due()
@@ -121,49 +141,90 @@ class Worker:
         if self.presence is not None:
             self.presence.start()
         try:
-            while not self.stop.is_set():
-                progressed = self._progressed
-                if not once and self.presence is not None:
-                    self._read_credits()
-                try:
-                    handled, wake = self.run_pass()
-                    retry = 0.0
-                except StoreUnavailable as error:
-                    self.health.failed(error, "looking for due messages")
-                    retry = min(max(retry * 2, 0.1), RETRY_MAX)
-                    handled, wake = 0, clock() + retry
-                if once and self._progressed == progressed:  # nothing finished this pass
-                    deadline = self._progressed + wait
-                    if clock() > deadline or (not handled and (wake is None or wake > deadline)):
-                        break
-                now = clock()
-                if handled:
-                    continue
-                pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
-                                                               delivery.poll)
-                if retry:  # the store just failed: nothing to wait on but the time
-                    self.stop.wait(pause)
-                else:  # a store that can tell (PostgreSQL) ends the wait when work falls due
-                    self.host.store.wait_for_work(pause, self.stop)
+            if len(self._lanes) == 1:
+                self._drive(self._lanes[0], once, wait)
+            else:
+                self._drive_lanes(once, wait)
         finally:
             self.mailboxes.close()
-            if self._heartbeat is not None:
-                self._heartbeat.close()
+            for lane in self._lanes:
+                if lane.heartbeat is not None:
+                    lane.heartbeat.close()
             if self.presence is not None:
                 self.presence.stop()
         self.report.left = self._left()
         return self.report
 
-    def run_pass(self) -> tuple[int, float | None]:
-        """One round over the accounts with due messages; returns (messages claimed,
-        when to look again)."""
+    def _drive_lanes(self, once: bool, wait: float) -> None:
+        """Run every lane in a thread of its own until all end; the first failure of
+        one stops the others and is raised here, as a lone lane's would be."""
+        failures: list[BaseException] = []
+
+        def drive(lane: Lane) -> None:
+            try:
+                self._drive(lane, once, wait)
+            except BaseException as error:
+                failures.append(error)
+                self.stop.set()
+
+        threads = [threading.Thread(target=drive, args=(lane,), daemon=True,
+                                    name=f"postroom-lane-{lane.number}") for lane in self._lanes]
+        for thread in threads:
+            thread.start()
+        try:
+            for thread in threads:
+                thread.join()
+        except BaseException:  # Ctrl-C in the caller's thread: the lanes finish their message
+            self.stop.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if failures:
+            raise failures[0]
+
+    def _drive(self, lane: Lane, once: bool, wait: float) -> None:
+        """One lane's passes until stopped, or with ``once`` until nothing is left to do."""
+        delivery = self.host.config.delivery
+        clock = self.host.clock
+        chores = lane.number == 0
+        retry = 0.0
+        while not self.stop.is_set():
+            progressed = self._progressed
+            if chores and not once and self.presence is not None:
+                self._read_credits()
+            try:
+                handled, wake = self.run_pass(lane)
+                retry = 0.0
+            except StoreUnavailable as error:
+                self.health.failed(error, "looking for due messages")
+                retry = min(max(retry * 2, 0.1), RETRY_MAX)
+                handled, wake = 0, clock() + retry
+            if once and self._progressed == progressed:  # nothing finished this pass
+                deadline = self._progressed + wait
+                if clock() > deadline or (not handled and (wake is None or wake > deadline)):
+                    break
+            now = clock()
+            if handled:
+                continue
+            pause = delivery.poll if wake is None else min(max(wake - now, MIN_SLEEP),
+                                                           delivery.poll)
+            if retry:  # the store just failed: nothing to wait on but the time
+                self.stop.wait(pause)
+            else:  # a store that can tell (PostgreSQL) ends the wait when work falls due
+                self.host.store.wait_for_work(pause, self.stop)
+
+    def run_pass(self, lane: Lane | None = None) -> tuple[int, float | None]:
+        """One round over the accounts with due messages, in ``lane`` (the first
+        by default); returns (messages claimed, when to look again)."""
+        lane = lane or self._lanes[0]
         host = self.host
         store = host.store
         now = host.clock()
-        if not self.messages:
+        if not self.messages and lane.number == 0:
             self._fire_recurring(now)
         pauses = store.pauses(now)
-        self._note_resumed(pauses)
+        if lane.number == 0:
+            self._note_resumed(pauses)
         handled = 0
         wakes = []
         for name in store.due_accounts(now):
@@ -188,7 +249,7 @@ class Worker:
                     wakes.append(claim.wake)
                 continue
             handled += len(claim.messages)
-            self._send(account, claim)
+            self._send(lane, account, claim)
         if not handled:
             next_due = store.next_due()
             if next_due is not None and next_due > now:
@@ -198,21 +259,22 @@ class Worker:
     def _serves(self, account: str) -> bool:
         return self.accounts is None or account in self.accounts
 
-    def _send(self, account, claim) -> None:
-        if self._heartbeat is None:
-            self._heartbeat = Heartbeat(self.host.store, self.host.config.delivery.lease,
-                                        self.health, self._lock)
+    def _send(self, lane: Lane, account, claim) -> None:
+        if lane.heartbeat is None:
+            lane.heartbeat = Heartbeat(self.host.store, self.host.config.delivery.lease,
+                                       self.health, lane.lock)
         tally = BatchSender(self.host, account, claim, stop=self.stop,
-                            heartbeat=self._heartbeat, health=self.health, lock=self._lock,
+                            heartbeat=lane.heartbeat, health=self.health, lock=lane.lock,
                             jitter=self._random, events=self.events).run()
-        self.report.sent += tally.sent
-        self.report.dead += tally.dead
-        self.report.skipped += tally.skipped
-        self.report.batches += 1
-        if tally.sent or tally.dead or tally.skipped:
-            self._progressed = self.host.clock()
-        if self.progress:
-            self.progress(self.report)
+        with self._tally_lock:
+            self.report.sent += tally.sent
+            self.report.dead += tally.dead
+            self.report.skipped += tally.skipped
+            self.report.batches += 1
+            if tally.sent or tally.dead or tally.skipped:
+                self._progressed = self.host.clock()
+            if self.progress:
+                self.progress(self.report)
 
     def _note_resumed(self, pauses: Collection[str]) -> None:
         """Tell of the accounts served whose pause ended since the last pass."""
