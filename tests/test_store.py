@@ -10,7 +10,7 @@ import pytest
 
 from postroom import ConfigError, EmailMessage, SmsMessage
 from postroom.scheduling import Schedule
-from postroom.store import Claim, Disposition, LogEntry, NewMessage, SQLiteStore, Store
+from postroom.store import Claim, Disposition, LogEntry, NewMessage, OptOut, SQLiteStore, Store
 
 LEASE = 60.0
 
@@ -348,3 +348,16 @@ def test_sqlite_refuses_an_apps_connection_naming_the_setting(tmp_path):
         store.enqueue([NewMessage("mail", mail(), 0.0)], connection=object())
     assert store.queue(0.0, 0.0) == []
     store.close()
+
+
+def test_the_opt_outs_of_a_whole_batch_are_found_in_one_question(store):
+    numbers = [f"+4477009001{n:02d}" for n in range(40)]
+    store.set_opt_out(OptOut("sms", numbers[3], True, 10.0, "texts", "STOP"))
+    store.set_opt_out(OptOut("sms", numbers[30], True, 11.0, "texts", "STOP"))
+    store.set_opt_out(OptOut("sms", numbers[30], False, 12.0, "texts", "START"))  # back in
+    store.set_opt_out(OptOut("email", numbers[7], True, 13.0))  # another scope
+    found = store.opted_out_among("sms", numbers + numbers[:5])  # repeats are one question
+    assert list(found) == [numbers[3]] and found[numbers[3]].keyword == "STOP"
+    assert store.opted_out_among("sms", []) == {}
+    assert store.opted_out("sms", numbers[3]) == found[numbers[3]]
+    assert store.opted_out("sms", numbers[30]) is None

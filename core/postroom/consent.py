@@ -31,24 +31,25 @@ def opted_out_reason(store: Store, scope: str, address: str) -> str | None:
     return None if found is None else describe(found)
 
 
-def message_opted_out(store: Store, scope: str, message: Message) -> str | None:
-    """Why ``message`` must not go (one of its recipients opted out), or None."""
-    for address in message.recipients:
-        why = opted_out_reason(store, scope, address)
-        if why is not None:
-            return why
-    return None
+def messages_opted_out(store: Store, scope: str, messages: Iterable[Message]) -> dict[str, str]:
+    """The messages a recipient of which opted out, each id with the reason: one
+    question to the store for them all."""
+    messages = list(messages)
+    found = store.opted_out_among(scope, [a for m in messages for a in m.recipients])
+    if not found:
+        return {}
+    reasons = {}
+    for message in messages:
+        first = next((found[a] for a in message.recipients if a in found), None)
+        if first is not None:
+            reasons[message.id] = describe(first)
+    return reasons
 
 
 def opted_out_claims(store: Store, scope: str, claimed: Iterable[Claimed]) -> dict[str, str]:
     """The claimed messages a recipient of which opted out, critical ones left
     out: each message's id with the reason."""
-    found = {}
-    for each in claimed:
-        why = None if each.critical else message_opted_out(store, scope, each.message)
-        if why is not None:
-            found[each.message.id] = why
-    return found
+    return messages_opted_out(store, scope, (c.message for c in claimed if not c.critical))
 
 
-__all__ = ["describe", "message_opted_out", "opted_out_claims", "opted_out_reason"]
+__all__ = ["describe", "messages_opted_out", "opted_out_claims", "opted_out_reason"]

@@ -77,14 +77,17 @@ def _scrubbing_factory(previous):
 
 
 @contextmanager
-def secrets_in_play(config: object) -> Iterator[list[str]]:
-    """Scrub log records made in this thread of ``config``'s secrets while inside."""
+def secrets_in_play(config: object, secrets: list[str] | None = None) -> Iterator[list[str]]:
+    """Scrub log records made in this thread of ``config``'s secrets (``secrets``,
+    when the caller has read them already) while inside."""
     global _factory_installed
-    with _factory_lock:
-        if not _factory_installed:
-            logging.setLogRecordFactory(_scrubbing_factory(logging.getLogRecordFactory()))
-            _factory_installed = True
-    secrets = secret_values(config)
+    if not _factory_installed:
+        with _factory_lock:
+            if not _factory_installed:
+                logging.setLogRecordFactory(_scrubbing_factory(logging.getLogRecordFactory()))
+                _factory_installed = True
+    if secrets is None:
+        secrets = secret_values(config)
     token = _in_play.set(tuple(secrets))
     try:
         yield secrets
@@ -118,9 +121,10 @@ def postroom_send(config):
 def _blanked_stream(results: Iterator[SendResult], config: object) -> Iterator[SendResult]:
     """A plugin's results as they come, each scrubbed, and the plugin's work for each
     (its logging included) done with the account's secrets in play."""
+    secrets = secret_values(config)  # read once: a batch may hold thousands of results
     try:
         while True:
-            with secrets_in_play(config) as secrets:
+            with secrets_in_play(config, secrets):
                 try:
                     result = next(results)
                 except StopIteration:
@@ -129,7 +133,7 @@ def _blanked_stream(results: Iterator[SendResult], config: object) -> Iterator[S
     finally:
         close = getattr(results, "close", None)
         if close is not None:  # a batch stopped half way: the plugin finishes in play too
-            with secrets_in_play(config):
+            with secrets_in_play(config, secrets):
                 close()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -144,7 +145,33 @@ def _revealed(item: object, seen: set[int]) -> Iterator[str]:
             yield from _revealed(value, seen)
 
 
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{2,}={0,2}")
+class _Scrubber:
+    """What ``scrub`` needs for one set of secrets, worked out once: their
+    spellings, longest first, and a pattern for the runs of base64 long enough
+    to decode to the shortest of them (shorter runs are not worth decoding)."""
+
+    def __init__(self, values: tuple[str, ...]) -> None:
+        self.values = list(values)
+        shortest = min(len(secret.encode("utf-8")) for secret in values)
+        self.runs = re.compile(rf"[A-Za-z0-9+/_-]{{{max(2, -(-4 * shortest // 3))},}}={{0,2}}")
+        forms = {form for secret in values
+                 for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+        self.forms = [(form, None) if len(form) >= WHOLE_WORD_BELOW else
+                      (form, re.compile(rf"(?<!\w){re.escape(form)}(?!\w)"))
+                      for form in sorted(forms, key=len, reverse=True)]
+
+    def __call__(self, text: str) -> str:
+        text = self.runs.sub(lambda run: "***" if _hides_secret(run.group(), self.values)
+                             else run.group(), text)
+        for form, whole_word in self.forms:
+            text = text.replace(form, "***") if whole_word is None else \
+                whole_word.sub("***", text)
+        return text
+
+
+@functools.lru_cache(maxsize=64)
+def _scrubber(values: tuple[str, ...]) -> _Scrubber:
+    return _Scrubber(values)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -157,19 +184,10 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     ``user:secret`` (HTTP Basic), whoever the user. A secret shorter than
     ``WHOLE_WORD_BELOW`` characters is blanked only as a whole word.
     """
-    values = sorted({s for s in secrets if s}, key=len, reverse=True)
+    values = tuple(sorted({s for s in secrets if s}, key=lambda s: (-len(s), s)))
     if not values or not text:
         return text
-    text = _BASE64_RUN.sub(lambda run: "***" if _hides_secret(run.group(), values)
-                           else run.group(), text)
-    forms = {form for secret in values
-             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
-    for form in sorted(forms, key=len, reverse=True):
-        if len(form) >= WHOLE_WORD_BELOW:
-            text = text.replace(form, "***")
-        else:
-            text = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", "***", text)
-    return text
+    return _scrubber(values)(text)
 
 
 def _hides_secret(run: str, secrets: list[str]) -> bool:

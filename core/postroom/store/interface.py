@@ -435,6 +435,10 @@ class Store(Protocol):
     def opted_out(self, scope: str, address: str) -> OptOut | None:
         """The opt-out in force for ``address`` within ``scope``, or None."""
 
+    def opted_out_among(self, scope: str, addresses: Sequence[str]) -> dict[str, OptOut]:
+        """The opt-outs in force within ``scope`` for any of ``addresses``, by address:
+        one question for a whole batch."""
+
     def opt_outs(self, scope: str | None = None) -> list[OptOut]:
         """Every address opted out (within ``scope``), newest first."""
 

@@ -579,9 +579,12 @@ class PostgresStore:
              change.keyword)).rowcount == 1)
 
     def opted_out(self, scope: str, address: str) -> OptOut | None:
-        rows = self._rows(f"SELECT {OPT_OUT_COLUMNS} FROM {self._q}.opt_out "
-                          "WHERE scope = %s AND address = %s AND opted_out", (scope, address))
-        return opt_out(rows[0]) if rows else None
+        return self.opted_out_among(scope, [address]).get(address)
+
+    def opted_out_among(self, scope: str, addresses: Sequence[str]) -> dict[str, OptOut]:
+        rows = self._rows(f"SELECT {OPT_OUT_COLUMNS} FROM {self._q}.opt_out WHERE scope = %s "
+                          "AND opted_out AND address = ANY(%s)", (scope, sorted(set(addresses))))
+        return {found.address: found for found in map(opt_out, rows)}
 
     def opt_outs(self, scope: str | None = None) -> list[OptOut]:
         where, params = where_clause({"scope = %s": scope, "opted_out = %s": True})

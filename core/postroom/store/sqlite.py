@@ -459,9 +459,15 @@ class SQLiteStore:
                 else item.message.id for item in items]
 
     def due_accounts(self, now: float) -> list[str]:
+        # The accounts are walked through the index one by one (a skip scan), each
+        # asked whether it has a due message: the outbox's sent rows are not read.
         rows = self._read(
-            "SELECT DISTINCT account FROM outbox WHERE (state = 'queued' AND not_before <= ?) "
-            "OR (state = 'inflight' AND lease_until <= ?) ORDER BY account", (now, now))
+            "WITH RECURSIVE accounts(name) AS (SELECT MIN(account) FROM outbox UNION ALL "
+            "SELECT (SELECT MIN(account) FROM outbox WHERE account > name) FROM accounts "
+            "WHERE name IS NOT NULL) SELECT name FROM accounts WHERE name IS NOT NULL AND ("
+            "EXISTS (SELECT 1 FROM outbox WHERE account = name AND state = 'queued' "
+            "AND not_before <= ?) OR EXISTS (SELECT 1 FROM outbox WHERE account = name "
+            "AND state = 'inflight' AND lease_until <= ?)) ORDER BY name", (now, now))
         return [account for (account,) in rows]
 
     def next_due(self) -> float | None:
@@ -543,20 +549,24 @@ class SQLiteStore:
     def _take(db: sqlite3.Connection, account: str, token: str, worker: str, now: float,
               lease: float, manual: bool, count: int, wanted: str | None,
               due_by: float) -> list[tuple]:
-        """Claim up to ``count`` messages, manual ones or the others, oldest first: queued
-        ones due at or before ``due_by`` and those whose lease ran out."""
-        if count <= 0:
-            return []
+        """Claim up to ``count`` messages, manual ones or the others: first those whose
+        lease ran out, then queued ones due at or before ``due_by``, oldest first."""
         only = "AND id IN (SELECT value FROM json_each(?))" if wanted else ""
-        rows = db.execute(
-            "UPDATE outbox SET state = 'inflight', lease_until = ?, worker = ?, claim = ?, "
-            "claimed_at = ? WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
-            "AND manual = ? AND ((state = 'queued' AND not_before <= ?) OR "
-            f"(state = 'inflight' AND lease_until <= ?)) {only} ORDER BY not_before, seq "
-            "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, critical, "
-            "batch",
-            (now + lease, worker, token, now, account, int(manual), due_by, now,
-             *([wanted] if wanted else []), count)).fetchall()
+        rows: list[tuple] = []
+        # One condition a statement, so that each reads the outbox_due index in order.
+        for state, due in (("inflight", "lease_until <= ?"), ("queued", "not_before <= ?")):
+            if len(rows) >= count:
+                break
+            taken = db.execute(
+                "UPDATE outbox SET state = 'inflight', lease_until = ?, worker = ?, claim = ?, "
+                "claimed_at = ? WHERE seq IN (SELECT seq FROM outbox WHERE account = ? "
+                f"AND state = ? AND {due} AND manual = ? {only} ORDER BY not_before, seq "
+                "LIMIT ?) RETURNING seq, payload, attempts, manual, route, not_before, "
+                "critical, batch",
+                (now + lease, worker, token, now, account, state,
+                 now if state == "inflight" else due_by, int(manual),
+                 *([wanted] if wanted else []), count - len(rows))).fetchall()
+            rows += taken
         rows.sort()
         return [row[1:] for row in rows]
 
@@ -672,9 +682,18 @@ class SQLiteStore:
                  change.keyword)).rowcount == 1
 
     def opted_out(self, scope: str, address: str) -> OptOut | None:
-        rows = self._read(f"SELECT {OPT_OUT_COLUMNS} FROM opt_out "
-                          "WHERE scope = ? AND address = ? AND opted_out = 1", (scope, address))
-        return opt_out(rows[0]) if rows else None
+        return self.opted_out_among(scope, [address]).get(address)
+
+    def opted_out_among(self, scope: str, addresses: Sequence[str]) -> dict[str, OptOut]:
+        with self._lock:
+            self._file.check(header=False)
+            try:
+                rows = _select_in(self._db, f"SELECT {OPT_OUT_COLUMNS} FROM opt_out WHERE "
+                                  "scope = ? AND opted_out = 1 AND address IN", (scope,),
+                                  sorted(set(addresses)))
+            except sqlite3.Error as exc:
+                raise self._fault(exc) from None
+        return {found.address: found for found in map(opt_out, rows)}
 
     def opt_outs(self, scope: str | None = None) -> list[OptOut]:
         where, params = where_clause({"scope = ?": scope, "opted_out = ?": 1})

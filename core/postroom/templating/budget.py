@@ -45,6 +45,7 @@ class _Watchdog:
         self._deadlines: dict[int, float] = {}
         self._fired: set[int] = set()
         self._thread: threading.Thread | None = None
+        self._wakes = float("inf")  # when the watchdog looks next, on its own
 
     def enter(self, seconds: float) -> bool:
         """Start timing the current thread; False when a render there is timed already."""
@@ -52,12 +53,15 @@ class _Watchdog:
         with self._changed:
             if me in self._deadlines:
                 return False
-            self._deadlines[me] = time.monotonic() + seconds
+            deadline = self._deadlines[me] = time.monotonic() + seconds
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="postroom-render-budget",
                                                 daemon=True)
                 self._thread.start()
-            self._changed.notify()
+            # Wake the watchdog only for a deadline before the time it looks anyway: a
+            # bulk send's thousands of renders then cost it no wake-up each.
+            if deadline < self._wakes:
+                self._changed.notify()
         return True
 
     def leave(self) -> None:
@@ -78,6 +82,7 @@ class _Watchdog:
                         self._deadlines[thread_id] = now + REPEAT
                         _raise_in(thread_id, RenderTimeout)
                 nearest = min(self._deadlines.values(), default=None)
+                self._wakes = float("inf") if nearest is None else nearest
                 self._changed.wait(None if nearest is None else max(nearest - now, 0.001))
 
 

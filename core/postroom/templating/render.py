@@ -12,7 +12,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from attrs import frozen
+from attrs import field, frozen
+from jinja2 import Template
 
 from postroom.addresses import Address
 from postroom.errors import MessageError
@@ -103,10 +104,18 @@ def inline_images(html: str | None, directory: Path, template: str) -> tuple[Inl
 
 
 def render_file(env: Sandbox, directory: Path, part: Part, file: str,
-                values: Mapping[str, object]) -> str:
-    """Render one part's file; any failure becomes a ``TemplateError`` naming folder, part, line."""
+                values: Mapping[str, object], loaded: dict[str, Template] | None = None) -> str:
+    """Render one part's file; any failure becomes a ``TemplateError`` naming folder, part, line.
+
+    ``loaded`` keeps the templates a bulk render has loaded: the environment
+    would otherwise check each file's time on disk for every recipient."""
     try:
-        return render_capped(env.get_template(file), values).strip()
+        template = None if loaded is None else loaded.get(file)
+        if template is None:
+            template = env.get_template(file)
+            if loaded is not None:
+                loaded[file] = template
+        return render_capped(template, values).strip()
     except Exception as exc:
         # A template can fail in any way Python code can; all of it is the template's to fix.
         raise explain(exc, file.split("/", 1)[0], part, file, directory) from exc
@@ -123,6 +132,7 @@ class Plan:
     variant: Variant
     channel: Channel
     signature: dict[Part, str]
+    loaded: dict[str, Template] = field(factory=dict, eq=False, repr=False)
 
     @classmethod
     def make(cls, folder: TemplateFolder, template: str, channel: Channel,
@@ -143,11 +153,12 @@ class Plan:
         def part(name: Part) -> str | None:
             if name not in variant.parts:
                 return None
-            return render_file(env, directory, name, variant.file(name), values)
+            return render_file(env, directory, name, variant.file(name), values, self.loaded)
 
         def signature(name: Part) -> str | None:
             file = self.signature.get(name)
-            return None if file is None else render_file(env, directory, name, file, values)
+            return None if file is None else render_file(env, directory, name, file, values,
+                                                         self.loaded)
 
         if self.channel == "sms":
             return Rendered(variant.template, "sms", variant.locale, text=part("sms"),

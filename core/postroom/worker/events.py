@@ -125,6 +125,8 @@ class LogEvents(Watcher):
 
     def attempted(self, attempt: Attempt) -> None:
         level = logging.ERROR if attempt.state == "dead" else logging.INFO
+        if not log.isEnabledFor(level):  # a bulk send makes thousands: skip the sentences
+            return
         what = {"sent": "sent", "dead": "failed for good",
                 "queued": "to be tried again"}[attempt.state]
         detail = " ".join(part for part in (attempt.code, attempt.text) if part)
@@ -182,6 +184,8 @@ class BatchProgressLog(Watcher):
             self._done[attempt.batch] = self._done.get(attempt.batch, 0) + 1
 
     def batch_done(self, done: BatchDone) -> None:
+        if not log.isEnabledFor(logging.INFO):  # the count costs a query over the batch
+            return
         now = time.monotonic()
         for batch in done.batches:
             count = self._done.get(batch, 0)
