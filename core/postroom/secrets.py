@@ -145,15 +145,29 @@ def _revealed(item: object, seen: set[int]) -> Iterator[str]:
             yield from _revealed(value, seen)
 
 
+def _base64_cores(raw: bytes) -> set[str]:
+    """What any base64 text that decodes to bytes holding ``raw`` contains, in both
+    alphabets: ``raw`` encoded at each of the three offsets within a group, less
+    the characters it shares with the bytes around it."""
+    cores = set()
+    for offset, shared in ((0, 0), (1, 2), (2, 3)):
+        encoded = base64.b64encode(bytes(offset) + raw).decode().rstrip("=")
+        core = encoded[shared:len(encoded) - (1 if (offset + len(raw)) % 3 else 0)]
+        cores |= {core, core.translate(str.maketrans("+/", "-_"))}
+    return cores
+
+
 class _Scrubber:
     """What ``scrub`` needs for one set of secrets, worked out once: their
-    spellings, longest first, and a pattern for the runs of base64 long enough
-    to decode to the shortest of them (shorter runs are not worth decoding)."""
+    spellings, longest first, a pattern for the runs of base64 long enough to
+    decode to the shortest of them, and what a run must contain to hold one
+    (a run without it is not worth decoding)."""
 
     def __init__(self, values: tuple[str, ...]) -> None:
         self.values = list(values)
         shortest = min(len(secret.encode("utf-8")) for secret in values)
         self.runs = re.compile(rf"[A-Za-z0-9+/_-]{{{max(2, -(-4 * shortest // 3))},}}={{0,2}}")
+        self.cores = {core for secret in values for core in _base64_cores(secret.encode())}
         forms = {form for secret in values
                  for form in (secret, quote(secret, safe=""), quote_plus(secret))}
         self.forms = [(form, None) if len(form) >= WHOLE_WORD_BELOW else
@@ -161,12 +175,17 @@ class _Scrubber:
                       for form in sorted(forms, key=len, reverse=True)]
 
     def __call__(self, text: str) -> str:
-        text = self.runs.sub(lambda run: "***" if _hides_secret(run.group(), self.values)
-                             else run.group(), text)
+        text = self.runs.sub(self._run, text)
         for form, whole_word in self.forms:
             text = text.replace(form, "***") if whole_word is None else \
                 whole_word.sub("***", text)
         return text
+
+    def _run(self, found: re.Match[str]) -> str:
+        run = found.group()
+        if any(core in run for core in self.cores) and _hides_secret(run, self.values):
+            return "***"
+        return run
 
 
 @functools.lru_cache(maxsize=64)
