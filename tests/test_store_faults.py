@@ -13,6 +13,7 @@ sender nor killed by an account of the wrong channel.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -33,6 +34,7 @@ from loopback.workers import outputs, smtp_config, stop, wait_for, worker_proces
 from postroom import EmailMessage, Engine
 from postroom.errors import StoreError
 from postroom.store import NewMessage, SQLiteStore
+from postroom.worker.recording import STOP_GRACE
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -83,6 +85,42 @@ def test_a_lock_held_past_the_busy_timeout_is_outlasted(tmp_path):
     with sqlite3.connect(tmp_path / "outbox.db") as db:
         assert db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state").fetchall() == [
             ("sent", COUNT)]
+
+
+def test_a_worker_stopped_while_the_outbox_stays_locked_stops_and_names_what_may_go_again(
+        tmp_path):
+    with running_smtp(faults=[EveryCommand("DATA", Stall(0.1))]) as server:
+        config = smtp_config(tmp_path / "postroom.toml", server.port,
+                             store={"busy_timeout": 0.5},
+                             delivery={"batch_size": 5, "lease": 2, "poll": 0.1})
+        ids = enqueue(config)
+        with worker_processes(config, tmp_path) as start:
+            worker = start()
+            wait_for(lambda: len(server.received) >= 3)
+            holder = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # held until the worker has gone
+            try:
+                time.sleep(1)
+                worker.send_signal(signal.SIGTERM)
+                code = worker.wait(timeout=STOP_GRACE + 20)  # it does not wait for ever
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+            (text,) = outputs(tmp_path).values()
+            assert code == 1, text  # 1: the outbox could not be used
+            assert "Traceback" not in text
+            unrecorded = re.search(r"stopping without recording the results of (\d+) messages"
+                                   r".*?: ([0-9a-f, ]+); they were handed to the provider", text)
+            assert unrecorded, text
+            named = unrecorded.group(2).split(", ")
+            assert len(named) == int(unrecorded.group(1)) and set(named) <= set(ids)
+            time.sleep(2.5)  # the stopped worker's lease runs out
+            again = start("--once")
+            assert again.wait(timeout=60) == 0, outputs(tmp_path)
+        received = Counter(m.postroom_id for m in server.received)
+    assert set(received) == set(ids)  # nothing lost
+    # Only the messages it named went twice.
+    assert {mid for mid, n in received.items() if n > 1} <= set(named)
 
 
 FAULTY_WORKER = '''

@@ -104,7 +104,7 @@ class Worker:
         self.progress = progress
         self.id = worker_id or f"worker-{uuid.uuid4().hex[:12]}"
         self.report = WorkerReport()
-        self.health = StoreHealth()
+        self.health = StoreHealth(self.stop)
         self._random = random.Random()
         self._lanes = [Lane(0)]
         self._tally_lock = threading.Lock()  # lanes add to one report
@@ -197,6 +197,8 @@ class Worker:
                 retry = 0.0
             except StoreUnavailable as error:
                 self.health.failed(error, "looking for due messages")
+                if self.health.given_up():  # stopping, with results it could not write
+                    raise
                 retry = min(max(retry * 2, 0.1), RETRY_MAX)
                 handled, wake = 0, clock() + retry
             if once and self._progressed == progressed:  # nothing finished this pass

@@ -9,6 +9,11 @@ is tried again with backoff until it goes through: a message that was sent
 is never sent again because its record could not be written at once.
 ``StoreHealth`` says so in one log line when the store fails and one when it
 answers again, not a line per try.
+
+A worker asked to stop while the store fails tries for ``STOP_GRACE``
+seconds more, then gives up: it logs the ids of the messages whose results
+it could not write (they were handed to the provider, and go again once
+their lease runs out) and stops, rather than ignore the signal.
 """
 
 from __future__ import annotations
@@ -28,16 +33,32 @@ FLUSH_EVERY = 100
 FLUSH_AFTER = 0.5  # seconds
 RETRY_FIRST = 0.05
 RETRY_MAX = 2.0
+STOP_GRACE = 10.0  # seconds a stopping worker goes on trying a store that fails
 
 T = TypeVar("T")
 
 
 class StoreHealth:
-    """Whether the store answered last time; logs only the changes."""
+    """Whether the store answered last time; logs only the changes. With the
+    worker's ``stop`` event, it says when to give up on a store that fails."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: threading.Event | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._down: StoreUnavailable | None = None
+        self._stop = stop
+        self._clock = clock
+        self._stopping_since: float | None = None
+
+    def given_up(self) -> bool:
+        """Whether the worker was asked to stop ``STOP_GRACE`` seconds ago or more."""
+        if self._stop is None or not self._stop.is_set():
+            return False
+        now = self._clock()
+        with self._lock:
+            if self._stopping_since is None:
+                self._stopping_since = now
+            return now - self._stopping_since >= STOP_GRACE
 
     def failed(self, error: StoreUnavailable, doing: str) -> None:
         with self._lock:
@@ -56,13 +77,16 @@ class StoreHealth:
 
 def persist(action: Callable[[], T], health: StoreHealth, doing: str,
             sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run a store ``action`` until it goes through, backing off while the store fails."""
+    """Run a store ``action`` until it goes through, backing off while the store fails;
+    raise its ``StoreUnavailable`` once the worker stopping has given up on it."""
     delay = RETRY_FIRST
     while True:
         try:
             result = action()
         except StoreUnavailable as error:
             health.failed(error, doing)
+            if health.given_up():
+                raise
             sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
             continue
@@ -115,5 +139,12 @@ class Recorder:
                 self.store.record(self.token, waiting, follow_ups)
                 self.written += len(waiting)
 
-        persist(write, self.health, f"recording {len(waiting)} results")
+        try:
+            persist(write, self.health, f"recording {len(waiting)} results")
+        except StoreUnavailable:
+            log.error("stopping without recording the results of %d messages, as the outbox "
+                      "cannot be written: %s; they were handed to the provider and will be "
+                      "sent again when their lease runs out", len(waiting),
+                      ", ".join(d.message_id for d in waiting))
+            raise
         self._waiting, self._follow_ups = [], []
