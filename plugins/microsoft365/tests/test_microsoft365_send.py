@@ -9,8 +9,14 @@ from postroom import Outcome
 from postroom_microsoft365.exchange import DAILY_LIMIT_PAUSE
 
 
-def test_exchanges_limits_are_the_schedules_defaults(engine):
+def test_exchanges_limits_are_the_schedules_limits(engine):
     schedule = engine().account("m").schedule
+
+    assert (schedule.per_minute, schedule.daily_cap) == (30, 10_000)
+
+
+def test_a_looser_schedule_does_not_raise_exchanges_limits(engine):
+    schedule = engine(schedule={"per_minute": 100, "daily_cap": 50_000}).account("m").schedule
 
     assert (schedule.per_minute, schedule.daily_cap) == (30, 10_000)
 

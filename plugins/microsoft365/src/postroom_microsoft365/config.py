@@ -59,8 +59,8 @@ class Microsoft365Config(ProviderConfig):
     local_hostname: str | None = None
     tls_ca_file: Path | None = None
 
-    def schedule_defaults(self) -> Mapping[str, object]:
-        """Exchange Online's limits as the account's schedule; ``[schedule]`` may set lower."""
+    def limits(self) -> Mapping[str, object]:
+        """Exchange Online's limits; a tighter ``[schedule]`` wins, a looser one does not."""
         return {"per_minute": MESSAGES_PER_MINUTE, "daily_cap": RECIPIENTS_PER_DAY}
 
     @property

@@ -20,13 +20,13 @@ def check(config: Microsoft365Config, target: str | None) -> Diagnosis:
     """Get a token, connect, log in and send a test message to ``target``."""
     login = config.login()
     grant = config.grant
-    schedule = config.schedule_defaults()
+    limits = config.limits()
     facts = {"server": str(config.server), "tenant": grant.tenant,
              "app": grant.client_id,
              "sign-in": "app-only (client credentials)" if grant.app_only
              else "delegated (refresh token)",
-             "limits": f"{schedule['per_minute']} messages a minute, "
-                       f"{schedule['daily_cap']} a day (Exchange Online's), "
+             "limits": f"{limits['per_minute']} messages a minute, "
+                       f"{limits['daily_cap']} a day (Exchange Online's), "
                        f"{config.max_recipients} recipients a message"}
     try:
         login.prepare(fresh=True)
