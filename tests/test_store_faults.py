@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import read_rows, store_toml
 from hostile import outbox, run
 from hostile import write_config as hostile_config
 from loopback.smtp import EveryCommand, Stall, running_smtp
@@ -360,10 +361,11 @@ def test_a_running_worker_stops_with_a_sentence(tmp_path, fault):
 # --- two configurations on one database -------------------------------------------------------
 
 @pytest.fixture
-def shared(tmp_path):
+def shared(tmp_path, store_settings):
     """Config A (mail sends as clinic-a) with a message queued, and config B beside it on
-    the same database, its mail account as ``b_mail``."""
-    a = hostile_config(tmp_path / "a", '[store]\npath = "../outbox.db"\n', accounts="""
+    the same database (of each store), its mail account as ``b_mail``."""
+    store = store_toml(store_settings)
+    a = hostile_config(tmp_path / "a", store, accounts="""
 [accounts.mail]
 provider = "email_file"
 sender = "clinic-a@example.org"
@@ -371,17 +373,18 @@ sender = "clinic-a@example.org"
     queue_one(a)
 
     def config_b(mail: str) -> Path:
-        return hostile_config(tmp_path / "b", '[store]\npath = "../outbox.db"\n',
-                            accounts=f"[accounts.mail]\n{mail}\n")
+        return hostile_config(tmp_path / "b", store, accounts=f"[accounts.mail]\n{mail}\n")
 
     return a, config_b
 
 
-def states(folder: Path) -> list[str]:
-    return [row[2] for row in outbox(folder, "outbox.db")]
+def states(settings: dict) -> list[str]:
+    return [state for (state,) in read_rows(settings, "SELECT state FROM {schema}outbox "
+                                                      "ORDER BY seq")]
 
 
-def test_another_config_does_not_send_the_messages_as_someone_else(shared, tmp_path):
+def test_another_config_does_not_send_the_messages_as_someone_else(shared, tmp_path,
+                                                                    store_settings):
     a, config_b = shared
     b = config_b('provider = "email_file"\nsender = "clinic-b@example.org"')
     code, said = run(b, "worker", "--once")
@@ -393,27 +396,27 @@ def test_another_config_does_not_send_the_messages_as_someone_else(shared, tmp_p
     code, said = run(b, "send", "-a", "mail", "--queue", "--to", "bo@example.org",
                      "--text", "x")
     assert code == 2 and "accounts.mail: 1 message waits" in said
-    assert states(tmp_path) == ["queued"]
+    assert states(store_settings) == ["queued"]
     assert not (tmp_path / "b" / "outbox").exists()  # B's provider wrote nothing
     # B can still look, and A sends its own.
     assert run(b, "queue")[0] == 0
     code, said = run(b, "store")
     assert "clinic-a@example.org" in said and "differs" in said
     assert run(a, "worker", "--once")[0] == 0
-    assert states(tmp_path) == ["sent"]
+    assert states(store_settings) == ["sent"]
     # With nothing of A's waiting, the record follows B.
     queue_one(b)
     assert run(b, "worker", "--once")[0] == 0
-    assert states(tmp_path) == ["sent", "sent"]
+    assert states(store_settings) == ["sent", "sent"]
 
 
-def test_an_account_of_another_channel_does_not_kill_the_messages(shared, tmp_path):
+def test_an_account_of_another_channel_does_not_kill_the_messages(shared, store_settings):
     _, config_b = shared
     b = config_b('provider = "sms_file"')
     code, said = run(b, "worker", "--once")
     assert code == 2 and "queued to go by email as clinic-a@example.org" in said
     assert "this configuration's mail sends sms" in said
-    assert states(tmp_path) == ["queued"]
+    assert states(store_settings) == ["queued"]
 
 
 def test_adopt_takes_the_waiting_messages_over_on_purpose(shared, tmp_path):

@@ -38,7 +38,7 @@ def store(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand:
         return
     engine = ctx.find_object(Context).engine(as_json)
-    recorded = engine.store.owners() if hasattr(engine.store, "owners") else {}
+    recorded = engine.store.owners()
     mine = engine.identities()
     rows = []
     for name in sorted(recorded.keys() | mine.keys()):
@@ -161,7 +161,7 @@ def adopt(obj: Context, accounts: tuple[str, ...], as_json: bool) -> None:
     For a configuration that replaces another on purpose, or an account whose
     sender changed while messages waited: they then go as this configuration
     says. Two configurations that should not share the outbox want their own
-    [store] path instead.
+    [store] path (or, on PostgreSQL, schema) instead.
     """
     as_json = with_group_json(as_json)
     engine = obj.engine(as_json)
@@ -169,8 +169,6 @@ def adopt(obj: Context, accounts: tuple[str, ...], as_json: bool) -> None:
     if unknown:
         fail(f"no usable account named {', '.join(map(repr, unknown))} in this configuration "
              f"(usable: {', '.join(engine.config.accounts) or 'none'})", as_json=as_json)
-    if not hasattr(engine.store, "adopt"):
-        fail("this outbox keeps no record of its accounts", as_json=as_json)
     done = engine.store.adopt(list(accounts) or list(engine.config.accounts))
     identities = engine.identities()
     emit(as_json, {"adopted": done},

@@ -20,14 +20,18 @@ sender changed while messages waited).
 
 ``check_path`` refuses, before SQLite opens it, a path that cannot be an
 outbox: a folder, a file under a file, a file that is not a database.
+
+``Owners`` serves both stores: it is given a connection (SQLite's) or a
+cursor (psycopg's), and ``OwnerTables`` says how that database names the
+table and marks a parameter.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from attrs import frozen
 
@@ -38,13 +42,24 @@ HEADER = b"SQLite format 3\x00"
 """The first bytes of every SQLite database file."""
 
 OWNERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS store_accounts (
+CREATE TABLE IF NOT EXISTS {t}store_accounts (
     account TEXT PRIMARY KEY,
     channel TEXT NOT NULL,
     sends_as TEXT,
-    recorded REAL NOT NULL
-);
-"""
+    recorded DOUBLE PRECISION NOT NULL
+)"""
+
+
+@frozen
+class OwnerTables:
+    """How a database names the owners' tables (``prefix``: PostgreSQL's schema,
+    quoted, and a dot) and marks a parameter (``mark``)."""
+
+    prefix: str = ""
+    mark: str = "?"
+
+    def sql(self, text: str) -> str:
+        return text.replace("{t}", self.prefix).replace("?", self.mark)
 
 
 @frozen
@@ -122,19 +137,26 @@ class StoreFile:
 
 class Owners:
     """The store's record of its accounts (see the module); ``accounts`` is what the
-    configuration using the store says of each, empty for a store used without one."""
+    configuration using the store says of each, empty for a store used without one.
+    ``db`` in each method is a connection or cursor inside the store's transaction."""
 
-    def __init__(self, db: sqlite3.Connection, accounts: Mapping[str, AccountIdentity],
-                 now: float) -> None:
+    def __init__(self, accounts: Mapping[str, AccountIdentity],
+                 tables: OwnerTables = OwnerTables()) -> None:
         self.accounts = dict(accounts)
-        new = not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'store_accounts'"
-                             ).fetchone()
-        db.executescript(OWNERS_SCHEMA)
-        if new:  # a new outbox belongs to the configuration that made it
+        self.tables = tables
+
+    def _run(self, db: Any, text: str, params: tuple = ()) -> Any:
+        return db.execute(self.tables.sql(text), params)
+
+    def start(self, db: Any, now: float) -> None:
+        """Make the record's table; an outbox with no record yet (new, or made before
+        records were kept) belongs to the configuration that opens it."""
+        self._run(db, OWNERS_SCHEMA)
+        if self._run(db, "SELECT 1 FROM {t}store_accounts LIMIT 1").fetchone() is None:
             for name, identity in self.accounts.items():
                 self._record(db, name, identity, now)
 
-    def check(self, db: sqlite3.Connection, names: Iterable[str], now: float) -> None:
+    def check(self, db: Any, names: Iterable[str], now: float) -> None:
         """Before queuing or claiming messages of ``names``, inside the write
         transaction: record accounts new to the store, follow a changed account
         that has nothing waiting, refuse one that has."""
@@ -142,25 +164,24 @@ class Owners:
             mine = self.accounts.get(name)
             if mine is None:
                 continue  # an account this configuration does not describe
-            row = db.execute("SELECT channel, sends_as FROM store_accounts WHERE account = ?",
-                             (name,)).fetchone()
+            row = self._run(db, "SELECT channel, sends_as FROM {t}store_accounts "
+                            "WHERE account = ?", (name,)).fetchone()
             if row is not None and AccountIdentity(*row) == mine:
                 continue
-            waiting = db.execute("SELECT COUNT(*) FROM outbox WHERE account = ? AND state IN "
-                                 "('queued', 'inflight')", (name,)).fetchone()[0]
+            waiting = self._run(db, "SELECT COUNT(*) FROM {t}outbox WHERE account = ? AND "
+                                "state IN ('queued', 'inflight')", (name,)).fetchone()[0]
             if row is not None and waiting:
                 raise StoreError(_conflict(name, AccountIdentity(*row), mine, waiting),
                                  usage=True)
             self._record(db, name, mine, now)
 
-    @staticmethod
-    def recorded(db: sqlite3.Connection) -> dict[str, AccountIdentity]:
+    def recorded(self, db: Any) -> dict[str, AccountIdentity]:
         """The accounts the store has recorded, by name."""
-        rows = db.execute("SELECT account, channel, sends_as FROM store_accounts "
-                          "ORDER BY account").fetchall()
+        rows = self._run(db, "SELECT account, channel, sends_as FROM {t}store_accounts "
+                         "ORDER BY account").fetchall()
         return {name: AccountIdentity(channel, sends_as) for name, channel, sends_as in rows}
 
-    def adopt(self, db: sqlite3.Connection, names: Iterable[str], now: float) -> list[str]:
+    def adopt(self, db: Any, names: Iterable[str], now: float) -> list[str]:
         """Record this configuration's accounts ``names`` as the store's, whatever
         was recorded; returns the names recorded."""
         chosen = [name for name in names if name in self.accounts]
@@ -168,13 +189,10 @@ class Owners:
             self._record(db, name, self.accounts[name], now)
         return chosen
 
-    @staticmethod
-    def _record(db: sqlite3.Connection, name: str, identity: AccountIdentity,
-                now: float) -> None:
-        db.execute("INSERT INTO store_accounts VALUES (?, ?, ?, ?) ON CONFLICT (account) DO "
-                   "UPDATE SET channel = excluded.channel, sends_as = excluded.sends_as, "
-                   "recorded = excluded.recorded",
-                   (name, identity.channel, identity.sends_as, now))
+    def _record(self, db: Any, name: str, identity: AccountIdentity, now: float) -> None:
+        self._run(db, "INSERT INTO {t}store_accounts VALUES (?, ?, ?, ?) ON CONFLICT (account) "
+                  "DO UPDATE SET channel = excluded.channel, sends_as = excluded.sends_as, "
+                  "recorded = excluded.recorded", (name, identity.channel, identity.sends_as, now))
 
 
 def _conflict(name: str, recorded: AccountIdentity, mine: AccountIdentity, waiting: int) -> str:

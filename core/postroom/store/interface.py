@@ -17,6 +17,7 @@ from postroom.messages import Message
 from postroom.results import Credits
 from postroom.scheduling import Schedule, Usage
 from postroom.store.accounting import AccountState
+from postroom.store.identity import AccountIdentity
 
 
 @frozen
@@ -441,6 +442,13 @@ class Store(Protocol):
 
     def opt_outs(self, scope: str | None = None) -> list[OptOut]:
         """Every address opted out (within ``scope``), newest first."""
+
+    def owners(self) -> dict[str, AccountIdentity]:
+        """What the outbox records of each account that queued or sent through it
+        (see ``postroom.store.identity``)."""
+
+    def adopt(self, accounts: Collection[str]) -> list[str]:
+        """Record the configuration's ``accounts`` as the outbox's; the names recorded."""
 
     def recurring_last(self, name: str) -> float | None:
         """When the recurring send ``name`` last fired (or was first seen)."""

@@ -24,8 +24,8 @@ def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
 
     ``upgrade`` brings an older store's tables up to date; without it such a
     store raises ``StoreError`` saying what to run. ``owners`` are the
-    configuration's accounts, which an SQLite outbox checks its record against
-    (``postroom.store.identity``); a PostgreSQL one keeps no such record yet.
+    configuration's accounts, which the outbox checks its record against
+    (``postroom.store.identity``).
     """
     if settings.url is None:
         return SQLiteStore(settings.path, settings.durability, clock, settings.busy_timeout,
@@ -36,4 +36,4 @@ def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
         raise ConfigError([("store.url", f"a PostgreSQL store needs {exc.name or 'psycopg'}, "
                                          f"which is not installed: {POSTGRES_EXTRA}")]) from None
     return PostgresStore(settings.url.reveal(), settings.schema, settings.durability, clock,
-                         upgrade)
+                         upgrade, owners=owners)

@@ -24,7 +24,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -56,6 +56,7 @@ from postroom.store.accounting import (
     switched,
     usage_query,
 )
+from postroom.store.identity import AccountIdentity, Owners, OwnerTables
 from postroom.store.interface import (
     AccountPause,
     BatchRow,
@@ -140,7 +141,8 @@ class PostgresStore:
 
     def __init__(self, url: str, schema: str = "postroom", durability: str = "full",
                  clock: Callable[[], float] = time.time, upgrade: bool = False,
-                 pool_size: int = 8) -> None:
+                 pool_size: int = 8,
+                 owners: Mapping[str, AccountIdentity] | None = None) -> None:
         if not SCHEMA_NAME.fullmatch(schema):
             raise ConfigError([("store.schema", f"expected {SCHEMA_HINT}, got {schema!r}")])
         self.schema = schema
@@ -148,6 +150,7 @@ class PostgresStore:
         self._url = url
         self._clock = clock
         self._q = f'"{schema}"'
+        self._owners = Owners(owners or {}, OwnerTables(f"{self._q}.", "%s"))
         self.channel = f"postroom_{schema}"
         options = {"connect_timeout": 10}
         if durability != "full":
@@ -216,6 +219,7 @@ class PostgresStore:
                 step.apply(lambda text: cur.execute(text.replace("{s}", q)))
             if todo:
                 cur.execute(f"UPDATE {q}.schema_version SET version = %s", (todo[-1].version,))
+            self._owners.start(cur, self._clock())
         return [step.what for step in todo]
 
     # -- enqueue and claim ----------------------------------------------------
@@ -243,6 +247,7 @@ class PostgresStore:
         notify(cur, self.channel)
 
     def _enqueue(self, cur: psycopg.Cursor, items: Sequence[NewMessage]) -> list[str]:
+        self._owners.check(cur, [item.account for item in items], self._clock())
         self._insert(cur, items)
         keyed = [item.idempotency_key for item in items if item.idempotency_key]
         earlier = dict(cur.execute(f"SELECT idempotency_key, id FROM {self._q}.outbox "
@@ -392,6 +397,7 @@ class PostgresStore:
 
         def work(cur: psycopg.Cursor) -> tuple[float, bool, ClaimPlan, list[tuple]]:
             state = self._lock_account(cur, account)
+            self._owners.check(cur, [account], self._clock())
             now, probe, plan = self._decide(cur, account, schedule, limit, state)
             taken = self._take(cur, account, token, worker, now, lease, True, plan.manual,
                                wanted, now)
@@ -867,6 +873,15 @@ class PostgresStore:
 
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
         self._wakeup.wait(timeout, stop or threading.Event())
+
+    def owners(self) -> dict[str, AccountIdentity]:
+        """What the outbox records of each account that queued or sent through it."""
+        return self._run(self._owners.recorded)
+
+    def adopt(self, accounts: Collection[str]) -> list[str]:
+        """Record the configuration's ``accounts`` as this outbox's, so their waiting
+        messages go as that configuration says; returns the accounts recorded."""
+        return self._run(lambda cur: self._owners.adopt(cur, accounts, self._clock()))
 
     def close(self) -> None:
         self._pool.close()

@@ -351,7 +351,8 @@ class SQLiteStore:
         self.version = latest(STEPS)
         try:
             self._file = StoreFile(self.path)
-            self._owners = Owners(self._db, owners or {}, clock())
+            self._owners = Owners(owners or {})
+            self._owners.start(self._db, clock())
         except sqlite3.Error as exc:
             raise self._fault(exc) from None
 
