@@ -24,6 +24,7 @@ import math
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -95,6 +96,9 @@ from postroom.store.wakeup import Wakeup, notify
 
 T = TypeVar("T")
 
+# Which database a connection reaches: the server (unique per cluster) and the name.
+_WHICH_DATABASE = "SELECT system_identifier, current_database() FROM pg_control_system()"
+
 # The types of the columns ``enqueue`` and the log write from arrays.
 OUTBOX_TYPES = ("text", "text", "text", "text", "text", "float8", "bool", "text", "float8",
                 "text", "bool", "text")
@@ -151,6 +155,8 @@ class PostgresStore:
         self._clock = clock
         self._q = f'"{schema}"'
         self._owners = Owners(owners or {}, OwnerTables(f"{self._q}.", "%s"))
+        self._database: tuple | None = None  # (server, name), read when first asked
+        self._sharing: weakref.WeakSet = weakref.WeakSet()  # connections found to share it
         self.channel = f"postroom_{schema}"
         options = {"connect_timeout": 10}
         if durability != "full":
@@ -270,6 +276,21 @@ class PostgresStore:
             raise StoreError(f"the connection given has no postroom outbox in schema "
                              f"{self.schema}: pass a connection to the database of [store] url "
                              f"({self.where})", usage=True) from None
+
+    def shares_database(self, connection: object) -> bool:
+        """Whether ``connection`` (an app's own psycopg connection) is to this outbox's
+        database: the same server (its system identifier) and database name."""
+        if not isinstance(connection, psycopg.Connection):
+            return False
+        if connection in self._sharing:
+            return True
+        if self._database is None:
+            self._database = self._rows(_WHICH_DATABASE)[0]
+        with psycopg.Cursor(connection) as cur:
+            same = cur.execute(_WHICH_DATABASE).fetchone() == self._database
+        if same:
+            self._sharing.add(connection)
+        return same
 
     def due_accounts(self, now: float) -> list[str]:
         rows = self._rows(

@@ -26,7 +26,7 @@ import logging
 from collections.abc import Sequence
 
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import connections, transaction
 
 from postroom.contrib.django.conf import DjangoSettings
 from postroom.contrib.django.convert import to_postroom
@@ -51,14 +51,19 @@ def default_email_account(chosen: Engine) -> str:
 def shared_connection(chosen: Engine, database: str) -> object | None:
     """The database connection to queue on inside the caller's transaction, or None.
 
-    This is the hook point for a PostgreSQL store that lives in Django's own
-    database: there the outbox rows can be written through Django's
+    A PostgreSQL store in Django's own database (the same server and database,
+    Django on psycopg 3) has its outbox rows written through Django's
     connection (``engine.send(..., connection=conn)``), so they commit or
-    roll back with the app's own rows and no ``on_commit`` is needed. It
-    returns None for every other store, and the messages are queued when
-    the transaction commits instead.
+    roll back with the app's own rows and no ``on_commit`` is needed. For
+    every other store this is None, and the messages are queued when the
+    transaction commits instead.
     """
-    return None
+    shares = getattr(chosen.store, "shares_database", None)
+    wrapper = connections[database]
+    if shares is None or wrapper.vendor != "postgresql":
+        return None
+    wrapper.ensure_connection()
+    return wrapper.connection if shares(wrapper.connection) else None
 
 
 def queue(chosen: Engine, account: str, messages: Sequence[EmailMessage],
