@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from loopback.ports import refused_port
-from loopback.smtp import Answer, ForAddress
-
-from postroom.testing import ProviderContract
-
-REFUSED = "gone@example.org"
-NO_SUCH_USER = ("550-5.1.1 The email account that you tried to reach does not exist.\r\n"
-                "550 5.1.1  https://support.google.com/mail/?p=NoSuchUser x1 - gsmtp")
+from loopback.smtp_contract import SmtpContract
 
 
-class TestGmailContract(ProviderContract):
+class TestGmailContract(SmtpContract):
     provider = "gmail"
+    refusal = ("550-5.1.1 The email account that you tried to reach does not exist.\r\n"
+               "550 5.1.1  https://support.google.com/mail/?p=NoSuchUser x1 - gsmtp")
 
     @pytest.fixture
     def server(self, gmail_server):
-        return gmail_server(faults=[ForAddress("RCPT", REFUSED, Answer(NO_SUCH_USER))])
+        return gmail_server(faults=self.refused())
 
     @pytest.fixture
     def settings(self, server, account):
@@ -27,22 +22,6 @@ class TestGmailContract(ProviderContract):
         return settings
 
     @pytest.fixture
-    def recipient(self):
-        return "bob@example.org"
-
-    @pytest.fixture
-    def rejected_recipient(self):
-        return REFUSED
-
-    @pytest.fixture
-    def unreachable_settings(self, settings):
-        return {**settings, "port": refused_port()}
-
-    @pytest.fixture
     def secrets(self, tokens):
         # Grows as the token endpoint issues access tokens, so those are checked too.
         return tokens.secret_values
-
-    @pytest.fixture
-    def expect_credits(self):
-        return False

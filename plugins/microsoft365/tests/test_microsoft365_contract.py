@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from loopback.ports import refused_port
-from loopback.smtp import Answer, ForAddress
-
-from postroom.testing import ProviderContract
-
-REFUSED = "gone@example.org"
-NO_SUCH_USER = ("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient gone@example.org not "
-                "found by SMTP address lookup")
+from loopback.smtp_contract import REFUSED, SmtpContract
 
 
-class TestMicrosoft365Contract(ProviderContract):
+class TestMicrosoft365Contract(SmtpContract):
     provider = "microsoft365"
+    refusal = (f"550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient {REFUSED} not "
+               "found by SMTP address lookup")
 
     @pytest.fixture
     def server(self, exchange_server):
-        return exchange_server(faults=[ForAddress("RCPT", REFUSED, Answer(NO_SUCH_USER))])
+        return exchange_server(faults=self.refused())
 
     @pytest.fixture
     def settings(self, server, account):
@@ -27,25 +22,9 @@ class TestMicrosoft365Contract(ProviderContract):
         return settings
 
     @pytest.fixture
-    def recipient(self):
-        return "bob@example.org"
-
-    @pytest.fixture
-    def rejected_recipient(self):
-        return REFUSED
-
-    @pytest.fixture
-    def unreachable_settings(self, settings):
-        return {**settings, "port": refused_port()}
-
-    @pytest.fixture
     def secrets(self, entra):
         # Grows as the platform issues access tokens, so those are checked too.
         return entra.secret_values
-
-    @pytest.fixture
-    def expect_credits(self):
-        return False
 
 
 class TestDelegatedMicrosoft365Contract(TestMicrosoft365Contract):
