@@ -11,6 +11,8 @@ import os
 import re
 from pathlib import Path
 
+from postroom.store import InboxEntry
+
 WHO = "Ann (web, 127.0.0.1)"
 UNKNOWN = "nobody@example.org"  # the loopback SMTP server refuses it for good (conftest)
 SAMPLE = ("appointment=2026-03-03T09:30Z\nnote=Bring your card\nclinic=North Street\n"
@@ -34,6 +36,13 @@ def fill_the_store(engine) -> dict[str, str]:
                                             "office_phone": "01632 960123",
                                             "clinic": "North Street"},
                                    send_at=_tomorrow(engine))[0]
+    now = engine.clock()
+    engine.store.add_inbox([
+        InboxEntry("in-reply", now - 300, "sms", "texts", "reply", "+447700900123",
+                   "+447700900000", "Running 10 minutes late, sorry", message_id=ids["text"]),
+        InboxEntry("in-stop", now - 120, "sms", "texts", "opt_out", "+447700900789",
+                   "+447700900000", "STOP"),
+    ])
     return ids
 
 
@@ -143,6 +152,7 @@ PAGES = {
     "accounts": "/accounts",
     "queue": "/queue",
     "log": "/log",
+    "inbox": "/inbox",
     "estimate": "/estimate?account=helpdesk&count=5000",
     "health": "/health",
     "templates": "/templates?" + "&".join(f"{k}={v}" for k, v in {

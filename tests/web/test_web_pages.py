@@ -184,3 +184,34 @@ def test_beside_another_asgi_app_as_in_a_django_site(engine, password):
         session = log_in(f"{url}/postroom", password)
         page = session.get(f"{url}/postroom/accounts", timeout=10)
     assert page.status_code == 200 and 'href="/postroom/static/postroom.css"' in page.text
+
+
+def test_the_inbox_shows_what_came_in_and_filters_it(admin, site, store_view):
+    from postroom.store import InboxEntry
+
+    sent = store_view.send("office", to="bo@example.org", subject="Hi", text="Hello")[0]
+    now = store_view.clock()
+    store_view.store.add_inbox([
+        InboxEntry("in-1", now - 60, "sms", "texts", "opt_out", "+447700900123",
+                   "+447700900000", "STOP"),
+        InboxEntry("in-2", now - 30, "email", "office", "bounce", "mailer-daemon@example.org",
+                   "desk@example.org", "550 5.1.1 bo@example.org: no such user",
+                   subject="Undelivered Mail Returned to Sender", message_id=sent),
+    ])
+
+    answer = admin.get(f"{site}/inbox", timeout=10)
+    page = text_of(answer)
+    assert answer.status_code == 200 and 'href="/inbox"' in answer.text  # in the menu
+    assert "opt out +447700900123 STOP" in page
+    assert "bounce mailer-daemon@example.org Undelivered Mail Returned to Sender" in page
+    assert f'href="/messages/{sent}"' in answer.text  # the bounce leads to what was sent
+    assert page.index("Undelivered") < page.index("+447700900123")  # newest first
+
+    only = admin.get(f"{site}/inbox", params={"kind": "opt_out"},
+                     headers={"HX-Request": "true"}, timeout=10)
+    assert "<html" not in only.text and "+447700900123" in only.text
+    assert "Undelivered" not in only.text
+    wrong = text_of(admin.get(f"{site}/inbox", params={"since": "soon"}, timeout=10))
+    assert "since" in wrong and "+447700900123" not in wrong
+    assert "Nothing came in that matches" in text_of(
+        admin.get(f"{site}/inbox", params={"sender": "nobody"}, timeout=10))

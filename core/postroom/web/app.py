@@ -33,10 +33,10 @@ from postroom.errors import ConfigError, PostroomError
 from postroom.secrets import Secret
 from postroom.web.auth import RequireLogin, action, password_matches, session_key, start_session
 from postroom.web.site import Page, Site, render
-from postroom.web.views import accounts, delivery_log, estimate, health, queue, templates
+from postroom.web.views import accounts, delivery_log, estimate, health, inbox, queue, templates
 
-PAGES: tuple[Page, ...] = (accounts.page, queue.page, delivery_log.page, estimate.page,
-                           templates.page, health.page)
+PAGES: tuple[Page, ...] = (accounts.page, queue.page, delivery_log.page, inbox.page,
+                           estimate.page, templates.page, health.page)
 COOKIE = "postroom_session"
 FAILED_LOGIN_DELAY = 1.0  # seconds: slows down guessing without locking anyone out
 

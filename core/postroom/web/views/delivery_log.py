@@ -12,34 +12,25 @@ from postroom.errors import ConfigError
 from postroom.results import Outcome
 from postroom.web.auth import action, actor
 from postroom.web.site import Page, call, engine, flash, render
+from postroom.web.views.filters import LIMITS, read_filters
 
 # What the outcome filter offers: tries, then what operators and reports add.
 OUTCOMES = (*(o.value for o in Outcome), "skipped", "override", "cancelled", "requeued",
             "test", "cleared", "delivered", "failed")
-LIMITS = (50, 200, 1000)
 
 
 async def show(request: Request) -> Response:
     chosen = engine(request)
-    query = request.query_params
-    filters = {key: query.get(key, "").strip() for key in ("account", "outcome", "recipient",
-                                                           "since", "batch")}
-    asked = int(query["limit"]) if query.get("limit", "").isdigit() else LIMITS[0]
-    limit = min(max(asked, 1), LIMITS[-1])
-    error = None
-    since = None
-    if filters["since"]:
-        try:
-            since = parse_time(filters["since"], "since", chosen, past=True).timestamp()
-        except ConfigError as exc:
-            error = str(exc)
-    entries = [] if error else await call(
+    found = read_filters(request, chosen, ("account", "outcome", "recipient", "since",
+                                           "batch"))
+    filters = found.values
+    entries = [] if found.error else await call(
         chosen.log, account=filters["account"] or None, outcome=filters["outcome"] or None,
-        recipient=filters["recipient"] or None, since=since, limit=limit,
+        recipient=filters["recipient"] or None, since=found.since, limit=found.limit,
         batch=filters["batch"] or None)
     return render(request, "log.html", {
-        "entries": entries, "filters": filters, "limit": limit, "limits": LIMITS,
-        "outcomes": OUTCOMES, "accounts": list(chosen.config.accounts), "error": error,
+        "entries": entries, "filters": filters, "limit": found.limit, "limits": LIMITS,
+        "outcomes": OUTCOMES, "accounts": list(chosen.config.accounts), "error": found.error,
     }, fragment="_log_results.html")
 
 
