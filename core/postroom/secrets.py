@@ -175,10 +175,13 @@ class _Scrubber:
                       for form in sorted(forms, key=len, reverse=True)]
 
     def __call__(self, text: str) -> str:
-        text = self.runs.sub(self._run, text)
+        # Most texts hold no secret in any form: substring checks say so cheaply.
+        if any(core in text for core in self.cores):
+            text = self.runs.sub(self._run, text)
         for form, whole_word in self.forms:
-            text = text.replace(form, "***") if whole_word is None else \
-                whole_word.sub("***", text)
+            if form in text:
+                text = text.replace(form, "***") if whole_word is None else \
+                    whole_word.sub("***", text)
         return text
 
     def _run(self, found: re.Match[str]) -> str:
