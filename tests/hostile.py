@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -63,6 +64,6 @@ def outbox(folder: Path, name: str = "postroom.db") -> list[tuple]:
     path = folder / name
     if not path.exists():
         return []
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         return db.execute("SELECT id, account, state, not_before, lease_until FROM outbox "
                           "ORDER BY seq").fetchall()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import read_rows, store_toml
-from hostile import outbox, run
+from hostile import outbox, run, run_process
 from hostile import write_config as hostile_config
 from loopback.smtp import EveryCommand, Stall, running_smtp
 from loopback.workers import outputs, smtp_config, stop, wait_for, worker_processes
@@ -280,8 +280,10 @@ def test_a_read_only_database_is_a_sentence_and_nothing_is_queued(tmp_path):
     queue_one(config)
     before = outbox(tmp_path)
     with read_only(tmp_path / "postroom.db"):
-        code, said = run(config, "send", "-a", "mail", "--queue", "--to", "bo@example.org",
-                         "--text", "x")
+        # A process of its own: SQLite hands a new connection a writable descriptor
+        # it kept open for this process's earlier connections to the same file.
+        code, said = run_process(tmp_path, "--config", str(config), "send", "-a", "mail",
+                                 "--queue", "--to", "bo@example.org", "--text", "x")
         assert code == 1 and "Traceback" not in said, said  # 1: the outbox could not be used
         assert str(tmp_path / "postroom.db") in said and "may not be written" in said, said
         assert "give the user postroom runs as write access" in said, said
