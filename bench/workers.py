@@ -88,14 +88,18 @@ def run(workers: int, count: int, delay: float, rate: float | None, burst: int) 
             path = folder / "postroom.toml"
             path.write_text(config(sink.port, rate, burst))
             enqueue(path, count)
-            processes = [subprocess.Popen([sys.executable, "-m", "postroom", "--config",
-                                           str(path), "worker", "--once"],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                         for _ in range(workers)]
-            for process in processes:
-                _, err = process.communicate(timeout=600)
-                if process.returncode != 0:
-                    raise RuntimeError(f"a worker failed:\n{err.decode()[-2000:]}")
+            # Each worker logs a line a message: into a file, since a pipe read only
+            # after the worker before it ends would fill and hold that worker up.
+            logs = [folder / f"worker-{n}.log" for n in range(workers)]
+            processes = []
+            for log_path in logs:
+                with log_path.open("wb") as log_file:
+                    processes.append(subprocess.Popen(
+                        [sys.executable, "-m", "postroom", "--config", str(path), "worker",
+                         "--once"], stdout=subprocess.DEVNULL, stderr=log_file))
+            for process, log_path in zip(processes, logs, strict=True):
+                if process.wait(timeout=600) != 0:
+                    raise RuntimeError(f"a worker failed:\n{log_path.read_text()[-2000:]}")
             if sink.count(count) != count:
                 raise RuntimeError(f"the server took {sink.count()} messages of {count}")
             time.sleep(0.5)  # the sink writes its times after each session
