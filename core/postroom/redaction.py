@@ -14,6 +14,7 @@ leaks nothing either.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -48,11 +49,22 @@ def blanked(answer: object, secrets: list[str]) -> object:
     if isinstance(answer, list | tuple):
         return type(answer)(blanked(item, secrets) for item in answer)
     if isinstance(answer, SendResult | Diagnosis | Credits | Problem):
-        changes = {a.name: _texts(getattr(answer, a.name), secrets)
-                   for a in attrs.fields(type(answer))
-                   if a.name not in _IDS and isinstance(getattr(answer, a.name), str | Mapping)}
-        return attrs.evolve(answer, **changes)
+        changes = {}
+        for name in _text_fields(type(answer)):
+            value = getattr(answer, name)
+            if isinstance(value, str | Mapping):
+                scrubbed = _texts(value, secrets)
+                if scrubbed != value:
+                    changes[name] = scrubbed
+        # Most answers hold no secret: they go on as they are, not copied.
+        return attrs.evolve(answer, **changes) if changes else answer
     return answer
+
+
+@functools.cache
+def _text_fields(kind: type) -> tuple[str, ...]:
+    """The fields of an answer class that may hold text (all but the engine's ids)."""
+    return tuple(a.name for a in attrs.fields(kind) if a.name not in _IDS)
 
 
 _in_play: ContextVar[tuple[str, ...]] = ContextVar("postroom_secrets_in_play", default=())
