@@ -90,6 +90,25 @@ def test_a_url_that_is_not_postgresql_is_refused_without_showing_it(tmp_path):
     assert "hunter2" not in str(refused.value)
 
 
+#: ``postroom`` where the ``postgres`` extra is not installed: importing psycopg fails.
+WITHOUT_PSYCOPG = 'import sys; sys.modules["psycopg"] = None; from postroom.cli import main; main()'
+
+
+@pytest.mark.parametrize("command", [["queue"], ["worker", "--once"], ["store", "upgrade"]])
+def test_a_postgresql_url_without_the_postgres_extra_says_what_to_install_not_the_password(
+        tmp_path, command):
+    config = tmp_path / "postroom.toml"
+    config.write_text('region = "GB"\n[accounts.mail]\nprovider = "email_file"\n[store]\n'
+                      'url = "postgresql://postroom:hunter2@127.0.0.1:5432/app"\n')
+    done = subprocess.run([sys.executable, "-c", WITHOUT_PSYCOPG, "--config", str(config),
+                           *command], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert ("error: store.url: a PostgreSQL store needs psycopg, which is not installed: "
+            'pip install "postroom[postgres]"') in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "hunter2" not in done.stdout + done.stderr
+
+
 def test_an_unreachable_database_is_an_error_for_people_without_its_password(tmp_path):
     from loopback.ports import refused_port
 

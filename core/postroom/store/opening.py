@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from postroom.errors import ConfigError
+from postroom.errors import StoreError
 from postroom.store.identity import AccountIdentity
 from postroom.store.interface import Store
 from postroom.store.sqlite import SQLiteStore
@@ -33,7 +33,9 @@ def open_store(settings: StoreSettings, clock: Callable[[], float] = time.time,
     try:
         from postroom.store.postgres import PostgresStore
     except ImportError as exc:
-        raise ConfigError([("store.url", f"a PostgreSQL store needs {exc.name or 'psycopg'}, "
-                                         f"which is not installed: {POSTGRES_EXTRA}")]) from None
+        # A StoreError, not a ConfigError: the store opens at its first use, after
+        # the config was read, where every command turns a StoreError into its message.
+        raise StoreError(f"store.url: a PostgreSQL store needs {exc.name or 'psycopg'}, which "
+                         f"is not installed: {POSTGRES_EXTRA}", usage=True) from None
     return PostgresStore(settings.url.reveal(), settings.schema, settings.durability, clock,
                          upgrade, owners=owners)
