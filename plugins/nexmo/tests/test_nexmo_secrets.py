@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from urllib.parse import quote, quote_plus
@@ -34,8 +35,8 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(params=["refused", "untrusted", "http-500", "http-401", "timeout",
-                        "bad-credentials"])
+@pytest.fixture(params=["refused", "untrusted", "http-500", "http-401", "http-403-problem",
+                        "timeout", "bad-credentials"])
 def failing_engine(request, make_engine, settings, api):
     """An engine whose every call fails in one way, with both secrets set."""
     account = {**settings, "api_secret": SECRET, "timeout": 0.3}
@@ -47,6 +48,9 @@ def failing_engine(request, make_engine, settings, api):
         api.answer_next(500, f"oops {SECRET}", times=100)
     elif request.param == "http-401":
         api.answer_next(401, times=100)
+    elif request.param == "http-403-problem":  # the title and detail are quoted
+        problem = {"title": f"Forbidden for {SECRET}", "detail": f"api_secret={quote_plus(SECRET)}"}
+        api.answer_next(403, json.dumps(problem), "application/problem+json", times=100)
     elif request.param == "timeout":
         api.delay = 5
     else:

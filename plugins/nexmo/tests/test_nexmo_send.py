@@ -165,23 +165,62 @@ def test_a_wrong_signature_secret_is_refused(make_engine, settings, ca):
     assert (result.outcome, result.code) == (Outcome.ACCOUNT_STOPPED, "14")
 
 
-@pytest.mark.parametrize(("http_status", "outcome"), [
-    (500, Outcome.TRANSIENT), (503, Outcome.TRANSIENT), (400, Outcome.TRANSIENT),
-    (429, Outcome.THROTTLED), (401, Outcome.ACCOUNT_STOPPED)])
-def test_http_errors(engine, api, http_status, outcome):
+# The guide's mapping of HTTP statuses (docs/writing-a-provider.md, section 8): the SMS API
+# answers its own refusals with 200 and a status per part, so these come from Vonage's
+# front end, or from a proxy before it.
+HTTP_ERRORS = {
+    400: (Outcome.PERMANENT, "bad-request", "correct the number"),
+    401: (Outcome.ACCOUNT_STOPPED, "auth-failed", "api_key and api_secret"),
+    403: (Outcome.ACCOUNT_STOPPED, "forbidden", "has credit"),
+    404: (Outcome.ACCOUNT_STOPPED, "not-found", "check base_url"),
+    405: (Outcome.TRANSIENT, "http-error", "check base_url"),
+    429: (Outcome.THROTTLED, "throttled", "lower rate_per_second"),
+    500: (Outcome.TRANSIENT, "server-error", "postroom retries"),
+    503: (Outcome.TRANSIENT, "server-error", "postroom retries"),
+}
+
+
+@pytest.mark.parametrize("http_status", sorted(HTTP_ERRORS))
+def test_http_errors(engine, api, http_status):
+    outcome, category, hint = HTTP_ERRORS[http_status]
     api.answer_next(http_status)
     _, (result,) = send(engine, "Hi")
     assert (result.outcome, result.code) == (outcome, f"HTTP {http_status}")
-    if http_status == 429:
-        assert result.retry_after == 2.0
+    assert result.info["category"] == category and hint in result.info["hint"]
+    assert result.retry_after == (2.0 if http_status == 429 else None)
 
 
-def test_a_401_holds_the_rest_of_the_batch_back(make_engine, settings, api):
-    engine = make_engine({**settings, "connections": 1})
-    api.answer_next(401)
-    _, results = send(engine, "one", "two")
-    assert [r.outcome for r in results] == [Outcome.ACCOUNT_STOPPED] * 2
-    assert len(api.sms) == 0  # the 401 came before the fake read the form
+def test_an_error_answer_quotes_its_problem_document(engine, api):
+    api.answer_next(403, '{"type": "https://developer.vonage.com/api-errors#out-of-credit", '
+                         '"title": "You do not have enough credit", '
+                         '"detail": "Your current balance is 0.01, but that costs 0.0333."}',
+                    "application/problem+json")
+    _, (result,) = send(engine, "Hi")
+    assert result.outcome is Outcome.ACCOUNT_STOPPED
+    assert "(You do not have enough credit: Your current balance is 0.01" in result.text
+
+
+@pytest.mark.parametrize("http_status", [401, 403, 404])
+def test_a_refusal_of_the_account_holds_the_rest_of_the_batch_back(make_engine, settings, api,
+                                                                   http_status):
+    engine = make_engine(settings)  # four connections: the first message goes alone
+    api.answer_next(http_status)
+    _, results = send(engine, "one", "two", "three")
+    assert [r.outcome for r in results] == [Outcome.ACCOUNT_STOPPED] * 3
+    assert [r.text.startswith("not sent:") for r in results] == [False, True, True]
+    assert {r.info["category"] for r in results} == {HTTP_ERRORS[http_status][1]}
+    assert len(api.sms) == 0  # the refusal came before the fake read the form
+
+
+@pytest.mark.parametrize("http_status", [400, 405, 503])
+def test_a_refusal_of_one_request_does_not_hold_up_the_others(make_engine, settings, api,
+                                                              http_status):
+    engine = make_engine({**settings, "connections": 1})  # one at a time: a known order
+    api.answer_next(http_status)
+    _, results = send(engine, "one", "two", "three")
+    assert [r.outcome for r in results] == [HTTP_ERRORS[http_status][0]] + [
+        Outcome.ACCEPTED] * 2
+    assert [f["text"] for f in api.sms] == ["two", "three"]
 
 
 def test_a_timeout_is_transient(make_engine, settings, api):

@@ -2,9 +2,10 @@
 
 One session per batch keeps its connections alive, so a batch pays for the
 TLS handshake once per connection, not once per message. Every failure
-becomes an ``ApiError`` whose text was written here or in ``postroom.http``,
-never a library message: those quote the request's address, and the API
-secret must not reach a result, a diagnosis or a log.
+becomes an ``ApiError`` whose text was written here or in ``postroom.http``
+(quoting at most an error document's title and detail, scrubbed), never a
+library message: those quote the request's address, and the API secret must
+not reach a result, a diagnosis or a log.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import requests
 from attrs import frozen
 from requests.structures import CaseInsensitiveDict
 
-from postroom.http import HttpClient, HttpError, retry_after, user_agent
+from postroom.http import HttpClient, HttpError, retry_after, scrub, user_agent
 from postroom.results import Outcome
 from postroom_nexmo.config import NexmoConfig
 from postroom_nexmo.signing import sign
@@ -26,6 +27,8 @@ __all__ = ["BALANCE_PATH", "SMS_PATH", "ApiError", "NexmoClient"]
 
 SMS_PATH = "/sms/json"
 BALANCE_PATH = "/account/get-balance"
+PROBLEM_CHARS = 200
+"""Longest quote of an error answer's title and detail."""
 
 
 @frozen
@@ -95,30 +98,77 @@ class NexmoClient(HttpClient):
 
     def _parse(self, response: requests.Response, path: str) -> dict:
         status = response.status_code
-        code = f"HTTP {status}"
-        if status == 401:
-            # Bad credentials stop the account: only an admin can fix them, and the
-            # messages wait for the fix instead of failing for good.
-            raise self.error(Outcome.ACCOUNT_STOPPED, code, "auth", "auth-failed",
-                             f"{self.host} refused the credentials for api_key "
-                             f"{self.config.api_key!r} (HTTP 401)",
-                             "check api_key and api_secret in the dashboard's API settings")
-        if status == 429:
-            raise self.error(Outcome.THROTTLED, code, "api", "throttled",
-                             f"{self.host} asked to slow down (HTTP 429)",
-                             "lower rate_per_second",
-                             retry_after=retry_after(response.headers.get("Retry-After")))
         if status >= 400:
-            raise self.error(Outcome.TRANSIENT, code, "api", "http-error",
-                             f"{self.host} answered {path} with HTTP {status} {response.reason}",
-                             "a server error usually passes; retry later")
+            raise self._refusal(response, path)
         try:
             reply = response.json(parse_float=Decimal)
         except ValueError:
             reply = None
         if not isinstance(reply, dict):
-            raise self.error(Outcome.TRANSIENT, code, "api", "bad-response",
+            # A success status: the API may have taken the message all the same.
+            raise self.error(Outcome.TRANSIENT, f"HTTP {status}", "api", "bad-response",
                              f"{self.host} answered {path} with something other than a JSON "
                              f"object ({response.headers.get('Content-Type', 'no type')})",
-                             "check that base_url is the SMS API's REST host")
+                             "check that base_url is the SMS API's REST host",
+                             maybe_processed=True)
         return reply
+
+    def _refusal(self, response: requests.Response, path: str) -> ApiError:
+        """The error for an HTTP error status, mapped as the provider guide maps them.
+
+        The SMS API answers its own refusals (credentials, credit, a bad
+        number) with HTTP 200 and a status per part (``statuses.py``); an
+        error status comes from Vonage's front end, whose documented errors
+        are about the account (401 unauthorized, 403 forbidden or out of
+        credit) or the request as a whole.
+        """
+        status = response.status_code
+        code = f"HTTP {status}"
+        said = self._problem(response) or f"HTTP {status} {response.reason}"
+        if status == 401:
+            # Bad credentials stop the account: only an admin can fix them, and the
+            # messages wait for the fix instead of failing for good.
+            return self.error(Outcome.ACCOUNT_STOPPED, code, "auth", "auth-failed",
+                              f"{self.host} refused the credentials for api_key "
+                              f"{self.config.api_key!r} ({said})",
+                              "check api_key and api_secret in the dashboard's API settings")
+        if status == 403:
+            return self.error(Outcome.ACCOUNT_STOPPED, code, "auth", "forbidden",
+                              f"{self.host} refused to serve {path} for this account ({said})",
+                              "check in the dashboard that the account is active, may use the "
+                              "SMS API and has credit")
+        if status == 404:  # every request of the account would meet the same
+            return self.error(Outcome.ACCOUNT_STOPPED, code, "api", "not-found",
+                              f"{self.host} has no {path} (HTTP 404)",
+                              "check base_url: it is the REST host, such as "
+                              "https://rest.nexmo.com")
+        if status == 429:
+            return self.error(Outcome.THROTTLED, code, "api", "throttled",
+                              f"{self.host} asked to slow down (HTTP 429)",
+                              "lower rate_per_second",
+                              retry_after=retry_after(response.headers.get("Retry-After")))
+        if status == 400:
+            return self.error(Outcome.PERMANENT, code, "send", "bad-request",
+                              f"{self.host} refused the request to {path} ({said})",
+                              "correct the number, sender or text the answer names")
+        if status >= 500:
+            return self.error(Outcome.TRANSIENT, code, "api", "server-error",
+                              f"{self.host} failed to answer {path} ({said})",
+                              "a fault at the provider usually passes, and postroom retries",
+                              maybe_processed=True)
+        return self.error(Outcome.TRANSIENT, code, "api", "http-error",
+                          f"{self.host} answered {path} with {said}",
+                          "check base_url, and any proxy between postroom and the host")
+
+    def _problem(self, response: requests.Response) -> str:
+        """``title: detail`` of an RFC 7807 error answer (how Vonage documents its
+        errors), scrubbed before it is cut short so no part of a secret is left;
+        empty when the body is not one."""
+        try:
+            data = response.json()
+        except ValueError:
+            return ""
+        if not isinstance(data, dict):
+            return ""
+        text = ": ".join(str(data[key]).strip() for key in ("title", "detail") if data.get(key))
+        return scrub(text, self.secrets)[:PROBLEM_CHARS]
