@@ -1,4 +1,5 @@
-"""postroom health: real workers' heartbeats, a killed one, a paused account, thresholds."""
+"""postroom health: real workers' heartbeats, a killed one, a paused account, an account
+switched off, thresholds."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import time
 from decimal import Decimal
 
 import pytest
+import requests
+from loopback.web import log_in, serving
 
 from postroom import Credits, Engine
+from postroom.errors import ConfigError
 from postroom.health import AccountActivity, CreditReading, HealthSettings, WorkerSeen, assess
-from postroom.store import AccountPause
+from postroom.probes import ProbeServer
+from postroom.store import AccountPause, AccountState
+from postroom.web import create_app
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -106,9 +112,9 @@ def test_due_messages_with_no_worker_need_a_person_but_scheduled_ones_wait(setup
     time.sleep(0.6)
     code, report, _ = health(config, env)
     assert code == 1
-    assert any("1 messages are queued and 0 workers are running" in p
+    assert any("1 message is queued and 0 workers are running" in p
                for p in report["problems"])
-    assert any("account texts: 1 messages are due" in p for p in report["problems"])
+    assert any("account texts: 1 message is due" in p for p in report["problems"])
     (texts,) = report["accounts"]
     assert texts["due"] == 1 and texts["oldest_due_age"] >= 0.5
 
@@ -125,21 +131,32 @@ def test_assess_judges_each_fact_against_its_threshold():
                   [AccountActivity("office", 10, 10, now - 1000, now - 10, 2)],
                   {"texts": AccountPause("texts", now + 60, "throttled: slow down")},
                   {"texts": CreditReading("texts", Decimal(9), "EUR", Decimal(5), now)},
-                  may_send={"office"})
+                  may_send={"office"}, switched_off={})
     assert calm.ok, calm.problems  # a worker took some recently; a short pause; 2 dead allowed
 
     worried = assess(settings, now, [seen("w1", now - 61)],
                      [AccountActivity("office", 10, 10, now - 1000, now - 400, 3)],
                      {"texts": AccountPause("texts", now + 601, "account_stopped: quota")},
                      {"texts": CreditReading("texts", Decimal(4), "EUR", Decimal(5), now)},
-                     may_send={"office"})
+                     may_send={"office"}, switched_off={})
     assert len(worried.problems) == 6, worried.problems
     assert [w.id for w in worried.stale] == ["w1"]
 
     # The same due messages outside the account's window (may_send empty) wait by design.
     closed = assess(settings, now, [seen("w1", now)],
-                    [AccountActivity("office", 10, 10, now - 1000, None, 0)], {}, {}, set())
+                    [AccountActivity("office", 10, 10, now - 1000, None, 0)], {}, {}, set(),
+                    {})
     assert closed.ok
+
+    # Switched off on purpose, with no worker at all: listed, and no one is called.
+    off = AccountState(disabled_at=now - 5000, disabled_reason="provider migration",
+                       disabled_by="Ann")
+    idle = assess(settings, now, [], [AccountActivity("office", 10, 10, now - 1000, None, 0)],
+                  {}, {}, {"office"}, {"office": off})
+    assert idle.ok, idle.problems
+    (office,) = idle.accounts
+    assert (office.disabled_at, office.disabled_by, office.disabled_reason) == (
+        now - 5000, "Ann", "provider migration")
 
 
 def test_a_balance_read_is_kept_for_health(setup, echo):
@@ -151,3 +168,55 @@ def test_a_balance_read_is_kept_for_health(setup, echo):
         report = engine.health()
     assert not report.ok
     assert any("the balance is 1.0 EUR, below 5.0" in p for p in report.problems)
+
+
+def test_an_account_switched_off_is_listed_everywhere_but_needs_no_person(setup, echo):
+    config, env = setup
+    config.write_text(config.read_text().replace("stale_after = 1", "stale_after = 1\n"
+                                                 "stalled_after = 0.5"))
+    with Engine.from_file(config) as engine:
+        engine.send("texts", to="+447700900123", text="hi")
+        assert engine.disable("texts", "provider migration", by="Ann (web, 127.0.0.1)")
+        switched = engine.store.account_states()["texts"].disabled_at
+        time.sleep(0.6)  # longer than stalled_after: its due message waits by design
+        report = engine.health()
+        assert report.ok, report.problems
+        (texts,) = [a for a in report.accounts if a.account == "texts"]
+        assert (texts.disabled_at, texts.disabled_by, texts.disabled_reason, texts.due) == (
+            switched, "Ann (web, 127.0.0.1)", "provider migration", 1)
+
+        code, data, text = health(config, env)
+        assert code == 0 and data["ok"]
+        (listed,) = [a for a in data["accounts"] if a["account"] == "texts"]
+        assert listed["disabled_by"] == "Ann (web, 127.0.0.1)"
+        assert listed["disabled_reason"] == "provider migration"
+        assert listed["disabled_at"] == pytest.approx(switched)
+        assert "switched off" in text and "by Ann (web, 127.0.0.1): provider migration" in text
+
+        probes = ProbeServer("127.0.0.1", 0, engine.health, lambda: True)
+        try:
+            answer = requests.get(f"http://127.0.0.1:{probes.port}/health", timeout=10)
+        finally:
+            probes.close()
+        assert answer.status_code == 200
+        (probed,) = [a for a in answer.json()["accounts"] if a["account"] == "texts"]
+        assert (probed["disabled_by"], probed["disabled_reason"]) == (
+            "Ann (web, 127.0.0.1)", "provider migration")
+
+        with serving(create_app(engine, password="health-page-4471")) as url:
+            page = log_in(url, "health-page-4471").get(f"{url}/health", timeout=10)
+        assert page.status_code == 200 and "Nothing needs a person" in page.text
+        assert "by Ann (web, 127.0.0.1): provider migration" in page.text
+
+        assert engine.enable("texts", by="Ann")
+        assert all(a.disabled_at is None for a in engine.health().accounts)
+
+
+@pytest.mark.parametrize("key", ["expect_workers", "max_dead", "heartbeat", "stale_after",
+                                 "forget_after", "stalled_after", "long_pause", "dead_within",
+                                 "credits_every"])
+def test_health_thresholds_below_zero_are_refused_naming_the_setting(key):
+    with pytest.raises(ConfigError) as refused:
+        Engine.from_dict({"store": {"path": ":memory:"}, "health": {key: -1}, "accounts": {
+            "texts": {"provider": "sms_file", "path": "sms.jsonl"}}})
+    assert f"health.{key}" in str(refused.value) and "-1" in str(refused.value)

@@ -116,3 +116,18 @@ def test_logging_settings_are_read_from_the_config_strictly(folder):
     done = postroom(folder, "queue")
     assert done.returncode == 2 and "logging.format" in done.stderr
     assert LoggingSettings().format == "text"
+
+
+def test_switching_an_account_off_and_on_logs_who_and_why(folder):
+    records = []
+    for args in (("disable", "texts", "--reason", "provider migration"), ("enable", "texts")):
+        done = postroom(folder, "--log-level", "info", "--log-format", "json", "account", *args)
+        assert done.returncode == 0, done.stderr
+        records += [json.loads(line) for line in done.stderr.splitlines()]
+    off, on = (r for r in records if r.get("event", "").startswith("account_"))
+    assert off["event"] == "account_disabled" and on["event"] == "account_enabled"
+    assert {off["level"], on["level"]} == {"info"}
+    assert off["account"] == on["account"] == "texts"
+    assert off["reason"] == "provider migration" and "provider migration" in off["message"]
+    assert off["by"].endswith("(command line)") and on["by"] == off["by"]
+    assert off["by"] in off["message"] and on["by"] in on["message"]

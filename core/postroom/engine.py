@@ -46,6 +46,7 @@ from postroom.errors import (
 from postroom.files import size_text
 from postroom.health import HealthReport, gather
 from postroom.inbound import DeliveryReport
+from postroom.logs import event as log_event
 from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
 from postroom.mailbox.check import read_new_mail
 from postroom.mailbox.diagnosis import explain as explain_mailbox
@@ -773,23 +774,33 @@ class Engine:
     def disable(self, account: str, reason: str = "", *, by: str | None = None) -> bool:
         """Switch ``account`` off for every worker on every host: its messages stay
         queued (nothing is lost) and its mailbox is not read until ``enable``.
-        Returns False when it was off already. Logged as ``disabled``."""
+        Returns False when it was off already. Logged as ``disabled`` and as the
+        log event ``account_disabled``."""
         chosen = self.account(account)
         changed = self.store.switch(chosen.name, False, reason, by or "")
         if changed:
             self._note_action(chosen.name, chosen.provider, "account switched off",
                               "disabled", reason, by)
+            # info, not warning: a person chose it, unlike a pause (see postroom.health).
+            log_event(log, logging.INFO, "account_disabled",
+                      f"account {chosen.name} switched off by {by or 'someone unnamed'}: "
+                      f"{reason or 'no reason given'}",
+                      account=chosen.name, change="disabled", reason=reason, by=by)
         return changed
 
     def enable(self, account: str, *, by: str | None = None) -> bool:
         """Switch ``account`` on again (see ``disable``); returns False when it was
         on. An account with ``enabled = false`` in the config stays off until the
-        file says otherwise."""
+        file says otherwise. Logged as ``enabled`` and as the log event
+        ``account_enabled``."""
         chosen = self.account(account)
         changed = self.store.switch(chosen.name, True)
         if changed:
             self._note_action(chosen.name, chosen.provider, "account switched on", "enabled",
                               "", by)
+            log_event(log, logging.INFO, "account_enabled",
+                      f"account {chosen.name} switched on by {by or 'someone unnamed'}",
+                      account=chosen.name, change="enabled", reason="", by=by)
         return changed
 
     def reset_counter(self, account: str, *, by: str | None = None) -> SentToday:

@@ -1,11 +1,11 @@
 """Does anything need a person? Workers, queues, pauses, dead messages and credit.
 
 ``gather`` reads what the store knows (workers' heartbeats, each account's
-due messages, pauses, recent dead messages, the last balances read) and
-``assess``, a pure function, turns it into a ``HealthReport``: the facts,
-and ``problems``, each a sentence saying what needs a person. ``postroom
-health``, ``Engine.health()`` and a worker's ``--health-port`` all give
-this report; ``[health]`` sets the thresholds.
+due messages, pauses, accounts switched off, recent dead messages, the last
+balances read) and ``assess``, a pure function, turns it into a
+``HealthReport``: the facts, and ``problems``, each a sentence saying what
+needs a person. ``postroom health``, ``Engine.health()`` and a worker's
+``--health-port`` all give this report; ``[health]`` sets the thresholds.
 """
 
 from __future__ import annotations
@@ -19,11 +19,19 @@ import attrs
 from attrs import define, field, frozen
 
 from postroom.scheduling import earliest_send
-from postroom.settings import Seconds
+from postroom.settings import MAX_COUNT, InvalidSetting, Seconds
 
 if TYPE_CHECKING:
     from postroom.config import Config
-    from postroom.store import AccountPause, Store
+    from postroom.store import AccountPause, AccountState, Store
+
+
+def _count(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    """An attrs validator: a count from 0. ``postroom.settings`` has no such type, and
+    its ``PositiveInt`` refuses the 0 these settings give a meaning."""
+    if not 0 <= value <= MAX_COUNT:
+        raise InvalidSetting(attribute.name, f"expected a whole number from 0 to "
+                                             f"{MAX_COUNT:,}, got {value}")
 
 
 @define
@@ -38,11 +46,11 @@ class HealthSettings:
     heartbeat: Seconds = 10.0
     stale_after: Seconds = 60.0
     forget_after: Seconds = 86400.0
-    expect_workers: int = 1
+    expect_workers: int = field(default=1, validator=_count)
     stalled_after: Seconds = 900.0
     long_pause: Seconds = 1800.0
     dead_within: Seconds = 86400.0
-    max_dead: int = 0
+    max_dead: int = field(default=0, validator=_count)
     credits_every: Seconds = 600.0
 
 
@@ -95,7 +103,8 @@ class CreditReading:
 @frozen
 class AccountHealth:
     """One account in the report: due messages and how long the oldest has
-    waited, a pause (until, why, kind), dead messages lately, the last balance."""
+    waited, a pause (until, why, kind), whether an operator switched it off
+    (when, by whom, why), dead messages lately, the last balance."""
 
     account: str
     queued: int
@@ -106,6 +115,9 @@ class AccountHealth:
     paused_until: float | None = None
     pause_reason: str | None = None
     pause_kind: str | None = None
+    disabled_at: float | None = None
+    disabled_by: str | None = None
+    disabled_reason: str | None = None
     credits: CreditReading | None = None
 
 
@@ -138,36 +150,47 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
+def _messages(count: int) -> str:
+    """"1 message is", "3 messages are": what the sentences below start with."""
+    return "1 message is" if count == 1 else f"{count} messages are"
+
+
 def _time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
            activity: Sequence[AccountActivity], pauses: Mapping[str, AccountPause],
-           credits: Mapping[str, CreditReading], may_send: Collection[str]) -> HealthReport:
+           credits: Mapping[str, CreditReading], may_send: Collection[str],
+           switched_off: Mapping[str, AccountState]) -> HealthReport:
     """Judge the facts against ``settings``; ``may_send`` names the accounts whose
-    limits and windows let a message go now."""
+    limits and windows let a message go now, ``switched_off`` the state of those
+    an operator switched off."""
     live = [w for w in workers if now - w.seen <= settings.stale_after]
     stale = [w for w in workers if now - w.seen > settings.stale_after]
     problems = [f"worker {w.id} on {w.host} (pid {w.pid}) was last seen {_minutes(now - w.seen)} "
                 "ago and did not say it stopped: it was killed, crashed or its host is down; "
                 "start it again (under systemd it restarts by itself)" for w in stale]
-    queued = sum(a.queued for a in activity)
+    # No worker sends what waits for an account switched off: it needs none.
+    queued = sum(a.queued for a in activity if a.account not in switched_off)
     if queued and len(live) < settings.expect_workers:
-        problems.append(f"{queued} messages are queued and {len(live)} worker"
+        problems.append(f"{_messages(queued)} queued and {len(live)} worker"
                         f"{'s are' if len(live) != 1 else ' is'} running (expected at least "
                         f"{settings.expect_workers}): start `postroom worker`")
     found = {a.account: a for a in activity}
-    names = sorted({*found, *pauses, *credits})
+    names = sorted({*found, *pauses, *switched_off, *credits})
     accounts = []
     for name in names:
         seen = found.get(name) or AccountActivity(name, 0, 0, None, None, 0)
         pause = pauses.get(name)
-        reading = credits.get(name)
+        off = switched_off.get(name)
         report = AccountHealth(name, seen.queued, seen.due, _age(now, seen.oldest_due),
                                _age(now, seen.last_claim), seen.dead_recent,
                                pause.until if pause else None, pause.reason if pause else None,
-                               pause.kind if pause else None, reading)
+                               pause.kind if pause else None,
+                               off.disabled_at if off else None,
+                               off.disabled_by if off else None,
+                               off.disabled_reason if off else None, credits.get(name))
         accounts.append(report)
         problems += _account_problems(settings, now, report, name in may_send)
     return HealthReport(now, live, stale, accounts, problems)
@@ -182,15 +205,20 @@ def _account_problems(settings: HealthSettings, now: float, account: AccountHeal
                      f"({account.pause_reason}): see to the cause (credit, quota, the "
                      "provider's limits), or `postroom queue retry` after fixing it")
     waited = account.last_claim_age
+    # An account switched off is not a problem in itself: a person did it on purpose,
+    # and the report says who, when and why. Its messages wait by design, as they do
+    # outside a window, so they are not "stalled" either.
     if (account.due and may_send and account.paused_until is None
+            and account.disabled_at is None
             and (account.oldest_due_age or 0) > settings.stalled_after
             and (waited is None or waited > settings.stalled_after)):
-        found.append(f"account {name}: {account.due} messages are due, the oldest for "
+        found.append(f"account {name}: {_messages(account.due)} due, the oldest for "
                      f"{_minutes(account.oldest_due_age or 0)}, the account may send now, and "
                      f"no worker has taken any for {_minutes(waited) if waited else 'ever'}: "
                      "is a worker running for it?")
     if account.dead_recent > settings.max_dead:
-        found.append(f"account {name}: {account.dead_recent} messages failed for good in the "
+        dead = "1 message" if account.dead_recent == 1 else f"{account.dead_recent} messages"
+        found.append(f"account {name}: {dead} failed for good in the "
                      f"last {_minutes(settings.dead_within)}: `postroom queue` shows why; "
                      "retry them with `postroom queue retry` once the cause is fixed")
     if account.credits is not None and account.credits.is_low:
@@ -213,5 +241,7 @@ def gather(config: Config, store: Store, now: float) -> HealthReport:
                 account.schedule, store.usage(seen.account, account.schedule),
                 moment) <= moment:
             may_send.add(seen.account)
+    switched_off = {name: state for name, state in store.account_states().items()
+                    if not state.enabled}
     return assess(settings, now, store.workers(), activity, store.pauses(now),
-                  store.credit_readings(), may_send)
+                  store.credit_readings(), may_send, switched_off)

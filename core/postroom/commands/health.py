@@ -35,6 +35,10 @@ def account_lines(account: AccountHealth, when: When) -> list[str]:
     if account.paused_until is not None:
         lines.append(f"    paused until {when(account.paused_until)} ({account.pause_kind}): "
                      f"{account.pause_reason}")
+    if account.disabled_at is not None:
+        lines.append(f"    switched off {when(account.disabled_at)} by "
+                     f"{account.disabled_by or 'someone unnamed'}: "
+                     f"{account.disabled_reason or 'no reason given'}")
     if account.credits is not None:
         reading = account.credits
         low = " (low)" if reading.is_low else ""
@@ -49,7 +53,8 @@ def report_text(report: HealthReport, when: When) -> str:
     if report.stale:
         lines.append("workers that stopped without saying so:")
         lines += [worker_line(w, report.at) for w in report.stale]
-    lines.append("accounts:" if report.accounts else "accounts: nothing queued, paused or read")
+    lines.append("accounts:" if report.accounts else
+                 "accounts: nothing queued, paused, switched off or read")
     for account in report.accounts:
         lines += account_lines(account, when)
     if report.problems:
@@ -65,7 +70,8 @@ def report_text(report: HealthReport, when: When) -> str:
 @pass_context
 def health(obj: Context, as_json: bool) -> None:
     """Say whether anything needs a person: workers alive or stopped, due messages no
-    worker takes, long pauses, messages failed for good, low balances.
+    worker takes, long pauses, messages failed for good, low balances. Accounts
+    switched off are listed with who did it and why.
 
     Exits 1 when something does (thresholds: [health] in the config), 0 when not.
     """
