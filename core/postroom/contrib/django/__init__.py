@@ -11,7 +11,8 @@
 transaction commits; ``manage.py postroom_worker`` sends them, and
 ``manage.py postroom ...`` is the ``postroom`` command on the same
 configuration. ``engine()`` is the process's one ``Engine`` for everything
-else (SMS, templates, events).
+else (SMS, templates, events). With the outbox in Django's own PostgreSQL
+database, Django's admin shows it and the delivery log, read-only.
 """
 
 from postroom.contrib.django.backend import EmailBackend

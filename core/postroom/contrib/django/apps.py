@@ -1,4 +1,5 @@
-"""The Django app: management commands and a system check of the configuration."""
+"""The Django app: management commands, a system check of the configuration, and
+read-only admin pages for the outbox when it is in Django's database (``admin``)."""
 
 from __future__ import annotations
 

@@ -17,8 +17,8 @@
     ``True`` (default): email is queued when the transaction commits, so a
     rolled-back view queues nothing; ``False``: at once.
 ``POSTROOM_DATABASE``
-    the database alias whose transactions ``POSTROOM_ON_COMMIT`` follows;
-    default ``"default"``.
+    the database alias whose transactions ``POSTROOM_ON_COMMIT`` follows, and
+    where the admin looks for a PostgreSQL outbox; default ``"default"``.
 ``POSTROOM_CAPTURE``
     ``True``: capture messages instead of sending them (test settings);
     ``False``: never; ``None`` (default): capture while Django's test
