@@ -310,6 +310,8 @@ class Config:
     logging: LoggingSettings = field(factory=LoggingSettings)
     health: HealthSettings = field(factory=HealthSettings)
     broken: dict[str, BrokenAccount] = field(factory=dict)
+    # The folder relative paths in the file were read from (the file's own, or base_dir).
+    folder: Path | None = None
 
 
 @define
@@ -453,7 +455,7 @@ def load_config(
     return Config(accounts, settings.store, settings.delivery, settings.recurring, region,
                   settings.timezone or UTC, path, settings.templates, channels, events,
                   settings.gateways, settings.web, admin, settings.logging, settings.health,
-                  broken)
+                  broken, base_dir)
 
 
 def _admin_account(admin: AdminSettings, accounts: Mapping[str, Account],

@@ -147,6 +147,9 @@ def _age(now: float, then: float | None) -> float | None:
 
 
 def _minutes(seconds: float) -> str:
+    """A duration as people say it: "45 s", "12 min", "24 h"."""
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f} h"
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 

@@ -7,6 +7,7 @@ With ``POSTROOM_SCREENSHOTS=folder`` the screenshot test saves each page there
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from pathlib import Path
@@ -117,6 +118,49 @@ def test_cancel_a_message(page, site, browser_log_in, store_view):
     entry, = store_view.log(outcome="cancelled")
     assert (entry.message_id, entry.text, entry.info) == (later, "sent to the wrong list",
                                                           {"by": WHO})
+    assert page.errors == []
+
+
+def test_send_now_sends_what_a_manual_account_holds(page, site, browser_log_in, make_engine,
+                                                    site_config, smtp):
+    manual = copy.deepcopy(site_config)
+    manual["accounts"]["office"]["schedule"]["mode"] = "manual"
+    worker = make_engine(manual)  # a worker whose config holds the account's mail
+    held, = worker.send("office", to="bo@example.org", subject="Hi", text="Hello")
+    assert worker.run_worker(once=True, accounts=["office"], wait=0).sent == 0
+    browser_log_in(page, site)
+
+    page.locator("#account-office").get_by_role("button", name="Send now").click()
+
+    page.wait_for_url(re.compile(r"/accounts#account-office$"))
+    assert "office: 1 waiting message to go now" in page.get_by_role("status").inner_text()
+    assert worker.run_worker(once=True, accounts=["office"], wait=0).sent == 1
+    assert worker.store.find(held).state == "sent"
+    assert [r.recipients for r in smtp.received] == [("bo@example.org",)]
+    note, = worker.log(outcome="flushed")
+    assert (note.account, note.info) == ("office", {"by": WHO})
+    assert page.errors == []
+
+
+def test_reset_counter_counts_sent_today_from_now(page, site, browser_log_in, store_view, smtp):
+    store_view.send("office", to="bo@example.org", subject="Hi", text="Hello", now=True)
+    store_view.run_worker(once=True, accounts=["office"], wait=0)
+    browser_log_in(page, site)
+    sent_today = page.locator("#account-office dt:text-is('Sent today') + dd")
+    assert "1 of 500" in sent_today.inner_text()
+
+    questions = []  # the page fixture accepts each dialog; this keeps what it asked
+    page.on("dialog", lambda dialog: questions.append(dialog.message))
+    page.locator("#account-office").get_by_role("button", name="Reset counter").click()
+
+    page.wait_for_url(re.compile(r"/accounts#account-office$"))
+    assert ("office: sent today 0 of 500 since the reset at"
+            in page.get_by_role("status").inner_text())
+    assert "0 of 500 since the reset" in sent_today.inner_text()
+    assert questions == ["Count office's messages sent today from now?"]
+    assert store_view.sent_today("office").sent == 0
+    note, = store_view.log(outcome="counter-reset")
+    assert (note.account, note.text, note.info) == ("office", "was 1 of 500", {"by": WHO})
     assert page.errors == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -119,3 +120,18 @@ def test_settings_show_where_secrets_come_from_never_their_values():
     }
     assert not any(word in str(rows) for word in ("hunter2", "pop-pass", "hdr-secret",
                                                    "listed", "hidden"))
+
+
+@define
+class Files:
+    ca_file: Path
+    elsewhere: Path
+
+
+def test_a_file_beside_the_config_shows_as_written_one_elsewhere_in_full(tmp_path):
+    config = Files(tmp_path / "certs" / "ca.pem", Path("/etc/ssl/certs/ca-certificates.crt"))
+
+    rows = dict(settings_in_words(config, tmp_path))
+
+    assert rows == {"ca_file": str(Path("certs", "ca.pem")),
+                    "elsewhere": "/etc/ssl/certs/ca-certificates.crt"}

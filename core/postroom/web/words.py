@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, tzinfo
+from pathlib import Path
 
 import attrs
 
@@ -109,24 +110,28 @@ def moment(epoch: float | None, zone: tzinfo, now: float | None = None) -> str:
     return when.strftime("%Y-%m-%d %H:%M %Z")
 
 
-def settings_in_words(config: object) -> list[tuple[str, str]]:
+def settings_in_words(config: object, folder: Path | None = None) -> list[tuple[str, str]]:
     """A provider config's settings as ``(path, value)`` rows, for people.
 
     A secret shows only that it is set and where it comes from; a field the
-    config's repr hides (``repr=False``) is left out, as it is there.
+    config's repr hides (``repr=False``) is left out, as it is there. A file
+    in ``folder`` (the config's) shows as the file wrote it, relative to it.
     """
     rows: list[tuple[str, str]] = []
     for field in attrs.fields(type(config)):
         if field.repr:
-            rows += _setting_rows(field.name, getattr(config, field.name))
+            rows += _setting_rows(field.name, getattr(config, field.name), folder)
     return rows
 
 
-def _setting_rows(path: str, value: object) -> list[tuple[str, str]]:
+def _setting_rows(path: str, value: object, folder: Path | None) -> list[tuple[str, str]]:
     if attrs.has(type(value)):
-        return [(f"{path}.{sub}", shown) for sub, shown in settings_in_words(value)]
+        return [(f"{path}.{sub}", shown) for sub, shown in settings_in_words(value, folder)]
     if isinstance(value, Mapping):
-        return [row for key, item in value.items() for row in _setting_rows(f"{path}.{key}", item)]
+        return [row for key, item in value.items()
+                for row in _setting_rows(f"{path}.{key}", item, folder)]
+    if isinstance(value, Path) and folder is not None and value.is_relative_to(folder):
+        return [(path, str(value.relative_to(folder)))]
     return [(path, _setting_value(value))]
 
 

@@ -42,7 +42,8 @@ def account_views(chosen: Engine) -> list[AccountView]:
     for where, problem in chosen.validate():
         problems.setdefault(where, []).append(problem)
     return [AccountView(chosen.config.accounts[found.account], found,
-                        settings_in_words(chosen.config.accounts[found.account].config),
+                        settings_in_words(chosen.config.accounts[found.account].config,
+                                          chosen.config.folder),
                         problems.get(f"accounts.{found.account}", []))
             for found in chosen.status()]
 
