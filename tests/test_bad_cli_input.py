@@ -11,10 +11,14 @@ import os
 import time
 from pathlib import Path
 
+import click
 import pytest
+import uvicorn
 from hostile import outbox, run, run_process, write_config
 
+import postroom.commands.webhooks
 from postroom import Engine
+from postroom.cli import cli
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -145,6 +149,29 @@ def test_a_config_file_too_large_to_be_one_is_refused(tmp_path):
     assert code == 2 and "it is larger than 1 MiB" in said
 
 
+@pytest.mark.parametrize("target", ["notes.txt", "/dev/null", "pipe", "\x00"])
+def test_a_backup_never_replaces_what_is_not_a_backup(tmp_path, target):
+    config = write_config(tmp_path)
+    (tmp_path / "notes.txt").write_text("keep me")
+    os.mkfifo(tmp_path / "pipe")
+    path = target if target.startswith("/") else str(tmp_path / target)
+    code, said = run(config, "store", "backup", path)
+    assert code == 2 and "Traceback" not in said, said
+    assert "not an outbox backup" in said or "not a regular file" in said \
+        or "cannot take the copy (embedded null byte)" in said
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    assert Path("/dev/null").is_char_device()
+
+
+@pytest.mark.parametrize("args", [["web", "--host", ""], ["web", "--host", "0"],
+                                  ["webhooks", "serve", "--host", "\x00"],
+                                  ["worker", "--once", "--listen", "x" * 300]])
+def test_an_address_to_listen_on_is_checked_before_serving(config, args, nothing_serves):
+    code, said = run(config, *args)
+    assert code == 2 and f"Invalid value for '{args[-2]}': expected an IP address or host " \
+                         "name to listen on, such as 127.0.0.1" in said, said
+
+
 # --- templates ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("template", "says"), [
@@ -196,31 +223,100 @@ COMMANDS = [
     ["notify", "{}", "--to", "ann@example.org"], ["render", "{}"],
     ["render", "hello", "--to", "{}"], ["render", "hello", "--var", "{}"],
     ["render", "hello", "--locale", "{}"], ["render", "hello", "--timezone", "{}"],
-    ["credits", "{}"], ["store"], ["store", "adopt", "{}"],
+    ["credits", "{}"], ["store"], ["store", "adopt", "{}"], ["store", "backup", "{}"],
+    ["store", "upgrade"], ["store", "copy", "--to", "{}"],
+    ["store", "copy", "--to", "postgresql://nobody@127.0.0.1:1/none", "--schema", "{}"],
+    ["account", "disable", "{}"], ["account", "disable", "mail", "--reason", "{}"],
+    ["account", "enable", "{}"], ["account", "reset-counter", "{}"], ["account", "status", "{}"],
+    ["queue", "flush", "-a", "{}"], ["health"], ["inbox", "-a", "{}"], ["inbox", "--kind", "{}"],
+    ["inbox", "--since", "{}"], ["inbox", "--from", "{}"], ["inbox", "--limit", "{}"],
+    ["inbox", "opted-out"], ["mailbox", "check", "{}"], ["mailbox", "test", "{}"],
+    ["worker", "--once", "--health-port", "0", "--listen", "{}"],
+    ["web", "--host", "{}"], ["web", "--port", "{}"],
+    ["webhooks", "serve", "--host", "{}"], ["webhooks", "serve", "--port", "{}"],
 ]
+SERVES = {("web",), ("webhooks", "serve")}
+"""Commands that serve until stopped: they get only values refused before serving."""
+SERVABLE = {"0", "+4", "nan", "inf", "mail", "texts", "99999999999d"}
+"""Hostile values that still name a host or port one can listen on."""
 
 
-def test_no_command_prints_a_traceback_for_any_hostile_value(config, tmp_path):
+FITTING = {"--host": "127.0.0.1", "--listen": "127.0.0.1", "--kind": "reply"}
+"""Values the options checked before the config is read take, for the config path sweep."""
+
+
+def _command_path(args: list[str]) -> tuple[str, ...]:
+    """The command ``args`` run, as the words that name it: ``("queue", "cancel")``."""
+    command, path = cli, []
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            break
+        command = command.commands[arg]
+        path.append(arg)
+    return tuple(path)
+
+
+def _runnable(group: click.Group, prefix: tuple[str, ...] = ()):
+    """Every command path under ``group`` that runs code of its own: the commands, and
+    the groups that do something when called without a subcommand."""
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        if not isinstance(command, click.Group) or command.invoke_without_command:
+            yield path
+        if isinstance(command, click.Group):
+            yield from _runnable(command, path)
+
+
+def test_the_sweep_covers_every_command():
+    swept = {_command_path(command) for command in COMMANDS}
+    missing = sorted(" ".join(path) for path in _runnable(cli) if path not in swept)
+    assert not missing, f"add these commands to COMMANDS, the hostile sweep: {missing}"
+
+
+@pytest.fixture
+def nothing_serves(monkeypatch):
+    """Make serving fail the test at once: a hostile value that gets that far must not
+    leave the sweep waiting on a server."""
+    def served(*args, **kwargs):
+        raise AssertionError(f"a hostile value reached serving: {args} {kwargs}")
+    monkeypatch.setattr(uvicorn, "run", served)
+    monkeypatch.setattr(postroom.commands.webhooks, "webhook_server", served)
+
+
+def _values(command: list[str], values: list[str]) -> list[str]:
+    return [v for v in values if v not in SERVABLE] if _command_path(command) in SERVES \
+        else values
+
+
+def test_no_command_prints_a_traceback_for_any_hostile_value(config, tmp_path, monkeypatch,
+                                                            nothing_serves):
     os.mkfifo(tmp_path / "pipe")
     values = [*HOSTILE, str(tmp_path / "pipe"), str(tmp_path)]
+    # Relative paths (store backup writes one) land deep under tmp_path, never above it.
+    work = tmp_path / "work" / "deeper" / "still"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
     seen = 0
     for command in COMMANDS:
-        for value in values:
+        serves = _command_path(command) in SERVES
+        for value in _values(command, values):
             args = [value if part == "{}" else part for part in command]
             for extra in ([], ["--json"]):
                 code, said = run(config, *args, *extra)  # an exception would fail here
                 assert "Traceback" not in said, (args, said)
-                assert code in (0, 1, 2), (args, code, said)
+                assert code in ((2,) if serves else (0, 1, 2)), (args, code, said)
                 seen += 1
-    assert seen == len(COMMANDS) * len(values) * 2
+    assert seen == sum(len(_values(command, values)) * 2 for command in COMMANDS)
 
 
 @pytest.mark.parametrize("value", ["/dev/zero", "pipe", "folder", "/bin/ls", "missing.toml"])
-def test_no_command_prints_a_traceback_for_a_hostile_config_path(tmp_path, value):
+def test_no_command_prints_a_traceback_for_a_hostile_config_path(tmp_path, value,
+                                                                nothing_serves):
     os.mkfifo(tmp_path / "pipe")
     (tmp_path / "folder").mkdir()
     path = tmp_path / value if not value.startswith("/") else Path(value)
     for command in COMMANDS[1:]:  # all but plugins, which reads no config
-        args = ["1" if part == "{}" else part for part in command]
+        args = [FITTING.get(command[at - 1], "1") if part == "{}" else part
+                for at, part in enumerate(command)]
         code, said = run(path, *args)
         assert code == 2 and "Traceback" not in said and str(path) in said, (args, said)

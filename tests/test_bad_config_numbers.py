@@ -15,15 +15,29 @@ import copy
 import math
 import sqlite3
 import tempfile
+import typing
+from decimal import Decimal
 from pathlib import Path
+from types import UnionType
+from typing import Union
 
+import attrs
 import pytest
 from hostile import outbox, run, write_config
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from postroom import ConfigError, Engine
+from postroom.config import DeliverySettings, ScheduleSettings, StoreSettings, WebSettings
+from postroom.mailbox.settings import MailboxSettings
 from postroom.plugins import PluginRegistry
+from postroom.settings import RANGES
+from postroom.templating.settings import TemplateSettings
+from postroom_gmail.config import GmailConfig
+from postroom_microsoft365.config import Microsoft365Config
+from postroom_nexmo.config import NexmoConfig
+from postroom_sms_credit.config import SmsCreditConfig
+from postroom_smtp.config import Pop3Settings, SmtpConfig
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -102,13 +116,25 @@ BASE = {
     "region": "GB",
     "store": {"path": "outbox.db"},
     "delivery": {},
+    "web": {},
     "templates": {"directory": "templates"},
     "accounts": {
         "mail": {"provider": "email_file", "sender": "desk@example.org", "schedule": {}},
         "texts": {"provider": "sms_file", "schedule": {}},
+        "rounds": {"provider": "sms_file", "path": "outbox/rounds.jsonl",
+                   "schedule": {"mode": "scheduled", "at": ["09:00"]}},
         "office": {"provider": "smtp", "host": "mail.example.org", "username": "ann",
                    "password": "pw-long-enough", "sender_email": "ann@example.org",
                    "pop3": {"security": "ssl"}},
+        # Switched off, so the worker pass reads no mailbox (a DNS lookup each time).
+        "desk": {"provider": "smtp", "host": "mail.example.org", "username": "desk",
+                 "password": "pw-long-enough", "sender_email": "desk@example.org",
+                 "enabled": False,
+                 "mailbox": {"host": "imap.example.org", "username": "desk",
+                             "password": "pw-long-enough"}},
+        "exchange": {"provider": "microsoft365", "address": "ann@example.org",
+                     "oauth2": {"tenant": "example.org", "client_id": "c1",
+                                "client_secret": "client-secret-long-enough"}},
         "gmail": {"provider": "gmail", "address": "ann.lee@gmail.com",
                   "app_password": "abcd efgh ijkl mnop"},
         "sms": {"provider": "nexmo", "api_key": "k1", "api_secret": "nexmo-secret",
@@ -119,22 +145,51 @@ BASE = {
 }
 DELIVERY = ["batch_size", "max_attempts", "backoff", "backoff_max", "lease", "poll",
             "throttle_pause", "stopped_pause", "once_wait", "warn_after_days",
-            "failover_after", "cooldown"]
-SCHEDULE = ["per_second", "per_minute", "per_hour", "daily_cap", "min_gap", "stagger"]
+            "failover_after", "cooldown", "concurrency", "unreachable_pause",
+            "unreachable_pause_max"]
+SCHEDULE = ["per_second", "burst", "per_minute", "per_hour", "daily_cap", "min_gap", "stagger"]
 PATHS = ([("delivery", name) for name in DELIVERY]
+         + [("store", "busy_timeout"), ("web", "port"), ("web", "session_minutes")]
          + [("accounts", account, "schedule", name) for account in ("mail", "texts")
             for name in SCHEDULE]
+         + [("accounts", "rounds", "schedule", name) for name in (*SCHEDULE, "check_every")]
          + [("templates", "max_sms_segments"), ("templates", "max_render_seconds")]
          + [("accounts", account, key) for account in ("mail", "texts")
             for key in ("max_message_size", "price_per_segment")]
          + [("accounts", "office", key) for key in ("port", "timeout")]
          + [("accounts", "office", "pop3", "port")]
+         + [("accounts", "desk", "mailbox", key) for key in ("port", "check_every",
+                                                               "max_per_check", "timeout")]
+         + [("accounts", "exchange", key) for key in ("port", "max_recipients", "timeout")]
          + [("accounts", "gmail", key) for key in ("port", "max_recipients", "timeout")]
          + [("accounts", "sms", key) for key in ("timeout", "rate_per_second", "connections",
                                                  "low_balance")]
          + [("accounts", "credit", key) for key in ("low_credit_threshold", "max_parts",
                                                     "credits_per_segment", "chunk_size",
                                                     "resubmits", "timeout")])
+# Where each settings class sits in BASE: the sweep must reach every number it declares.
+SECTIONS = {DeliverySettings: ("delivery",), StoreSettings: ("store",), WebSettings: ("web",),
+            TemplateSettings: ("templates",), ScheduleSettings: ("accounts", "rounds", "schedule"),
+            MailboxSettings: ("accounts", "desk", "mailbox"), SmtpConfig: ("accounts", "office"),
+            Pop3Settings: ("accounts", "office", "pop3"), GmailConfig: ("accounts", "gmail"),
+            Microsoft365Config: ("accounts", "exchange"), NexmoConfig: ("accounts", "sms"),
+            SmsCreditConfig: ("accounts", "credit")}
+
+
+def _numeric(hint: object) -> bool:
+    """Whether a setting's type is a number (``int``, ``Seconds | None``...), not a flag."""
+    kinds = typing.get_args(hint) if typing.get_origin(hint) in (Union, UnionType) else (hint,)
+    return any(kind in RANGES or kind in (int, float, Decimal) for kind in kinds)
+
+
+def test_the_sweep_covers_every_numeric_setting():
+    missing = [".".join((*where, name)) for cls, where in SECTIONS.items()
+               for name, hint in typing.get_type_hints(cls).items()
+               if name in attrs.fields_dict(cls) and _numeric(hint)
+               and (*where, name) not in PATHS]
+    assert not missing, f"add these settings to PATHS, the numeric sweep: {missing}"
+
+
 EDGES = [0, -1, 1, 0.5, 1e-300, -0.0, 2**31, 2**63, 10**20, 30 * 86400, 30 * 86400 + 1,
          10**9, 10**9 + 1, math.nan, math.inf, -math.inf]
 numbers = st.one_of(st.sampled_from(EDGES), st.integers(-(2**70), 2**70),
@@ -192,6 +247,7 @@ def works(engine: Engine) -> None:
     engine.send("mail", to="ann@example.org", subject="s", text="queued")
     engine.send("mail", to="bo@example.org", subject="s", text="now", now=True)
     engine.send("texts", to="07700 900123", text="queued")
+    engine.send("rounds", to="07700 900123", text="at a check")
     engine.run_worker(once=True, wait=0)
     with sqlite3.connect(engine.config.store.path) as db:
         nulls = db.execute("SELECT COUNT(*) FROM outbox WHERE not_before IS NULL OR "

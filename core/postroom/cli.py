@@ -11,6 +11,7 @@ never a traceback.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import json
 import logging
 import re
@@ -58,6 +59,7 @@ MAX_AHEAD = timedelta(days=3653)
 """How far ahead --at may be (ten years): further is a typo in the year."""
 AGE = re.compile(r"([0-9]{1,12})([mhd])")
 AGE_UNITS = {"m": 60, "h": 3600, "d": 86400}
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 def _plain(value):
@@ -99,6 +101,26 @@ def fail(message: str, code: int = EXIT_USAGE, as_json: bool = False):
 def warn(message: str) -> None:
     """A warning on standard error, out of the way of --json output."""
     click.echo(printable(f"warning: {message}"), err=True)
+
+
+def listen_address(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: ``value`` is an IP address or a host name to listen on. Checked
+    before anything binds, as a NUL or an overlong name fails deep in the socket call and
+    an empty one would mean every interface."""
+    if value is None:
+        return None
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        labels = value.split(".")
+    if len(value) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels) \
+            and not labels[-1].isdigit():  # all digits is an IPv4 address mistyped
+        return value
+    shown = value if len(value) <= 40 else value[:40] + "..."
+    raise click.BadParameter(printable(
+        f"expected an IP address or host name to listen on, such as 127.0.0.1 (this "
+        f"machine only) or 0.0.0.0 (every interface), got {shown!r}"))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -380,6 +402,7 @@ def send(obj: Context, account: str, to: tuple[str, ...], subject: str, text: st
 @click.option("--metrics-port", type=click.IntRange(0, 65535), metavar="PORT",
               help='Serve Prometheus metrics on this port (pip install "postroom[metrics]").')
 @click.option("--listen", default="127.0.0.1", show_default=True, metavar="ADDRESS",
+              callback=listen_address,
               help="The address those ports listen on (0.0.0.0: every interface).")
 @click.option("--concurrency", type=click.IntRange(1, MAX_LANES), metavar="N",
               help="Send N batches at once, each on its own connection (default: [delivery] "

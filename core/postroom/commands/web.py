@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from postroom.cli import EXIT_USAGE, Context, fail, pass_context
+from postroom.cli import EXIT_USAGE, Context, fail, listen_address, pass_context
 from postroom.errors import ConfigError
 
 
 @click.command()
-@click.option("--host", help="Address to listen on (default: [web] host, else 127.0.0.1). "
-                             "Anything but loopback lets other machines reach the page.")
+@click.option("--host", callback=listen_address,
+              help="Address to listen on (default: [web] host, else 127.0.0.1). "
+                   "Anything but loopback lets other machines reach the page.")
 @click.option("--port", type=click.IntRange(1, 65535),
               help="Port to listen on (default: [web] port, else 8025).")
 @pass_context

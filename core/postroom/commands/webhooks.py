@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from postroom.cli import Context, emit, fail, json_option, pass_context
+from postroom.cli import Context, emit, fail, json_option, listen_address, pass_context
 from postroom.webhooks import webhook_server
 
 
@@ -22,7 +22,7 @@ def _stop(signum, frame) -> None:
 
 
 @webhooks.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
+@click.option("--host", default="127.0.0.1", show_default=True, callback=listen_address,
               help="Address to listen on; 0.0.0.0 for every interface.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True,
               help="Port to listen on (0: any free one, shown at start).")

@@ -10,6 +10,7 @@ it says.
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import click
@@ -25,6 +26,7 @@ from postroom.cli import (
     with_group_json,
 )
 from postroom.errors import ConfigError, StoreError
+from postroom.store.identity import HEADER
 from postroom.store.opening import open_store
 from postroom.store.sqlite import SQLiteStore
 
@@ -54,7 +56,7 @@ def store(ctx: click.Context, as_json: bool) -> None:
 
 
 @store.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False, writable=True, path_type=Path))
+@click.argument("path", type=Path)  # checked by _unfit_for_copy: click.Path fails on a NUL
 @json_option
 @pass_context
 def backup(obj: Context, path: Path, as_json: bool) -> None:
@@ -69,16 +71,39 @@ def backup(obj: Context, path: Path, as_json: bool) -> None:
     if not isinstance(chosen, SQLiteStore):
         fail("this outbox is not an SQLite file: back it up with the database's own tool "
              "(pg_dump for PostgreSQL)", EXIT_USAGE, as_json)
+    problem = _unfit_for_copy(path)
+    if problem:
+        fail(problem, EXIT_USAGE, as_json)
     if path.resolve() == chosen.path.resolve():
         fail(f"{path} is the outbox itself: give another path for the copy", EXIT_USAGE,
-             as_json)
-    if not path.parent.is_dir():
-        fail(f"no folder {path.parent} to put the copy in: create it first", EXIT_USAGE,
              as_json)
     taken = chosen.backup(path)
     emit(as_json, taken, f"backed up {taken.source} to {taken.target}: {taken.messages} "
                          f"messages, {taken.log_entries} log entries, {taken.size:,} bytes "
                          "(integrity checked)")
+
+
+def _unfit_for_copy(path: Path) -> str | None:
+    """Why PATH cannot take a backup, if it cannot. The copy replaces PATH, so PATH must be
+    new, empty or an earlier copy: never a folder, a device, a pipe or some other file (run
+    as root, ``backup /etc/passwd`` would otherwise replace it)."""
+    try:
+        found = path.stat()
+        if stat.S_ISREG(found.st_mode):
+            with path.open("rb") as file:
+                header = file.read(len(HEADER))
+    except FileNotFoundError:
+        return None if path.parent.is_dir() else \
+            f"no folder {path.parent} to put the copy in: create it first"
+    except (OSError, ValueError) as exc:  # a NUL in the name, a name too long, no access
+        reason = getattr(exc, "strerror", None) or exc
+        return f"{str(path)!r} cannot take the copy ({reason}): give another path"
+    if not stat.S_ISREG(found.st_mode):
+        return f"{path} is not a regular file: give the path of a new file for the copy"
+    if header and header != HEADER:
+        return (f"{path} is not an outbox backup, and the copy would replace it: give the "
+                "path of a new file")
+    return None
 
 
 @store.command("upgrade")
