@@ -70,10 +70,11 @@ def enqueue(path: Path, count: int) -> None:
                                   for i in range(first, min(first + 1000, count))])
 
 
-def most_in_a_second(times: list[float]) -> int:
+def most_in(times: list[float], span: float = 1.0) -> int:
+    """The most of the sorted moments ``times`` in any window of ``span`` seconds."""
     most, first = 0, 0
     for last, at in enumerate(times):
-        while at - times[first] >= 1.0:
+        while at - times[first] >= span:
             first += 1
         most = max(most, last - first + 1)
     return most
@@ -112,7 +113,7 @@ def run(workers: int, count: int, delay: float, rate: float | None, burst: int) 
     return {"workers": workers, "count": count, "limit": rate, "burst": burst if rate else None,
             "seconds": taken[-1] - taken[0], "rate": (count - beyond) / (taken[-1] - taken[0]),
             "claim_rate": (count - beyond) / (claims[-1] - claims[0]),
-            "most_in_a_second": most_in_a_second(taken)}
+            "most_in_a_second": most_in(taken)}
 
 
 def measure(counts: tuple[int, int], worker_counts: list[int], delay: float, rate: float,
