@@ -39,7 +39,7 @@ from pathlib import Path
 
 from attrs import frozen
 from sinks import SmtpSink
-from workers import enqueue, most_in
+from workers import config, enqueue, most_in
 
 
 @frozen
@@ -61,33 +61,13 @@ CASES = {
 }
 
 
-def config(port: int, schedule: str) -> str:
-    return f"""
-[store]
-path = "outbox.db"
-[delivery]
-batch_size = 20
-poll = 0.2
-[accounts.mail]
-provider = "smtp"
-host = "127.0.0.1"
-port = {port}
-security = "none"
-sender_email = "bench@example.org"
-local_hostname = "bench.test"
-timeout = 10
-[accounts.mail.schedule]
-{schedule}
-"""
-
-
 def run(case: Case, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         times = folder / "times.txt"
         with SmtpSink(times=times) as sink:
             path = folder / "postroom.toml"
-            path.write_text(config(sink.port, case.schedule))
+            path.write_text(config(sink.port, case.schedule, poll=0.2))
             enqueue(path, case.count)
             logs = [folder / f"worker-{n}.log" for n in range(workers)]
             processes = []

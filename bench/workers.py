@@ -41,14 +41,15 @@ LIMITED_TOLERANCE = 0.02  # the rate under a limit: within 2 % of it
 SPEEDUP_TARGET = 3.0  # 4 workers against 1, no limit
 
 
-def config(port: int, rate: float | None, burst: int) -> str:
-    limit = f"[accounts.mail.schedule]\nper_second = {rate}\nburst = {burst}\n" if rate else ""
+def config(port: int, schedule: str = "", poll: float = 0.5) -> str:
+    """A config of one account sending to ``port``, ``schedule`` the lines of its schedule."""
+    limit = f"[accounts.mail.schedule]\n{schedule}\n" if schedule else ""
     return f"""
 [store]
 path = "outbox.db"
 [delivery]
 batch_size = {BATCH}
-poll = 0.5
+poll = {poll}
 [accounts.mail]
 provider = "smtp"
 host = "127.0.0.1"
@@ -87,7 +88,8 @@ def run(workers: int, count: int, delay: float, rate: float | None, burst: int) 
         times = folder / "times.txt"
         with SmtpSink(delay=delay, times=times) as sink:
             path = folder / "postroom.toml"
-            path.write_text(config(sink.port, rate, burst))
+            path.write_text(config(sink.port, f"per_second = {rate}\nburst = {burst}"
+                                   if rate else ""))
             enqueue(path, count)
             # Each worker logs a line a message: into a file, since a pipe read only
             # after the worker before it ends would fill and hold that worker up.
