@@ -150,6 +150,11 @@ class Context:
                 engine = self.make_engine()
             else:
                 engine = Engine.from_file(self.config_path)
+                # Closed with the command, also when it stops half way: a process that
+                # runs many commands (an app, a test) keeps no file or connection open.
+                command = click.get_current_context(silent=True)
+                if command is not None:
+                    command.call_on_close(engine.close)
         except ConfigError as exc:
             fail(str(exc), EXIT_USAGE, as_json)
         configure_logging(engine.config.logging, level=self.log_level, format=self.log_format,
