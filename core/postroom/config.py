@@ -68,7 +68,7 @@ from postroom.settings import (
     shown,
     structure,
 )
-from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME
+from postroom.store.schema import DEFAULT_SCHEMA, SCHEMA_HINT, SCHEMA_NAME
 from postroom.templating.settings import TemplateSettings
 
 CONFIG_FILE = "postroom.toml"
@@ -173,7 +173,7 @@ class StoreSettings:
     durability: Literal["full", "normal"] = "full"
     busy_timeout: Seconds = 30.0
     url: Secret | None = None
-    schema: str = "postroom"
+    schema: str = DEFAULT_SCHEMA
 
 
 @define

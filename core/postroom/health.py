@@ -19,19 +19,11 @@ import attrs
 from attrs import define, field, frozen
 
 from postroom.scheduling import earliest_send
-from postroom.settings import MAX_COUNT, InvalidSetting, Seconds
+from postroom.settings import Count, Seconds
 
 if TYPE_CHECKING:
     from postroom.config import Config
     from postroom.store import AccountPause, AccountState, Store
-
-
-def _count(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    """An attrs validator: a count from 0. ``postroom.settings`` has no such type, and
-    its ``PositiveInt`` refuses the 0 these settings give a meaning."""
-    if not 0 <= value <= MAX_COUNT:
-        raise InvalidSetting(attribute.name, f"expected a whole number from 0 to "
-                                             f"{MAX_COUNT:,}, got {value}")
 
 
 @define
@@ -46,11 +38,11 @@ class HealthSettings:
     heartbeat: Seconds = 10.0
     stale_after: Seconds = 60.0
     forget_after: Seconds = 86400.0
-    expect_workers: int = field(default=1, validator=_count)
+    expect_workers: Count = 1
     stalled_after: Seconds = 900.0
     long_pause: Seconds = 1800.0
     dead_within: Seconds = 86400.0
-    max_dead: int = field(default=0, validator=_count)
+    max_dead: Count = 0
     credits_every: Seconds = 600.0
 
 
@@ -153,9 +145,11 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
-def _messages(count: int) -> str:
-    """"1 message is", "3 messages are": what the sentences below start with."""
-    return "1 message is" if count == 1 else f"{count} messages are"
+def _messages(count: int, *, be: bool = False) -> str:
+    """"1 message", "3 messages"; with ``be``: "1 message is", "3 messages are"."""
+    if count == 1:
+        return "1 message is" if be else "1 message"
+    return f"{count} messages are" if be else f"{count} messages"
 
 
 def _time(epoch: float) -> str:
@@ -177,7 +171,7 @@ def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
     # No worker sends what waits for an account switched off: it needs none.
     queued = sum(a.queued for a in activity if a.account not in switched_off)
     if queued and len(live) < settings.expect_workers:
-        problems.append(f"{_messages(queued)} queued and {len(live)} worker"
+        problems.append(f"{_messages(queued, be=True)} queued and {len(live)} worker"
                         f"{'s are' if len(live) != 1 else ' is'} running (expected at least "
                         f"{settings.expect_workers}): start `postroom worker`")
     found = {a.account: a for a in activity}
@@ -215,13 +209,12 @@ def _account_problems(settings: HealthSettings, now: float, account: AccountHeal
             and account.disabled_at is None
             and (account.oldest_due_age or 0) > settings.stalled_after
             and (waited is None or waited > settings.stalled_after)):
-        found.append(f"account {name}: {_messages(account.due)} due, the oldest for "
+        found.append(f"account {name}: {_messages(account.due, be=True)} due, the oldest for "
                      f"{_minutes(account.oldest_due_age or 0)}, the account may send now, and "
                      f"no worker has taken any for {_minutes(waited) if waited else 'ever'}: "
                      "is a worker running for it?")
     if account.dead_recent > settings.max_dead:
-        dead = "1 message" if account.dead_recent == 1 else f"{account.dead_recent} messages"
-        found.append(f"account {name}: {dead} failed for good in the "
+        found.append(f"account {name}: {_messages(account.dead_recent)} failed for good in the "
                      f"last {_minutes(settings.dead_within)}: `postroom queue` shows why; "
                      "retry them with `postroom queue retry` once the cause is fixed")
     if account.credits is not None and account.credits.is_low:

@@ -7,7 +7,7 @@ is not an integer, an unknown key is an error) and every error names the
 setting's path and what was expected, so the admin can fix it at once.
 
 Field types with checks built in: ``Port``, ``Seconds`` (above 0),
-``SecondsOrZero``, ``PositiveInt``, ``Lanes`` (batches at once), ``PerSecond``
+``SecondsOrZero``, ``PositiveInt``, ``Count`` (from 0), ``Lanes`` (batches at once), ``PerSecond``
 (a rate), ``Days``, ``EmailAddress``, ``Region``, ``Secret``, ``pathlib.Path``
 (relative to the config file), ``Literal[...]`` choices and enums. Every number has a range:
 ``float`` and ``Decimal`` settings must be finite (no ``nan`` or ``inf``),
@@ -46,6 +46,7 @@ Port = NewType("Port", int)
 Seconds = NewType("Seconds", float)
 SecondsOrZero = NewType("SecondsOrZero", float)
 PositiveInt = NewType("PositiveInt", int)
+Count = NewType("Count", int)
 Lanes = NewType("Lanes", int)
 PerSecond = NewType("PerSecond", float)
 Days = NewType("Days", float)
@@ -190,6 +191,7 @@ RANGES: dict[object, Range] = {
                          f"a number of seconds from 0 to {MAX_SECONDS} (30 days)"),
     PositiveInt: Range((int,), 1, MAX_COUNT,
                        f"a whole number above 0 and at most {MAX_COUNT:,}"),
+    Count: Range((int,), 0, MAX_COUNT, f"a whole number from 0 to {MAX_COUNT:,}"),
     Lanes: Range((int,), 1, MAX_LANES, f"a whole number from 1 to {MAX_LANES}"),
     PerSecond: Range((int, float), MIN_PER_SECOND, MAX_PER_SECOND,
                      f"a number above 0: from {MIN_PER_SECOND:g} to {MAX_PER_SECOND:g} a second "

@@ -28,6 +28,7 @@ from postroom.cli import (
 from postroom.errors import ConfigError, StoreError
 from postroom.store.identity import HEADER
 from postroom.store.opening import open_store
+from postroom.store.schema import DEFAULT_SCHEMA
 from postroom.store.sqlite import SQLiteStore
 
 
@@ -130,7 +131,7 @@ def upgrade(obj: Context, as_json: bool) -> None:
 @click.option("--to", "url", required=True, metavar="URL",
               help="The PostgreSQL database to copy into: postgresql://user@host/dbname "
                    "(a password is better in PGPASSWORD or ~/.pgpass than here).")
-@click.option("--schema", default="postroom", show_default=True,
+@click.option("--schema", default=DEFAULT_SCHEMA, show_default=True,
               help="The schema the tables go in ([store] schema).")
 @json_option
 @pass_context

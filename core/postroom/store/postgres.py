@@ -91,7 +91,7 @@ from postroom.store.rows import (
     outbox_row,
     where_clause,
 )
-from postroom.store.schema import SCHEMA_HINT, SCHEMA_NAME, latest, to_apply
+from postroom.store.schema import DEFAULT_SCHEMA, SCHEMA_HINT, SCHEMA_NAME, latest, to_apply
 from postroom.store.wakeup import Wakeup, notify
 
 T = TypeVar("T")
@@ -143,7 +143,7 @@ class PostgresStore:
     commits, never corrupt them.
     """
 
-    def __init__(self, url: str, schema: str = "postroom", durability: str = "full",
+    def __init__(self, url: str, schema: str = DEFAULT_SCHEMA, durability: str = "full",
                  clock: Callable[[], float] = time.time, upgrade: bool = False,
                  pool_size: int = 8,
                  owners: Mapping[str, AccountIdentity] | None = None) -> None:

@@ -18,6 +18,8 @@ from attrs import frozen
 from postroom.errors import StoreError
 
 UPGRADE_COMMAND = "postroom store upgrade"
+DEFAULT_SCHEMA = "postroom"
+"""The PostgreSQL schema the tables go in unless ``[store] schema`` says otherwise."""
 #: The names a server database's schema (``[store] schema``) may have: a plain
 #: lower-case identifier, written into SQL text as is and into a channel name.
 SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 
 from django.db import models
 
-from postroom.contrib.django.tables import table
+from postroom.contrib.django.tables import schema, table
+
+SCHEMA = schema()  # read once, from the configuration, when Django loads the models
 
 
 def when(seconds: float | None) -> datetime | None:
@@ -45,7 +47,7 @@ class OutboxMessage(models.Model):
 
     class Meta:
         managed = False
-        db_table = table("outbox")
+        db_table = table(SCHEMA, "outbox")
         verbose_name = "outbox message"
         verbose_name_plural = "outbox"
         ordering = ("-seq",)
@@ -75,7 +77,7 @@ class DeliveryLogEntry(models.Model):
 
     class Meta:
         managed = False
-        db_table = table("delivery_log")
+        db_table = table(SCHEMA, "delivery_log")
         verbose_name = "delivery log entry"
         verbose_name_plural = "delivery log"
         ordering = ("-seq",)

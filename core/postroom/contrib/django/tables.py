@@ -17,9 +17,7 @@ from postroom.contrib.django.backend import shared_connection
 from postroom.contrib.django.conf import DjangoSettings
 from postroom.contrib.django.engine import engine
 from postroom.errors import ConfigError
-from postroom.store.schema import SCHEMA_NAME
-
-DEFAULT_SCHEMA = "postroom"
+from postroom.store.schema import DEFAULT_SCHEMA, SCHEMA_NAME
 
 
 def written_store() -> Mapping[str, object]:
@@ -35,15 +33,20 @@ def written_store() -> Mapping[str, object]:
     return store if isinstance(store, Mapping) else {}
 
 
-def table(name: str) -> str:
-    """``Meta.db_table`` for one of the store's tables in its schema: Django's
+def schema() -> str:
+    """The store's schema as written (``DEFAULT_SCHEMA`` when it says none)."""
+    written = written_store().get("schema", DEFAULT_SCHEMA)
+    # A bad name is the store's to refuse (postroom.E001); it never reaches SQL here.
+    if not (isinstance(written, str) and SCHEMA_NAME.fullmatch(written)):
+        return DEFAULT_SCHEMA
+    return written
+
+
+def table(in_schema: str, name: str) -> str:
+    """``Meta.db_table`` for one of the store's tables in ``in_schema``: Django's
     PostgreSQL backend leaves a name already quoted as it is, so
     ``schema"."name`` comes out as ``"schema"."name"``."""
-    schema = written_store().get("schema", DEFAULT_SCHEMA)
-    # A bad name is the store's to refuse (postroom.E001); it never reaches SQL here.
-    if not (isinstance(schema, str) and SCHEMA_NAME.fullmatch(schema)):
-        schema = DEFAULT_SCHEMA
-    return f'{schema}"."{name}'
+    return f'{in_schema}"."{name}'
 
 
 def database() -> str:
