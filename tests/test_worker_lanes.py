@@ -4,6 +4,7 @@ workers, and every message goes once."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 
 import pytest
@@ -66,6 +67,30 @@ def test_a_limit_holds_across_the_lanes_of_a_worker(tmp_path, store_settings):
         assert (report.sent, report.left) == (7, 13)
         assert (row.sent, row.waiting, row.in_flight) == (7, 13, 0)
         assert len(server.received) == 7
+
+
+def test_a_lane_waiting_while_another_sends_looks_again_when_that_batch_ends(
+        tmp_path, store_settings):
+    # One lane takes the whole batch; the other finds it in flight and waits for its
+    # lease (two minutes, within the run's wait of ten). Woken when the batch ends,
+    # it finds nothing left and the run ends; had it slept on, the run would outlast
+    # the lease.
+    with running_smtp(faults=[EveryCommand("DATA", Stall(0.2))]) as server:
+        config = smtp_config(tmp_path / "postroom.toml", server.port,
+                             delivery={"batch_size": 10, "concurrency": 2, "lease": 120,
+                                       "poll": 3600}, store=store_settings)
+        with Engine.from_file(config) as engine:
+            queue(engine, 3)
+            reports, stop = [], threading.Event()
+            run = threading.Thread(target=lambda: reports.append(
+                engine.run_worker(once=True, wait=600, stop=stop)), daemon=True)
+            run.start()
+            run.join(60)
+            stalled = run.is_alive()
+            stop.set()
+            run.join(10)
+    assert not stalled, "the idle lane slept through the end of the other lane's batch"
+    assert (reports[0].sent, reports[0].batches) == (3, 1)
 
 
 def test_concurrency_given_to_run_worker_wins_over_the_config(tmp_path):

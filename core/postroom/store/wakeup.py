@@ -46,11 +46,16 @@ class Wakeup:
         return self._listener
 
     def wait(self, timeout: float, stop: threading.Event) -> None:
-        """Return after ``timeout`` seconds, when ``stop`` is set, or on a notification."""
+        """Return after ``timeout`` seconds, when ``stop`` is set, or on a notification.
+
+        One thread listens at a time; another waiting meanwhile (a worker's
+        other lane) waits on its ``stop`` alone rather than queueing for the
+        listener, so that setting it ends the wait at once.
+        """
         deadline = time.monotonic() + timeout
-        with self._lock:
-            listener = self._connect()
+        if self._lock.acquire(blocking=False):
             try:
+                listener = self._connect()
                 while listener is not None and not stop.is_set():
                     left = deadline - time.monotonic()
                     if left <= 0:
@@ -59,6 +64,8 @@ class Wakeup:
                         return
             except psycopg.OperationalError:  # the server went away: connect again next time
                 self._drop_listener()
+            finally:
+                self._lock.release()
         stop.wait(max(0.0, deadline - time.monotonic()))
 
     def _drop_listener(self) -> None:

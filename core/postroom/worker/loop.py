@@ -43,6 +43,8 @@ log = logging.getLogger("postroom.worker")
 
 # The shortest sleep between passes: per-second limits space claims by milliseconds.
 MIN_SLEEP = 0.001
+# How soon the lanes of a worker see its stop (SIGTERM) while they wait for work.
+STOP_CHECK = 0.2
 
 
 @define
@@ -70,12 +72,15 @@ class WorkerReport:
 @define
 class Lane:
     """What one of a worker's sending threads keeps to itself: the heartbeat of the
-    claim in hand (a lane holds one at a time), and the lock that keeps its writes
-    of results and its lease renewals apart. Lane 0 does the worker's chores."""
+    claim in hand (a lane holds one at a time), the lock that keeps its writes
+    of results and its lease renewals apart, and ``nudge``, set when another
+    lane ends a batch or the worker stops, which ends this lane's wait for work.
+    Lane 0 does the worker's chores."""
 
     number: int
     lock: threading.Lock = field(factory=threading.Lock)
     heartbeat: Heartbeat | None = None
+    nudge: threading.Event = field(factory=threading.Event)
 
 
 class Worker:
@@ -173,9 +178,15 @@ class Worker:
             thread.start()
         try:
             for thread in threads:
-                thread.join()
+                # Lanes wait for work on their nudge, not on the stop, which is the
+                # caller's: seen here, it is passed on.
+                while thread.is_alive():
+                    thread.join(STOP_CHECK)
+                    if self.stop.is_set():
+                        self._nudge_lanes()
         except BaseException:  # Ctrl-C in the caller's thread: the lanes finish their message
             self.stop.set()
+            self._nudge_lanes()
             for thread in threads:
                 thread.join()
             raise
@@ -188,7 +199,12 @@ class Worker:
         clock = self.host.clock
         chores = lane.number == 0
         retry = 0.0
+        # Alone, a lane waits on the stop itself; among others, on its nudge, so that
+        # the end of another lane's batch (its messages back, or the last of a run
+        # with ``once``) starts its next pass at once instead of after ``poll``.
+        wake_on = self.stop if len(self._lanes) == 1 else lane.nudge
         while not self.stop.is_set():
+            lane.nudge.clear()  # a batch ended from here on cuts the coming wait short
             progressed = self._progressed
             if chores and not once and self.presence is not None:
                 self._read_credits()
@@ -213,7 +229,7 @@ class Worker:
             if retry:  # the store just failed: nothing to wait on but the time
                 self.stop.wait(pause)
             else:  # a store that can tell (PostgreSQL) ends the wait when work falls due
-                self.host.store.wait_for_work(pause, self.stop)
+                self.host.store.wait_for_work(pause, wake_on)
 
     def run_pass(self, lane: Lane | None = None) -> tuple[int, float | None]:
         """One round over the accounts with due messages, in ``lane`` (the first
@@ -277,6 +293,13 @@ class Worker:
                 self._progressed = self.host.clock()
             if self.progress:
                 self.progress(self.report)
+        self._nudge_lanes(but=lane)
+
+    def _nudge_lanes(self, but: Lane | None = None) -> None:
+        """End the waits for work of every lane (``but`` one): something changed."""
+        for lane in self._lanes:
+            if lane is not but:
+                lane.nudge.set()
 
     def _note_resumed(self, pauses: Collection[str]) -> None:
         """Tell of the accounts served whose pause ended since the last pass."""
