@@ -20,7 +20,15 @@ from loopback.certificates import server_context, write_ca_file
 from loopback.nexmo_api import fake_nexmo
 from loopback.ports import refused_port, unresponsive_port
 
-from postroom.http import HttpClient, HttpError, retry_after, scrub, user_agent
+from postroom.http import (
+    HttpClient,
+    HttpError,
+    ProblemDocument,
+    read_problem,
+    retry_after,
+    scrub,
+    user_agent,
+)
 from postroom.results import Outcome
 
 pytestmark = pytest.mark.timeout(60)
@@ -137,6 +145,25 @@ def test_no_proxy_is_honoured(api, ca_file, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with client(api.url, ca_file) as http:
         assert http.request("GET", "/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "name", "said"), [
+    (b'{"type": "https://api.example.org/errors#insufficient-credits", "title": "Forbidden ",'
+     b' "status": 403, "detail": " No credits left. "}',
+     "insufficientcredits", "Forbidden: No credits left."),
+    (b'{"type": "https://developer.example.com/api-errors#unauthorized", "title": "Unauthorized"}',
+     "unauthorized", "Unauthorized"),
+    (b'{"title": "Too Many Requests"}', "toomanyrequests", "Too Many Requests"),
+    (b'{"detail": 42}', "", "42"),
+    (b"<html>Bad Gateway</html>", "", ""),
+    (b'["a list"]', "", ""),
+    (b"", "", ""),
+])
+def test_an_rfc_7807_error_answer_is_read_for_its_name_and_words(body, name, said):
+    problem = read_problem(body)
+    assert (problem.name, problem.describe()) == (name, said)
+    if not said:
+        assert problem == ProblemDocument()
 
 
 def test_the_user_agent_names_the_distribution_and_its_version():

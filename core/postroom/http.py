@@ -42,8 +42,10 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import json
 import math
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -58,7 +60,8 @@ from urllib3.exceptions import NewConnectionError
 from postroom.results import Outcome
 from postroom.secrets import scrub
 
-__all__ = ["HttpClient", "HttpError", "retry_after", "scrub", "user_agent"]
+__all__ = ["HttpClient", "HttpError", "ProblemDocument", "read_problem", "retry_after", "scrub",
+           "user_agent"]
 
 
 @frozen
@@ -116,6 +119,41 @@ def retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return max(seconds, 0.0) if math.isfinite(seconds) else None
+
+
+@frozen
+class ProblemDocument:
+    """The parts of an RFC 7807 error answer (``application/problem+json``)
+    worth showing, as many APIs (Vonage's, BulkSMS's) write their errors;
+    empty strings where the answer has none."""
+
+    type: str = ""
+    title: str = ""
+    detail: str = ""
+
+    @property
+    def name(self) -> str:
+        """The error's name from the end of ``type`` (``...errors#insufficient-credits``
+        gives ``insufficientcredits``), else from the title."""
+        tail = re.split(r"[#/]", self.type)[-1]
+        return re.sub(r"[^a-z]", "", tail.lower()) or re.sub(r"[^a-z]", "", self.title.lower())
+
+    def describe(self) -> str:
+        """``Title: detail``, or whichever of them the answer gave; empty if neither.
+        Scrub it of the client's secrets before showing it (``HttpClient.error``
+        does)."""
+        return ": ".join(part for part in (self.title.strip(), self.detail.strip()) if part)
+
+
+def read_problem(body: bytes) -> ProblemDocument:
+    """The problem document in an answer's body; an empty one if it is not one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ProblemDocument()
+    if not isinstance(data, dict):
+        return ProblemDocument()
+    return ProblemDocument(*(str(data.get(key) or "") for key in ("type", "title", "detail")))
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from postroom import Outcome
-from postroom_sms_credit.refusals import read_problem, refusal
+from postroom.http import read_problem
+from postroom_sms_credit.refusals import refusal
 from postroom_sms_credit.statuses import verdict
 
 ERRORS = "https://developer.bulksms.com/json/v1/errors#"

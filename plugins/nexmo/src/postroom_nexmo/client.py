@@ -18,7 +18,7 @@ import requests
 from attrs import frozen
 from requests.structures import CaseInsensitiveDict
 
-from postroom.http import HttpClient, HttpError, retry_after, scrub, user_agent
+from postroom.http import HttpClient, HttpError, read_problem, retry_after, scrub, user_agent
 from postroom.results import Outcome
 from postroom_nexmo.config import NexmoConfig
 from postroom_nexmo.signing import sign
@@ -164,11 +164,4 @@ class NexmoClient(HttpClient):
         """``title: detail`` of an RFC 7807 error answer (how Vonage documents its
         errors), scrubbed before it is cut short so no part of a secret is left;
         empty when the body is not one."""
-        try:
-            data = response.json()
-        except ValueError:
-            return ""
-        if not isinstance(data, dict):
-            return ""
-        text = ": ".join(str(data[key]).strip() for key in ("title", "detail") if data.get(key))
-        return scrub(text, self.secrets)[:PROBLEM_CHARS]
+        return scrub(read_problem(response.content).describe(), self.secrets)[:PROBLEM_CHARS]

@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import attrs
 
-from postroom.http import HttpClient, retry_after, scrub, user_agent
+from postroom.http import HttpClient, read_problem, retry_after, scrub, user_agent
 from postroom.results import Outcome
 from postroom_sms_credit.config import SmsCreditConfig
 from postroom_sms_credit.errors import GatewayError
-from postroom_sms_credit.refusals import read_problem, refusal
+from postroom_sms_credit.refusals import refusal
 
 MESSAGES_PATH = "/messages"
 PROFILE_PATH = "/profile"

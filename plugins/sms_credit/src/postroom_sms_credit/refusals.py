@@ -1,54 +1,20 @@
 """What an HTTP error answer of the gateway means for the messages it refused.
 
 Errors come as problem documents (RFC 7807 style: ``type``, ``title``,
-``status``, ``detail``); the ``type`` ends in a fragment naming the error
-(``...errors#insufficient-credits``). Each answer becomes a ``GatewayError``
-whose outcome decides whether the messages wait, retry, stop the account or
-fail for good.
+``status``, ``detail``; read by ``postroom.http.read_problem``); the ``type``
+ends in a fragment naming the error (``...errors#insufficient-credits``).
+Each answer becomes a ``GatewayError`` whose outcome decides whether the
+messages wait, retry, stop the account or fail for good.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
-from attrs import frozen
-
+from postroom.http import ProblemDocument
 from postroom.results import Outcome
 from postroom_sms_credit.errors import GatewayError
 
 TOP_UP_HINT = ("top up the account's credits at the gateway (or turn on its automatic top-up); "
                "the messages stay queued and go once the account has credit")
-
-
-@frozen
-class ProblemDocument:
-    """The parts of an error answer worth showing; empty strings when absent."""
-
-    type: str = ""
-    title: str = ""
-    detail: str = ""
-
-    @property
-    def name(self) -> str:
-        """The error's name from the end of ``type``, as ``insufficientcredits``."""
-        tail = re.split(r"[#/]", self.type)[-1]
-        return re.sub(r"[^a-z]", "", tail.lower()) or re.sub(r"[^a-z]", "", self.title.lower())
-
-    def describe(self) -> str:
-        """``Title: detail``, or whichever of them the gateway gave."""
-        return ": ".join(part for part in (self.title, self.detail.strip()) if part)
-
-
-def read_problem(body: bytes) -> ProblemDocument:
-    """The problem document in an answer's body; empty if it is not one."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ProblemDocument()
-    if not isinstance(data, dict):
-        return ProblemDocument()
-    return ProblemDocument(*(str(data.get(key) or "") for key in ("type", "title", "detail")))
 
 
 def refusal(status: int, problem: ProblemDocument, host: str, path: str,
