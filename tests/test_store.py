@@ -295,6 +295,17 @@ def test_queue_counts_each_state_per_account(store, clock):
     assert store.find(held).state == "inflight"
 
 
+def test_queue_lists_every_account_in_order_and_nothing_for_an_empty_outbox(store, clock):
+    assert store.queue(10.0, 0.0) == []
+    for account in ("texts", "mail-b", "mail", "a"):
+        queue(store, f"{account}@example.org", account=account)
+    taken = claim(store, clock, 1.0, account="a")
+    store.record(taken.token, [sent(ids_of(taken)[0], 5.0)])
+    rows = store.queue(10.0, 0.0)
+    assert [row.account for row in rows] == ["a", "mail", "mail-b", "texts"]
+    assert [(row.waiting, row.sent) for row in rows] == [(0, 1), (1, 0), (1, 0), (1, 0)]
+
+
 def test_log_filters_limit_and_clear(store):
     store.append_log([
         entry("m1", 10.0, recipient="Ann@Example.org"),

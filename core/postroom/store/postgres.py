@@ -89,6 +89,7 @@ from postroom.store.rows import (
     log_row,
     opt_out,
     outbox_row,
+    queue_query,
     where_clause,
 )
 from postroom.store.schema import DEFAULT_SCHEMA, SCHEMA_HINT, SCHEMA_NAME, latest, to_apply
@@ -708,16 +709,14 @@ class PostgresStore:
         return {row[0]: AccountPause(*row) for row in rows}
 
     def queue(self, now: float, since: float) -> list[QueueRow]:
-        rows = self._rows(
-            "SELECT account, "
-            "COUNT(*) FILTER (WHERE state = 'queued' AND not_before <= %s), "
-            "COUNT(*) FILTER (WHERE state = 'queued' AND not_before > %s), "
-            "COUNT(*) FILTER (WHERE state = 'inflight'), COUNT(*) FILTER (WHERE state = 'dead'), "
-            "COUNT(*) FILTER (WHERE state = 'cancelled'), "
-            "COUNT(*) FILTER (WHERE state = 'sent' AND sent_at >= %s), "
-            "MIN(not_before) FILTER (WHERE state = 'queued'), "
-            "COUNT(*) FILTER (WHERE state = 'queued' AND not_before > %s AND attempts > 0) "
-            f"FROM {self._q}.outbox GROUP BY account ORDER BY account", (now, now, since, now))
+        def read(cur: psycopg.Cursor) -> list[tuple]:
+            # Its many small index reads are estimated dear enough for PostgreSQL to
+            # compile the query (JIT): 200 ms of compiling for 20 ms of reading.
+            cur.execute("SET LOCAL jit = off")
+            return cur.execute(queue_query(f"{self._q}.outbox", "%s"),
+                               (now, now, since, now)).fetchall()
+
+        rows = self._run(read)
         return [QueueRow(*row) for row in rows]
 
     def dead(self, account: str | None = None) -> list[tuple[str, str, str | None]]:

@@ -97,6 +97,33 @@ def log_filters(mark: str, like: str, outbox: str = "outbox", *, account: str | 
                f"message_id IN (SELECT id FROM {outbox} WHERE batch = {mark})": batch})
 
 
+def queue_query(outbox: str, mark: str) -> str:
+    """``Store.queue``'s query on the table ``outbox`` with the driver's placeholder
+    ``mark``; its values are ``(now, now, since, now)``.
+
+    Every figure is read from the outbox's indexes one account at a time (the
+    accounts themselves found by stepping through the index), so its cost
+    follows the accounts, the messages still to go, the failed ones and the
+    day's sent ones, not the years of sent history a whole-table count would
+    read on every metrics scrape.
+    """
+    queued = "state = 'queued'"
+    figures = [("COUNT(*)", f"{queued} AND not_before <= {mark}"),
+               ("COUNT(*)", f"{queued} AND not_before > {mark}"),
+               ("COUNT(*)", "state = 'inflight'"),
+               ("COUNT(*)", "state = 'dead'"),
+               ("COUNT(*)", "state = 'cancelled'"),
+               ("COUNT(*)", f"sent_at >= {mark}"),  # only a sent message has one, and stays sent
+               ("MIN(not_before)", queued),
+               ("COUNT(*)", f"{queued} AND not_before > {mark} AND attempts > 0")]
+    columns = ", ".join(f"(SELECT {what} FROM {outbox} WHERE account = name AND {where})"
+                        for what, where in figures)
+    return (f"WITH RECURSIVE accounts(name) AS (SELECT MIN(account) FROM {outbox} UNION ALL "
+            f"SELECT (SELECT MIN(account) FROM {outbox} WHERE account > name) FROM accounts "
+            f"WHERE name IS NOT NULL) "
+            f"SELECT name, {columns} FROM accounts WHERE name IS NOT NULL ORDER BY name")
+
+
 def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:
     """``cancel``'s and ``requeue``'s answer from the rows they found.
 

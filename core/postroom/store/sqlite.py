@@ -81,6 +81,7 @@ from postroom.store.rows import (
     log_table_columns,
     opt_out,
     outbox_row,
+    queue_query,
     where_clause,
 )
 from postroom.store.schema import Step, latest, to_apply
@@ -810,14 +811,7 @@ class SQLiteStore:
         return {row[0]: AccountPause(*row) for row in rows}
 
     def queue(self, now: float, since: float) -> list[QueueRow]:
-        rows = self._read(
-            "SELECT account, "
-            "SUM(state = 'queued' AND not_before <= ?), SUM(state = 'queued' AND not_before > ?),"
-            " SUM(state = 'inflight'), SUM(state = 'dead'), SUM(state = 'cancelled'),"
-            " SUM(state = 'sent' AND sent_at >= ?),"
-            " MIN(CASE WHEN state = 'queued' THEN not_before END),"
-            " SUM(state = 'queued' AND not_before > ? AND attempts > 0) "
-            "FROM outbox GROUP BY account ORDER BY account", (now, now, since, now))
+        rows = self._read(queue_query("outbox", "?"), (now, now, since, now))
         return [QueueRow(*row) for row in rows]
 
     def dead(self, account: str | None = None) -> list[tuple[str, str, str | None]]:
