@@ -212,6 +212,27 @@ def test_an_account_switched_off_is_listed_everywhere_but_needs_no_person(setup,
         assert all(a.disabled_at is None for a in engine.health().accounts)
 
 
+def test_an_account_off_in_the_config_is_listed_and_its_waiting_messages_need_no_person(setup):
+    config, env = setup
+    with Engine.from_file(config) as engine:
+        engine.send("texts", to="+447700900123", text="hi")
+    config.write_text(config.read_text().replace(
+        "stale_after = 1", "stale_after = 1\nstalled_after = 0.5").replace(
+        'path = "sms.jsonl"\n', 'path = "sms.jsonl"\nenabled = false\n'))
+    time.sleep(0.6)  # longer than stalled_after: no worker sends for it, by design
+    code, data, text = health(config, env)
+    assert code == 0 and data["ok"], data["problems"]
+    (texts,) = data["accounts"]
+    assert (texts["off_in_config"], texts["due"], texts["disabled_at"]) == (True, 1, None)
+    assert "off in the config (enabled = false)" in text
+
+    with Engine.from_file(config) as engine, \
+            serving(create_app(engine, password="health-page-4471")) as url:
+        page = log_in(url, "health-page-4471").get(f"{url}/health", timeout=10)
+    assert page.status_code == 200 and "Nothing needs a person" in page.text
+    assert "off in the config (enabled = false)" in page.text
+
+
 @pytest.mark.parametrize("key", ["expect_workers", "max_dead", "heartbeat", "stale_after",
                                  "forget_after", "stalled_after", "long_pause", "dead_within",
                                  "credits_every"])

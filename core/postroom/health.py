@@ -96,7 +96,8 @@ class CreditReading:
 class AccountHealth:
     """One account in the report: due messages and how long the oldest has
     waited, a pause (until, why, kind), whether an operator switched it off
-    (when, by whom, why), dead messages lately, the last balance."""
+    (when, by whom, why) or the config has it off (``enabled = false``), dead
+    messages lately, the last balance."""
 
     account: str
     queued: int
@@ -111,6 +112,12 @@ class AccountHealth:
     disabled_by: str | None = None
     disabled_reason: str | None = None
     credits: CreditReading | None = None
+    off_in_config: bool = False
+
+    @property
+    def off(self) -> bool:
+        """Whether no worker sends for it, on purpose: switched off, or off in the config."""
+        return self.disabled_at is not None or self.off_in_config
 
 
 @frozen
@@ -159,23 +166,25 @@ def _time(epoch: float) -> str:
 def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
            activity: Sequence[AccountActivity], pauses: Mapping[str, AccountPause],
            credits: Mapping[str, CreditReading], may_send: Collection[str],
-           switched_off: Mapping[str, AccountState]) -> HealthReport:
+           switched_off: Mapping[str, AccountState],
+           off_in_config: Collection[str] = ()) -> HealthReport:
     """Judge the facts against ``settings``; ``may_send`` names the accounts whose
     limits and windows let a message go now, ``switched_off`` the state of those
-    an operator switched off."""
+    an operator switched off, ``off_in_config`` those with ``enabled = false``."""
     live = [w for w in workers if now - w.seen <= settings.stale_after]
     stale = [w for w in workers if now - w.seen > settings.stale_after]
     problems = [f"worker {w.id} on {w.host} (pid {w.pid}) was last seen {_minutes(now - w.seen)} "
                 "ago and did not say it stopped: it was killed, crashed or its host is down; "
                 "start it again (under systemd it restarts by itself)" for w in stale]
     # No worker sends what waits for an account switched off: it needs none.
-    queued = sum(a.queued for a in activity if a.account not in switched_off)
+    queued = sum(a.queued for a in activity
+                 if a.account not in switched_off and a.account not in off_in_config)
     if queued and len(live) < settings.expect_workers:
         problems.append(f"{_messages(queued, be=True)} queued and {len(live)} worker"
                         f"{'s are' if len(live) != 1 else ' is'} running (expected at least "
                         f"{settings.expect_workers}): start `postroom worker`")
     found = {a.account: a for a in activity}
-    names = sorted({*found, *pauses, *switched_off, *credits})
+    names = sorted({*found, *pauses, *switched_off, *off_in_config, *credits})
     accounts = []
     for name in names:
         seen = found.get(name) or AccountActivity(name, 0, 0, None, None, 0)
@@ -187,7 +196,8 @@ def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
                                pause.kind if pause else None,
                                off.disabled_at if off else None,
                                off.disabled_by if off else None,
-                               off.disabled_reason if off else None, credits.get(name))
+                               off.disabled_reason if off else None, credits.get(name),
+                               name in off_in_config)
         accounts.append(report)
         problems += _account_problems(settings, now, report, name in may_send)
     return HealthReport(now, live, stale, accounts, problems)
@@ -202,11 +212,10 @@ def _account_problems(settings: HealthSettings, now: float, account: AccountHeal
                      f"({account.pause_reason}): see to the cause (credit, quota, the "
                      "provider's limits), or `postroom queue retry` after fixing it")
     waited = account.last_claim_age
-    # An account switched off is not a problem in itself: a person did it on purpose,
-    # and the report says who, when and why. Its messages wait by design, as they do
-    # outside a window, so they are not "stalled" either.
-    if (account.due and may_send and account.paused_until is None
-            and account.disabled_at is None
+    # An account switched off (or off in the config) is not a problem in itself: a
+    # person did it on purpose, and the report says so. Its messages wait by design,
+    # as they do outside a window, so they are not "stalled" either.
+    if (account.due and may_send and account.paused_until is None and not account.off
             and (account.oldest_due_age or 0) > settings.stalled_after
             and (waited is None or waited > settings.stalled_after)):
         found.append(f"account {name}: {_messages(account.due, be=True)} due, the oldest for "
@@ -239,5 +248,6 @@ def gather(config: Config, store: Store, now: float) -> HealthReport:
             may_send.add(seen.account)
     switched_off = {name: state for name, state in store.account_states().items()
                     if not state.enabled}
+    off_in_config = {name for name, account in config.accounts.items() if not account.enabled}
     return assess(settings, now, store.workers(), activity, store.pauses(now),
-                  store.credit_readings(), may_send, switched_off)
+                  store.credit_readings(), may_send, switched_off, off_in_config)

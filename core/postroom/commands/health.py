@@ -39,6 +39,9 @@ def account_lines(account: AccountHealth, when: When) -> list[str]:
         lines.append(f"    switched off {when(account.disabled_at)} by "
                      f"{account.disabled_by or 'someone unnamed'}: "
                      f"{account.disabled_reason or 'no reason given'}")
+    if account.off_in_config:
+        lines.append("    off in the config (enabled = false): its messages wait until it is "
+                     "turned on there")
     if account.credits is not None:
         reading = account.credits
         low = " (low)" if reading.is_low else ""
