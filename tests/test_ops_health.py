@@ -4,6 +4,7 @@ switched off, thresholds."""
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -210,6 +211,22 @@ def test_an_account_switched_off_is_listed_everywhere_but_needs_no_person(setup,
 
         assert engine.enable("texts", by="Ann")
         assert all(a.disabled_at is None for a in engine.health().accounts)
+
+
+def test_a_switch_off_without_a_name_or_a_reason_says_so_everywhere(setup, caplog):
+    config, env = setup
+    with caplog.at_level(logging.INFO), Engine.from_file(config) as engine:
+        assert engine.disable("texts")
+        (texts,) = [a for a in engine.health().accounts if a.account == "texts"]
+        assert texts.switched_off_by == "by someone unnamed: no reason given"
+        assert engine.enable("texts")
+    said = [record.getMessage() for record in caplog.records]
+    assert "account texts switched off by someone unnamed: no reason given" in said
+    assert "account texts switched on by someone unnamed" in said
+    with Engine.from_file(config) as engine:
+        engine.disable("texts")
+    _, _, text = health(config, env)
+    assert "by someone unnamed: no reason given" in text
 
 
 def test_an_account_off_in_the_config_is_listed_and_its_waiting_messages_need_no_person(setup):

@@ -44,7 +44,7 @@ from postroom.errors import (
     amount,
 )
 from postroom.files import size_text
-from postroom.health import HealthReport, gather
+from postroom.health import HealthReport, gather, named, switched_off_by
 from postroom.inbound import DeliveryReport
 from postroom.logs import event as log_event
 from postroom.mailbox import MailboxFailed, MailboxReport, MailboxSettings
@@ -783,8 +783,7 @@ class Engine:
                               "disabled", reason, by)
             # info, not warning: a person chose it, unlike a pause (see postroom.health).
             log_event(log, logging.INFO, "account_disabled",
-                      f"account {chosen.name} switched off by {by or 'someone unnamed'}: "
-                      f"{reason or 'no reason given'}",
+                      f"account {chosen.name} switched off {switched_off_by(by, reason)}",
                       account=chosen.name, change="disabled", reason=reason, by=by)
         return changed
 
@@ -799,7 +798,7 @@ class Engine:
             self._note_action(chosen.name, chosen.provider, "account switched on", "enabled",
                               "", by)
             log_event(log, logging.INFO, "account_enabled",
-                      f"account {chosen.name} switched on by {by or 'someone unnamed'}",
+                      f"account {chosen.name} switched on by {named(by)}",
                       account=chosen.name, change="enabled", reason="", by=by)
         return changed
 

@@ -92,6 +92,17 @@ class CreditReading:
         return self.low_threshold is not None and self.balance < self.low_threshold
 
 
+def named(by: str | None) -> str:
+    """Who switched an account off or on, as the logs and reports say it."""
+    return by or "someone unnamed"
+
+
+def switched_off_by(by: str | None, reason: str | None) -> str:
+    """"by Ann: provider migration": who switched an account off and why, as the
+    logs and reports say it."""
+    return f"by {named(by)}: {reason or 'no reason given'}"
+
+
 @frozen
 class AccountHealth:
     """One account in the report: due messages and how long the oldest has
@@ -113,6 +124,11 @@ class AccountHealth:
     disabled_reason: str | None = None
     credits: CreditReading | None = None
     off_in_config: bool = False
+
+    @property
+    def switched_off_by(self) -> str:
+        """"by Ann: provider migration", for an account switched off."""
+        return switched_off_by(self.disabled_by, self.disabled_reason)
 
     @property
     def off(self) -> bool:

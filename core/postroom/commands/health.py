@@ -36,9 +36,7 @@ def account_lines(account: AccountHealth, when: When) -> list[str]:
         lines.append(f"    paused until {when(account.paused_until)} ({account.pause_kind}): "
                      f"{account.pause_reason}")
     if account.disabled_at is not None:
-        lines.append(f"    switched off {when(account.disabled_at)} by "
-                     f"{account.disabled_by or 'someone unnamed'}: "
-                     f"{account.disabled_reason or 'no reason given'}")
+        lines.append(f"    switched off {when(account.disabled_at)} {account.switched_off_by}")
     if account.off_in_config:
         lines.append("    off in the config (enabled = false): its messages wait until it is "
                      "turned on there")
