@@ -192,13 +192,6 @@ def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
     problems = [f"worker {w.id} on {w.host} (pid {w.pid}) was last seen {_minutes(now - w.seen)} "
                 "ago and did not say it stopped: it was killed, crashed or its host is down; "
                 "start it again (under systemd it restarts by itself)" for w in stale]
-    # No worker sends what waits for an account switched off: it needs none.
-    queued = sum(a.queued for a in activity
-                 if a.account not in switched_off and a.account not in off_in_config)
-    if queued and len(live) < settings.expect_workers:
-        problems.append(f"{_messages(queued, be=True)} queued and {len(live)} worker"
-                        f"{'s are' if len(live) != 1 else ' is'} running (expected at least "
-                        f"{settings.expect_workers}): start `postroom worker`")
     found = {a.account: a for a in activity}
     names = sorted({*found, *pauses, *switched_off, *off_in_config, *credits})
     accounts = []
@@ -215,7 +208,14 @@ def assess(settings: HealthSettings, now: float, workers: Sequence[WorkerSeen],
                                off.disabled_reason if off else None, credits.get(name),
                                name in off_in_config)
         accounts.append(report)
-        problems += _account_problems(settings, now, report, name in may_send)
+    # No worker sends what waits for an account that is off: it needs none.
+    queued = sum(account.queued for account in accounts if not account.off)
+    if queued and len(live) < settings.expect_workers:
+        problems.append(f"{_messages(queued, be=True)} queued and {len(live)} worker"
+                        f"{'s are' if len(live) != 1 else ' is'} running (expected at least "
+                        f"{settings.expect_workers}): start `postroom worker`")
+    for account in accounts:
+        problems += _account_problems(settings, now, account, account.account in may_send)
     return HealthReport(now, live, stale, accounts, problems)
 
 
