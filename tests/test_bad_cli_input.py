@@ -217,6 +217,7 @@ COMMANDS = [
     ["send", "-a", "mail", "--template", "hello", "--to", "ann@example.org", "--var", "{}"],
     ["worker", "--once", "-a", "{}"], ["queue"], ["queue", "cancel", "{}"],
     ["queue", "cancel", "-a", "{}"], ["queue", "retry", "{}"], ["queue", "retry", "-a", "{}"],
+    ["queue", "prune", "--before", "{}"],
     ["log", "--since", "{}"], ["log", "-a", "{}"], ["log", "--status", "{}"],
     ["log", "--recipient", "{}"], ["log", "--limit", "{}"], ["log", "clear", "--before", "{}"],
     ["estimate", "{}", "--count", "10"], ["estimate", "mail", "--count", "{}"],

@@ -641,6 +641,31 @@ def queue_retry(obj: Context, ids: tuple[str, ...], account: str | None, as_json
                   notes)
 
 
+@queue.command("prune")
+@click.option("--before", metavar="WHEN", required=True,
+              help="Delete messages finished before this: an age such as 90d, or an ISO "
+                   "date; at least 2 days back.")
+@json_option
+@pass_context
+def queue_prune(obj: Context, before: str, as_json: bool) -> None:
+    """Delete finished messages (sent, failed for good, cancelled) from the outbox,
+    those finished before --before, so it stops growing.
+
+    Nothing queued or in flight is touched, and the delivery log keeps its
+    entries about them (postroom log clear deletes those). Workers may run
+    meanwhile.
+    """
+    as_json = with_group_json(as_json)
+    engine = obj.engine(as_json)
+    try:
+        count = engine.prune(parse_time(before, "--before", engine, past=True))
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE, as_json)
+    except MessageError as exc:
+        fail(f"--before: {exc.message}", EXIT_USAGE, as_json)
+    emit(as_json, {"deleted": count}, f"deleted {count} finished messages from the outbox")
+
+
 def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
                   notes: list[str] | None = None) -> None:
     """Show what a cancel or retry did and left, and why; exit 1 if it left any
@@ -677,7 +702,7 @@ def report_change(changed: Changed, done: str, nothing: str, as_json: bool,
 @click.option("--status", metavar="OUTCOME",
               help="Only entries with this outcome: " + ", ".join(o.value for o in Outcome)
               + ", dead (gave up after its last try), skipped, override, cancelled, requeued, "
-              "or a delivery report's status (delivered, failed...).")
+              "cleared, pruned, or a delivery report's status (delivered, failed...).")
 @click.option("--since", metavar="WHEN", help="ISO date/time, or an age such as 2h or 7d.")
 @click.option("--recipient", help="Recipient address or number (or part of it).")
 @click.option("--batch", metavar="ID", help="Only the messages of this bulk send.")

@@ -82,6 +82,9 @@ log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
 
+# What ``prune`` always keeps: the limits count the sent messages of the last day
+# (per_day, and daily_cap's day in the account's time zone).
+PRUNE_KEEPS = 2 * 86400
 UNKNOWN_ID = "no message with this id in the outbox: check the id against `postroom log`"
 TRANSPORT_SETTINGS = frozenset({"tls_verify", "security", "base_url", "token_url"})
 """Settings whose warnings mean mail or secrets travel unprotected (certificate checks
@@ -1046,6 +1049,29 @@ class Engine:
             what = "everything" if before is None else f"entries before {before.isoformat()}"
             self._note_action("-", "-", "delivery log cleared", "cleared",
                               f"{count} deleted: {what}", by)
+        return count
+
+    def prune(self, before: datetime, *, by: str | None = None) -> int:
+        """Delete from the outbox the messages finished before ``before``: sent,
+        failed for good or cancelled. Return how many went.
+
+        The delivery log keeps its entries about them (``clear_log`` deletes
+        those), and one entry, outcome ``pruned``, saying how many went and, given
+        ``by``, who asked. Nothing queued or in flight is touched. The idempotency
+        keys of the deleted messages go with them: a send repeating one queues a
+        new message. ``before`` must be
+        at least two days back, since the accounts' limits count the last day's
+        sent messages; raises ``MessageError`` otherwise.
+        """
+        if before.timestamp() > self.clock() - PRUNE_KEEPS:
+            raise MessageError("before", f"{before.isoformat()} is less than two days ago; "
+                                         "the accounts' limits (per_day, daily_cap) count the "
+                                         "messages sent in the last day: give a time at least "
+                                         "two days back, such as 30d")
+        count = self.store.prune(before.timestamp())
+        self._note_action("-", "-", "outbox pruned", "pruned",
+                          f"{count} finished messages deleted: those finished before "
+                          f"{before.isoformat()}", by)
         return count
 
     def standby(self, route: str, *, instead_of: str | None = None,

@@ -397,6 +397,11 @@ class Store(Protocol):
     def clear_log(self, before: float | None = None) -> int:
         """Delete log entries (all, or older than ``before``); return how many."""
 
+    def prune(self, before: float) -> int:
+        """Delete the messages sent, failed for good (dead) or cancelled before
+        ``before``; return how many. Their log entries stay. It deletes a few
+        thousand a transaction, so workers go on meanwhile."""
+
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         """Add log entries that are not tries (delivery reports)."""
 

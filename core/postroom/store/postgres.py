@@ -89,6 +89,8 @@ from postroom.store.rows import (
     log_row,
     opt_out,
     outbox_row,
+    prune_in_chunks,
+    prune_query,
     queue_query,
     where_clause,
 )
@@ -648,7 +650,8 @@ class PostgresStore:
             ids, account, note, batch=batch,
             movable=("state = 'queued' OR (state = 'inflight' AND lease_until <= %s)", (now,)),
             reach="state IN ('queued', 'inflight')",
-            update=("state = 'cancelled', lease_until = NULL, worker = NULL, claim = NULL", ()))
+            update=("state = 'cancelled', not_before = %s, lease_until = NULL, worker = NULL, "
+                    "claim = NULL", (now,)))
 
     def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
                 note: Note = None) -> list[Handled]:
@@ -743,6 +746,11 @@ class PostgresStore:
                 f"DELETE FROM {self._q}.delivery_log").rowcount)
         return self._run(lambda cur: cur.execute(
             f"DELETE FROM {self._q}.delivery_log WHERE at < %s", (before,)).rowcount)
+
+    def prune(self, before: float) -> int:
+        query = prune_query(f"{self._q}.outbox", "%s")
+        return prune_in_chunks(lambda: self._run(
+            lambda cur: cur.execute(query, (before,)).rowcount))
 
     def recurring_last(self, name: str) -> float | None:
         rows = self._rows(f"SELECT last FROM {self._q}.recurring WHERE name = %s", (name,))

@@ -4,7 +4,7 @@ log, the log's filters, and the answer of ``cancel`` and ``requeue``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from postroom.store import payload
 from postroom.store.interface import Handled, InboxEntry, LogEntry, NewMessage, OptOut
@@ -122,6 +122,35 @@ def queue_query(outbox: str, mark: str) -> str:
             f"SELECT (SELECT MIN(account) FROM {outbox} WHERE account > name) FROM accounts "
             f"WHERE name IS NOT NULL) "
             f"SELECT name, {columns} FROM accounts WHERE name IS NOT NULL ORDER BY name")
+
+
+#: How many finished messages ``prune`` deletes a transaction: few enough that a
+#: worker claiming meanwhile waits milliseconds for the lock, not the whole prune.
+PRUNE_CHUNK = 2000
+
+
+def prune_query(outbox: str, mark: str) -> str:
+    """``Store.prune``'s statement on the table ``outbox``, deleting at most
+    ``PRUNE_CHUNK`` messages; its value is ``before``.
+
+    A message is finished before ``before`` when it is sent, dead or cancelled,
+    and was sent, failed for good or cancelled before it: a finished message's
+    ``not_before`` is the time it died or was cancelled.
+    """
+    return (f"DELETE FROM {outbox} WHERE seq IN (SELECT seq FROM {outbox} "
+            f"WHERE state IN ('sent', 'dead', 'cancelled') "
+            f"AND COALESCE(sent_at, not_before) < {mark} LIMIT {PRUNE_CHUNK})")
+
+
+def prune_in_chunks(delete_chunk: Callable[[], int]) -> int:
+    """Run ``delete_chunk`` (one transaction of ``prune_query``) until it finds
+    fewer than a chunk; return how many messages went in all."""
+    deleted = 0
+    while True:
+        count = delete_chunk()
+        deleted += count
+        if count < PRUNE_CHUNK:
+            return deleted
 
 
 def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:

@@ -81,6 +81,8 @@ from postroom.store.rows import (
     log_table_columns,
     opt_out,
     outbox_row,
+    prune_in_chunks,
+    prune_query,
     queue_query,
     where_clause,
 )
@@ -761,7 +763,8 @@ class SQLiteStore:
             ids, account, note, batch=batch,
             movable=("state = 'queued' OR (state = 'inflight' AND lease_until <= ?)", (now,)),
             reach="state IN ('queued', 'inflight')",
-            update=("state = 'cancelled', lease_until = NULL, worker = NULL, claim = NULL", ()))
+            update=("state = 'cancelled', not_before = ?, lease_until = NULL, worker = NULL, "
+                    "claim = NULL", (now,)))
 
     def requeue(self, now: float, ids: Collection[str] = (), account: str | None = None,
                 note: Note = None) -> list[Handled]:
@@ -836,6 +839,12 @@ class SQLiteStore:
             if before is None:
                 return db.execute("DELETE FROM delivery_log").rowcount
             return db.execute("DELETE FROM delivery_log WHERE at < ?", (before,)).rowcount
+
+    def prune(self, before: float) -> int:
+        def delete_chunk() -> int:
+            with self._write() as db:
+                return db.execute(prune_query("outbox", "?"), (before,)).rowcount
+        return prune_in_chunks(delete_chunk)
 
     def recurring_last(self, name: str) -> float | None:
         rows = self._read("SELECT last FROM recurring WHERE name = ?", (name,))

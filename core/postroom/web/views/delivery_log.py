@@ -16,7 +16,7 @@ from postroom.web.views.filters import LIMITS, read_filters
 
 # What the outcome filter offers: tries, then what operators and reports add.
 OUTCOMES = (*(o.value for o in Outcome), "skipped", "override", "cancelled", "requeued",
-            "test", "cleared", "delivered", "failed")
+            "test", "cleared", "pruned", "delivered", "failed")
 
 
 async def show(request: Request) -> Response:
