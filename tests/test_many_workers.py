@@ -1,6 +1,6 @@
 """Many ``postroom worker`` processes on one outbox keep each account's limits together.
 
-One run per number of workers (1, 2, 4, 8): five accounts, each with one kind
+One run per number of workers (1, 2, 4, 8): six accounts, each with one kind
 of limit, send through one SMTP server on loopback that stamps the moment it
 takes each message. The limits are checked where the provider would count
 them, at the server; the per-second bucket also at the claims, which it
@@ -24,15 +24,18 @@ from postroom import EmailMessage, Engine
 pytestmark = pytest.mark.timeout(180)
 
 PER_MINUTE = 12
+PER_HOUR = 8
 DAILY_CAP = 10
 GAP = 0.4
 PER_SECOND, BURST = 5.0, 2
 # Messages queued per account, and how many must have gone before the run stops.
-QUEUED = {"minute": 30, "daily": 25, "gap": 30, "stagger": 30, "second": 25}
-AWAITED = {"minute": PER_MINUTE, "daily": DAILY_CAP, "gap": 8, "stagger": 8, "second": 25}
+QUEUED = {"minute": 30, "hour": 20, "daily": 25, "gap": 30, "stagger": 30, "second": 25}
+AWAITED = {"minute": PER_MINUTE, "hour": PER_HOUR, "daily": DAILY_CAP, "gap": 8, "stagger": 8,
+           "second": 25}
 
 
-LIMITS = {"minute": {"per_minute": PER_MINUTE}, "daily": {"daily_cap": DAILY_CAP},
+LIMITS = {"minute": {"per_minute": PER_MINUTE}, "hour": {"per_hour": PER_HOUR},
+          "daily": {"daily_cap": DAILY_CAP},
           "gap": {"min_gap": GAP}, "stagger": {"stagger": GAP},
           "second": {"per_second": PER_SECOND, "burst": BURST}}
 
@@ -87,8 +90,10 @@ def test_workers_keep_every_accounts_limits_together(tmp_path, count, store_sett
     assert {name: len(messages) for name, messages in accounts.items()} == {
         name: sum(1 for account, _ in sent.values() if account == name) for name in QUEUED}
 
-    # per_minute: the run lasts under a minute, so exactly the first minute's worth went.
+    # per_minute and per_hour: the run lasts under a minute, so exactly the first
+    # minute's (and hour's) worth went.
     assert len(accounts["minute"]) == PER_MINUTE
+    assert len(accounts["hour"]) == PER_HOUR
     # daily_cap: exact, whatever the number of workers.
     assert len(accounts["daily"]) == DAILY_CAP
     # min_gap and stagger: every two messages at least the gap apart, at the server.
