@@ -521,6 +521,7 @@ class Store(Protocol):
 
     def credit_readings(self) -> dict[str, CreditReading]:
         """The last balance read of each account that has one."""
+
     def wait_for_work(self, timeout: float, stop: threading.Event | None = None) -> None:
         """Wait up to ``timeout`` seconds, less when ``stop`` is set or, for a store
         that can tell, as soon as a message falls due (a new one, a retry now)."""
