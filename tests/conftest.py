@@ -184,6 +184,21 @@ def store_settings(request, tmp_path) -> dict:
     return request.getfixturevalue("pg_store_settings")
 
 
+class Clock:
+    """A clock the test sets: ``now`` is what every store or engine given it reads."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
 def read_rows(settings: dict, query: str) -> list[tuple]:
     """``query`` on the outbox of ``store_settings``, straight from its database, for
     checks no ``Store`` method answers; ``{schema}`` before a table names its schema."""

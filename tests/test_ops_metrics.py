@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from conftest import Clock
 from prometheus_client import CollectorRegistry
 
 from postroom import EmailMessage, Engine
@@ -19,16 +20,9 @@ from postroom.results import Credits
 START = 1_800_000_000.0
 
 
-class Clock:
-    now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -7,25 +7,13 @@ import threading
 import time
 
 import pytest
+from conftest import Clock
 
 from postroom import ConfigError, EmailMessage, SmsMessage
 from postroom.scheduling import Schedule
 from postroom.store import Claim, Disposition, LogEntry, NewMessage, OptOut, SQLiteStore, Store
 
 LEASE = 60.0
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import Clock
 
 from postroom import EmailMessage
 from postroom.scheduling import Schedule, Session, Window, parse_days
@@ -19,14 +20,6 @@ from postroom.store import Disposition, NewMessage, Store
 
 LONDON = ZoneInfo("Europe/London")
 LEASE = 60.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def at(text: str) -> float:

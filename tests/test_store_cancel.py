@@ -4,6 +4,7 @@ connection open on one outbox, as a worker process and ``postroom queue cancel``
 from __future__ import annotations
 
 import pytest
+from conftest import Clock
 
 from postroom import EmailMessage
 from postroom.scheduling import Schedule
@@ -12,18 +13,9 @@ from postroom.store import Claim, Disposition, LogEntry, NewMessage, Note, Store
 LEASE = 300.0
 
 
-class Clock:
-    """The time both connections read, set by the test."""
-
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(0.0)
 
 
 @pytest.fixture

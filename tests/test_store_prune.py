@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
+from conftest import Clock
 
 from postroom import EmailMessage, Engine, MessageError
 from postroom.cli import cli
@@ -16,13 +17,6 @@ from postroom.scheduling import Schedule
 from postroom.store import Disposition, LogEntry, NewMessage, SQLiteStore, Store, rows
 
 DAY = 86400.0
-
-
-class Clock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def enqueue(store: Store, clock: Clock, at: float, *recipients: str,
@@ -40,11 +34,6 @@ def finish(store: Store, clock: Clock, at: float, count: int, state: str = "sent
     store.record(taken.token, [Disposition(mid, state, at, at, error=None if state == "sent"
                                            else "550 no such user") for mid in ids])
     return ids
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_prune_deletes_only_what_finished_before_the_time(open_stores, clock):
