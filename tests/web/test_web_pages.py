@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount
 
+from postroom.store import LogEntry
 from postroom.web import create_app
 
 WHO = "Ann (web, 127.0.0.1)"
@@ -152,6 +153,17 @@ def test_a_page_for_a_message_the_outbox_does_not_know_is_404(admin, site):
     assert answer.status_code == 404
     assert "no message with this id" in text_of(answer)
     assert admin.get(f"{site}/accounts/nope/credits", timeout=10).status_code == 404
+
+
+def test_a_pruned_message_shows_its_log_and_says_where_it_went(admin, site, store_view):
+    store_view.store.append_log([LogEntry("pruned-1", store_view.clock(), "office", "smtp",
+                                          "ann@example.org", "Your appointment", "accepted",
+                                          1)])
+    answer = admin.get(f"{site}/messages/pruned-1", timeout=10)
+    assert answer.status_code == 200
+    words = text_of(answer)
+    assert "The outbox no longer holds this message" in words and "queue prune" in words
+    assert "ann@example.org" in words and "no message with this id" not in words
 
 
 def test_mounted_in_fastapi_every_link_keeps_the_prefix(engine, password):
