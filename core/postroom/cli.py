@@ -644,7 +644,7 @@ def queue_retry(obj: Context, ids: tuple[str, ...], account: str | None, as_json
 @queue.command("prune")
 @click.option("--before", metavar="WHEN", required=True,
               help="Delete messages finished before this: an age such as 90d, or an ISO "
-                   "date; at least 2 days back.")
+                   "date; at least 7 days back.")
 @json_option
 @pass_context
 def queue_prune(obj: Context, before: str, as_json: bool) -> None:
@@ -652,8 +652,9 @@ def queue_prune(obj: Context, before: str, as_json: bool) -> None:
     those finished before --before, so it stops growing.
 
     Nothing queued or in flight is touched, and the delivery log keeps its
-    entries about them (postroom log clear deletes those). Workers may run
-    meanwhile.
+    entries about them (postroom log clear deletes those). A dead message
+    pruned can no longer be retried, and a late delivery report or bounce for
+    a pruned message is not matched to it. Workers may run meanwhile.
     """
     as_json = with_group_json(as_json)
     engine = obj.engine(as_json)

@@ -14,6 +14,7 @@ within each account's schedule and records every try in the delivery log.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -82,9 +83,10 @@ log = logging.getLogger("postroom.engine")
 RecipientLike = Recipient | str | Mapping[str, object]
 ContactLike = Contact | str | Mapping[str, object]
 
-# What ``prune`` always keeps: the limits count the sent messages of the last day
-# (per_day, and daily_cap's day in the account's time zone).
-PRUNE_KEEPS = 2 * 86400
+# What ``prune`` always keeps: a week. Delivery reports and bounces come days after
+# the send (a mail server gives up after five) and are matched to their message;
+# the limits look back a day (daily_cap, in the account's time zone) or a min_gap.
+PRUNE_KEEPS = 7 * 86400
 UNKNOWN_ID = "no message with this id in the outbox: check the id against `postroom log`"
 TRANSPORT_SETTINGS = frozenset({"tls_verify", "security", "base_url", "token_url"})
 """Settings whose warnings mean mail or secrets travel unprotected (certificate checks
@@ -1056,22 +1058,28 @@ class Engine:
         failed for good or cancelled. Return how many went.
 
         The delivery log keeps its entries about them (``clear_log`` deletes
-        those), and one entry, outcome ``pruned``, saying how many went and, given
-        ``by``, who asked. Nothing queued or in flight is touched. The idempotency
-        keys of the deleted messages go with them: a send repeating one queues a
-        new message. ``before`` must be
-        at least two days back, since the accounts' limits count the last day's
-        sent messages; raises ``MessageError`` otherwise.
+        those) and, when it deleted any, one entry, outcome ``pruned``, saying how
+        many and, given ``by``, who asked. Nothing queued or in flight is touched.
+        What goes with a message: its idempotency key (a send repeating it queues
+        a new message), a dead one's retry, and the match of a report, bounce or
+        reply that comes after. ``before`` must be at least a week back (more if an
+        account's ``min_gap`` or ``stagger`` is longer); raises ``MessageError``
+        otherwise.
         """
-        if before.timestamp() > self.clock() - PRUNE_KEEPS:
-            raise MessageError("before", f"{before.isoformat()} is less than two days ago; "
-                                         "the accounts' limits (per_day, daily_cap) count the "
-                                         "messages sent in the last day: give a time at least "
-                                         "two days back, such as 30d")
+        keeps = max([PRUNE_KEEPS, *(max(account.schedule.min_gap, account.schedule.stagger)
+                                    for account in self.config.accounts.values())])
+        if before.timestamp() > self.clock() - keeps:
+            days = math.ceil(keeps / 86400)
+            raise MessageError("before", f"{before.isoformat()} is less than {days} days ago; "
+                                         f"the outbox keeps the last {days} days, which late "
+                                         "delivery reports and bounces and the accounts' "
+                                         "limits look back on: give a time at least "
+                                         f"{days} days back, such as {max(days, 90)}d")
         count = self.store.prune(before.timestamp())
-        self._note_action("-", "-", "outbox pruned", "pruned",
-                          f"{count} finished messages deleted: those finished before "
-                          f"{before.isoformat()}", by)
+        if count:
+            self._note_action("-", "-", "outbox pruned", "pruned",
+                              f"{count} finished messages deleted: those finished before "
+                              f"{before.isoformat()}", by)
         return count
 
     def standby(self, route: str, *, instead_of: str | None = None,

@@ -400,7 +400,9 @@ class Store(Protocol):
     def prune(self, before: float) -> int:
         """Delete the messages sent, failed for good (dead) or cancelled before
         ``before``; return how many. Their log entries stay. It deletes a few
-        thousand a transaction, so workers go on meanwhile."""
+        thousand a transaction, so workers go on meanwhile, and passes over a
+        message another transaction is changing. It keeps no minimum history
+        itself: ``Engine.prune`` refuses a ``before`` the limits still need."""
 
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         """Add log entries that are not tries (delivery reports)."""

@@ -748,9 +748,9 @@ class PostgresStore:
             f"DELETE FROM {self._q}.delivery_log WHERE at < %s", (before,)).rowcount)
 
     def prune(self, before: float) -> int:
-        query = prune_query(f"{self._q}.outbox", "%s")
-        return prune_in_chunks(lambda: self._run(
-            lambda cur: cur.execute(query, (before,)).rowcount))
+        query = prune_query(f"{self._q}.outbox", "%s", lock="FOR UPDATE SKIP LOCKED")
+        return prune_in_chunks(lambda after: self._run(
+            lambda cur: [seq for (seq,) in cur.execute(query, (after, before, before))]))
 
     def recurring_last(self, name: str) -> float | None:
         rows = self._rows(f"SELECT last FROM {self._q}.recurring WHERE name = %s", (name,))

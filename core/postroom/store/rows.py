@@ -127,30 +127,36 @@ def queue_query(outbox: str, mark: str) -> str:
 #: How many finished messages ``prune`` deletes a transaction: few enough that a
 #: worker claiming meanwhile waits milliseconds for the lock, not the whole prune.
 PRUNE_CHUNK = 2000
+#: A message finished before the time: sent, failed for good or cancelled before
+#: it (a dead or cancelled message's ``not_before`` is when it died or was cancelled).
+FINISHED_BEFORE = "state IN ('sent', 'dead', 'cancelled') AND COALESCE(sent_at, not_before) < {}"
 
 
-def prune_query(outbox: str, mark: str) -> str:
-    """``Store.prune``'s statement on the table ``outbox``, deleting at most
-    ``PRUNE_CHUNK`` messages; its value is ``before``.
+def prune_query(outbox: str, mark: str, lock: str = "") -> str:
+    """``Store.prune``'s statement on the table ``outbox``: it deletes the next
+    ``PRUNE_CHUNK`` finished messages after a ``seq``, in ``seq`` order, and
+    returns their ``seq``; its values are ``(after, before, before)``.
 
-    A message is finished before ``before`` when it is sent, dead or cancelled,
-    and was sent, failed for good or cancelled before it: a finished message's
-    ``not_before`` is the time it died or was cancelled.
+    The outer test repeats the inner one, and a store that can lock rows passes
+    ``lock`` (``FOR UPDATE SKIP LOCKED``), so a message an operator retries or a
+    worker records while the chunk is chosen is never deleted from the queue.
     """
+    finished = FINISHED_BEFORE.format(mark)
     return (f"DELETE FROM {outbox} WHERE seq IN (SELECT seq FROM {outbox} "
-            f"WHERE state IN ('sent', 'dead', 'cancelled') "
-            f"AND COALESCE(sent_at, not_before) < {mark} LIMIT {PRUNE_CHUNK})")
+            f"WHERE seq > {mark} AND {finished} ORDER BY seq LIMIT {PRUNE_CHUNK} {lock}) "
+            f"AND {finished} RETURNING seq")
 
 
-def prune_in_chunks(delete_chunk: Callable[[], int]) -> int:
-    """Run ``delete_chunk`` (one transaction of ``prune_query``) until it finds
-    fewer than a chunk; return how many messages went in all."""
-    deleted = 0
-    while True:
-        count = delete_chunk()
-        deleted += count
-        if count < PRUNE_CHUNK:
-            return deleted
+def prune_in_chunks(delete_chunk: Callable[[int], list[int]]) -> int:
+    """Run ``delete_chunk(after)`` (one transaction of ``prune_query``, giving the
+    ``seq`` it deleted) from the start of the outbox until a chunk deletes none;
+    return how many messages went in all. Each chunk starts where the last one
+    ended, so no chunk reads again what the ones before it went through."""
+    deleted, after = 0, 0
+    while chunk := delete_chunk(after):
+        deleted += len(chunk)
+        after = max(chunk)
+    return deleted
 
 
 def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:

@@ -841,9 +841,11 @@ class SQLiteStore:
             return db.execute("DELETE FROM delivery_log WHERE at < ?", (before,)).rowcount
 
     def prune(self, before: float) -> int:
-        def delete_chunk() -> int:
+        query = prune_query("outbox", "?")
+
+        def delete_chunk(after: int) -> list[int]:
             with self._write() as db:
-                return db.execute(prune_query("outbox", "?"), (before,)).rowcount
+                return [seq for (seq,) in db.execute(query, (after, before, before))]
         return prune_in_chunks(delete_chunk)
 
     def recurring_last(self, name: str) -> float | None:
