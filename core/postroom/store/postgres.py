@@ -749,8 +749,8 @@ class PostgresStore:
 
     def prune(self, before: float) -> int:
         query = prune_query(f"{self._q}.outbox", "%s", lock="FOR UPDATE SKIP LOCKED")
-        return prune_in_chunks(lambda after: self._run(
-            lambda cur: [seq for (seq,) in cur.execute(query, (after, before, before))]))
+        return prune_in_chunks(lambda: self._run(
+            lambda cur: cur.execute(query, (before, before)).rowcount))
 
     def recurring_last(self, name: str) -> float | None:
         rows = self._rows(f"SELECT last FROM {self._q}.recurring WHERE name = %s", (name,))

@@ -133,30 +133,30 @@ FINISHED_BEFORE = "state IN ('sent', 'dead', 'cancelled') AND COALESCE(sent_at, 
 
 
 def prune_query(outbox: str, mark: str, lock: str = "") -> str:
-    """``Store.prune``'s statement on the table ``outbox``: it deletes the next
-    ``PRUNE_CHUNK`` finished messages after a ``seq``, in ``seq`` order, and
-    returns their ``seq``; its values are ``(after, before, before)``.
+    """``Store.prune``'s statement on the table ``outbox``: it deletes up to
+    ``PRUNE_CHUNK`` finished messages; its values are ``(before, before)``.
 
     The outer test repeats the inner one, and a store that can lock rows passes
     ``lock`` (``FOR UPDATE SKIP LOCKED``), so a message an operator retries or a
     worker records while the chunk is chosen is never deleted from the queue.
+    The chunk is whichever finished messages the outbox finds first: asking for
+    them in ``seq`` order made PostgreSQL sort every finished message for each
+    chunk (300,000 messages: 34 s instead of 1.6 s).
     """
     finished = FINISHED_BEFORE.format(mark)
     return (f"DELETE FROM {outbox} WHERE seq IN (SELECT seq FROM {outbox} "
-            f"WHERE seq > {mark} AND {finished} ORDER BY seq LIMIT {PRUNE_CHUNK} {lock}) "
-            f"AND {finished} RETURNING seq")
+            f"WHERE {finished} LIMIT {PRUNE_CHUNK} {lock}) AND {finished}")
 
 
-def prune_in_chunks(delete_chunk: Callable[[int], list[int]]) -> int:
-    """Run ``delete_chunk(after)`` (one transaction of ``prune_query``, giving the
-    ``seq`` it deleted) from the start of the outbox until a chunk deletes none;
-    return how many messages went in all. Each chunk starts where the last one
-    ended, so no chunk reads again what the ones before it went through."""
-    deleted, after = 0, 0
-    while chunk := delete_chunk(after):
-        deleted += len(chunk)
-        after = max(chunk)
-    return deleted
+def prune_in_chunks(delete_chunk: Callable[[], int]) -> int:
+    """Run ``delete_chunk`` (one transaction of ``prune_query``) until it deletes
+    less than a whole chunk; return how many messages went in all."""
+    deleted = 0
+    while True:
+        count = delete_chunk()
+        deleted += count
+        if count < PRUNE_CHUNK:
+            return deleted
 
 
 def handled(rows: Sequence[Sequence], changed: set, named: Sequence[str]) -> list[Handled]:

@@ -843,9 +843,9 @@ class SQLiteStore:
     def prune(self, before: float) -> int:
         query = prune_query("outbox", "?")
 
-        def delete_chunk(after: int) -> list[int]:
+        def delete_chunk() -> int:
             with self._write() as db:
-                return [seq for (seq,) in db.execute(query, (after, before, before))]
+                return db.execute(query, (before, before)).rowcount
         return prune_in_chunks(delete_chunk)
 
     def recurring_last(self, name: str) -> float | None:
