@@ -402,7 +402,8 @@ class Store(Protocol):
         ``before``; return how many. Their log entries stay. It deletes a few
         thousand a transaction, so workers go on meanwhile, and passes over a
         message another transaction is changing. It keeps no minimum history
-        itself: ``Engine.prune`` refuses a ``before`` the limits still need."""
+        itself: ``Engine.prune`` refuses a ``before`` less than a week back, the time
+        late reports, bounces and the limits still look back on."""
 
     def append_log(self, entries: Sequence[LogEntry]) -> None:
         """Add log entries that are not tries (delivery reports)."""
